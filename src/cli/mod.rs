@@ -1,0 +1,212 @@
+//! Command-line interface: clap arguments, settings resolution and exit codes.
+//!
+//! Each command lives in its own file and exposes an `Args` struct (its clap arguments, whose
+//! doc comments are the help text) and a `run` function returning an [`Exit`] or a
+//! [`CliError`]. This module parses the command line, dispatches, prints errors in the house
+//! style (`error: …`, `caused by: …`, `hint: …`) and maps the outcome to a process exit code.
+//! Nothing else in the crate imports `cli`.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub mod bench;
+pub mod completions;
+pub mod keys;
+pub mod load;
+pub mod merge;
+pub mod mock;
+pub mod probe;
+pub mod run;
+pub mod schema;
+pub mod token;
+pub mod validate;
+
+/// The documented process exit codes (see `DESIGN.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Exit {
+    /// Everything passed.
+    Success = 0,
+    /// The command line was wrong.
+    Usage = 1,
+    /// A scenario or config file is invalid.
+    Invalid = 2,
+    /// A runtime error: a key unreadable, the target unreachable, a report unwritable.
+    Runtime = 3,
+    /// A check failed.
+    CheckFailed = 4,
+    /// A load threshold was breached.
+    ThresholdBreached = 5,
+}
+
+impl Exit {
+    /// Combines two outcomes: a runtime error outranks a check failure, which outranks a
+    /// threshold breach.
+    pub fn worst(self, other: Self) -> Self {
+        fn rank(e: Exit) -> u8 {
+            match e {
+                Exit::Success => 0,
+                Exit::ThresholdBreached => 1,
+                Exit::CheckFailed => 2,
+                Exit::Runtime => 3,
+                Exit::Invalid => 4,
+                Exit::Usage => 5,
+            }
+        }
+        if rank(other) > rank(self) { other } else { self }
+    }
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> Self {
+        Self::from(e as u8)
+    }
+}
+
+/// An error that ends a command, with the exit code it maps to.
+#[derive(Debug)]
+pub struct CliError {
+    /// The exit code to return.
+    pub exit: Exit,
+    /// The error and its chain of causes.
+    pub error: anyhow::Error,
+    /// Text already rendered (for example span diagnostics), printed as is before the error.
+    pub rendered: Option<String>,
+    /// A hint printed after the error when we know the fix.
+    pub hint: Option<String>,
+}
+
+impl CliError {
+    /// A bad command line (exit 1).
+    pub fn usage(error: impl Into<anyhow::Error>) -> Self {
+        Self::new(Exit::Usage, error)
+    }
+    /// An invalid scenario or config file (exit 2).
+    pub fn invalid(error: impl Into<anyhow::Error>) -> Self {
+        Self::new(Exit::Invalid, error)
+    }
+    /// A runtime error (exit 3).
+    pub fn runtime(error: impl Into<anyhow::Error>) -> Self {
+        Self::new(Exit::Runtime, error)
+    }
+    /// An error with the given exit code.
+    pub fn new(exit: Exit, error: impl Into<anyhow::Error>) -> Self {
+        Self { exit, error: error.into(), rendered: None, hint: None }
+    }
+    /// Adds pre-rendered text (diagnostics with carets) printed before the error line.
+    pub fn with_rendered(mut self, rendered: String) -> Self {
+        self.rendered = Some(rendered);
+        self
+    }
+    /// Adds a `hint:` line.
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+/// What every command returns.
+pub type CmdResult = Result<Exit, CliError>;
+
+/// Test JWT authentication at a reverse proxy, end to end and under load.
+///
+/// jwtprobe mints signed tokens from YAML scenarios, sends them to a target (by default the
+/// built-in emulator of the Qlik Sense virtual proxy) and checks the answers.
+#[derive(Debug, Parser)]
+#[command(name = "jwtprobe", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run scenarios and check every step.
+    Run(run::Args),
+    /// Check scenario files without sending anything.
+    Validate(validate::Args),
+    /// Print the JSON Schema of the scenario format.
+    Schema(schema::Args),
+    /// Run scenarios under fixed-rate or fixed-user load.
+    Load(load::Args),
+    /// Merge HdrHistogram interval logs from several shards into one.
+    Merge(merge::Args),
+    /// Serve the Qlik virtual proxy emulator.
+    Mock(mock::Args),
+    /// Import, generate and describe keys and certificates.
+    #[command(subcommand)]
+    Keys(keys::Command),
+    /// Mint and inspect tokens.
+    #[command(subcommand)]
+    Token(token::Command),
+    /// Send a token to a URL and explain a 400/401.
+    Probe(probe::Args),
+    /// Measure verification throughput.
+    #[command(subcommand)]
+    Bench(bench::Command),
+    /// Print shell completions.
+    Completions(completions::Args),
+}
+
+/// Parses the command line, runs the command and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { Exit::Usage } else { Exit::Success };
+            // Help and version go to stdout; usage errors to stderr. clap knows which.
+            let _ = e.print();
+            return code.into();
+        }
+    };
+    let outcome = match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Validate(args) => validate::run(args),
+        Command::Schema(args) => schema::run(args),
+        Command::Load(args) => load::run(args),
+        Command::Merge(args) => merge::run(args),
+        Command::Mock(args) => mock::run(args),
+        Command::Keys(cmd) => keys::run(cmd),
+        Command::Token(cmd) => token::run(cmd),
+        Command::Probe(args) => probe::run(args),
+        Command::Bench(cmd) => bench::run(cmd),
+        Command::Completions(args) => completions::run(args),
+    };
+    match outcome {
+        Ok(exit) => exit.into(),
+        Err(err) => {
+            eprint!("{}", render_error(&err));
+            err.exit.into()
+        }
+    }
+}
+
+/// Renders an error in the house style: optional diagnostics, `error:` with the outermost
+/// context, one `caused by:` line per cause, then an optional `hint:`.
+pub fn render_error(err: &CliError) -> String {
+    let mut out = String::new();
+    if let Some(rendered) = &err.rendered {
+        out.push_str(rendered);
+        if !rendered.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    out.push_str(&format!("error: {}\n", err.error));
+    for cause in err.error.chain().skip(1) {
+        out.push_str(&format!("  caused by: {cause}\n"));
+    }
+    if let Some(hint) = &err.hint {
+        out.push_str(&format!("hint: {hint}\n"));
+    }
+    out
+}
+
+/// Builds a multi-threaded tokio runtime for commands that do network I/O.
+pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::runtime(anyhow::Error::new(e).context("failed to start the async runtime")))
+}

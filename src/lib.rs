@@ -1,0 +1,18 @@
+//! jwtprobe tests JWT authentication at a reverse proxy, end to end and under load.
+//!
+//! The first target is the Qlik Sense Enterprise on Windows virtual proxy with JWT
+//! authentication; Qlik Cloud's `/login/jwt-session` is the second profile. The module map,
+//! import rules and exit codes are in `DESIGN.md`; `docs/internals.md` lists the interfaces
+//! between modules.
+
+pub mod check;
+pub mod cli;
+pub mod client;
+pub mod diag;
+pub mod keys;
+pub mod load;
+pub mod mock;
+pub mod report;
+pub mod runner;
+pub mod scenario;
+pub mod token;

@@ -1,0 +1,9 @@
+//! Integration tests: one binary, grouped by feature. Every test talks only to 127.0.0.1 on
+//! ephemeral ports and is bounded in time and count.
+
+mod admin;
+mod keys_tokens;
+mod load;
+mod mock;
+mod run;
+mod scenarios;
