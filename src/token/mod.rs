@@ -1,0 +1,604 @@
+//! Mint JWTs as exact bytes, and verify them.
+//!
+//! [`mint`] turns a [`TokenSpec`] into a compact token: the header and payload JSON serialized
+//! exactly as given (insertion order kept) or used verbatim ([`Part::Raw`]), signed with the
+//! [`TokenSpec::sign_alg`] whatever the header's `alg` claims, then passed through a
+//! [`SignatureMode`] (valid, empty, omitted, bit-flipped, truncated, random) and an [`Encoding`].
+//! That is what the attack catalogue needs: `alg: none`, key confusion ([`Signer::Hmac`] over a
+//! certificate's PEM text), wrong keys, altered signatures. [`Minter`] is the hot path for load
+//! runs and benches: key and encoded header prepared once.
+//!
+//! [`verify`] is the one verification path, shared by the Qlik emulator, `token inspect` and the
+//! benches; [`inspect`] runs the same checks but reports every reason, not just the first.
+//! [`redact`](redact::redact) is how a token is shown anywhere in output.
+//!
+//! This module is synchronous and does no I/O; it imports only [`keys`](crate::keys).
+
+pub mod redact;
+mod verify;
+
+use std::fmt;
+use std::str::FromStr;
+
+use aws_lc_rs::hmac;
+use base64::Engine as _;
+use base64::engine::GeneralPurpose;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
+use serde_json::{Map, Value};
+
+use crate::keys::{KeyKind, PrivateKey, SignatureAlg};
+
+pub use redact::{redact, redact_secret};
+pub use verify::{
+    Inspection, Rejection, SignatureStatus, Verified, VerifyKey, VerifyPolicy, inspect, verify,
+};
+
+/// A JWS algorithm (RFC 7518), as named in a token's `alg` header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Alg {
+    /// HMAC with SHA-256.
+    HS256,
+    /// HMAC with SHA-384.
+    HS384,
+    /// HMAC with SHA-512.
+    HS512,
+    /// RSASSA-PKCS1-v1_5 with SHA-256 (what Qlik's virtual proxy expects).
+    RS256,
+    /// RSASSA-PKCS1-v1_5 with SHA-384.
+    RS384,
+    /// RSASSA-PKCS1-v1_5 with SHA-512.
+    RS512,
+    /// RSASSA-PSS with SHA-256.
+    PS256,
+    /// RSASSA-PSS with SHA-384.
+    PS384,
+    /// RSASSA-PSS with SHA-512.
+    PS512,
+    /// ECDSA on P-256 with SHA-256.
+    ES256,
+    /// ECDSA on P-384 with SHA-384.
+    ES384,
+    /// Ed25519.
+    EdDSA,
+    /// No signature (`"alg": "none"`): the signature segment is empty.
+    None,
+}
+
+impl Alg {
+    /// Every algorithm, in the order above.
+    pub const ALL: [Self; 13] = [
+        Self::HS256,
+        Self::HS384,
+        Self::HS512,
+        Self::RS256,
+        Self::RS384,
+        Self::RS512,
+        Self::PS256,
+        Self::PS384,
+        Self::PS512,
+        Self::ES256,
+        Self::ES384,
+        Self::EdDSA,
+        Self::None,
+    ];
+
+    /// The RFC 7518 name (`RS256`, `none`, …).
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::HS256 => "HS256",
+            Self::HS384 => "HS384",
+            Self::HS512 => "HS512",
+            Self::None => "none",
+            other => other.asymmetric().map_or("none", SignatureAlg::name),
+        }
+    }
+
+    /// The algorithm of that exact name (case-sensitive, as in a JWT header).
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.name() == name)
+    }
+
+    /// The key-pair algorithm, for the RSA, ECDSA and EdDSA algorithms.
+    #[must_use]
+    pub fn asymmetric(self) -> Option<SignatureAlg> {
+        Some(match self {
+            Self::RS256 => SignatureAlg::RS256,
+            Self::RS384 => SignatureAlg::RS384,
+            Self::RS512 => SignatureAlg::RS512,
+            Self::PS256 => SignatureAlg::PS256,
+            Self::PS384 => SignatureAlg::PS384,
+            Self::PS512 => SignatureAlg::PS512,
+            Self::ES256 => SignatureAlg::ES256,
+            Self::ES384 => SignatureAlg::ES384,
+            Self::EdDSA => SignatureAlg::EdDSA,
+            Self::HS256 | Self::HS384 | Self::HS512 | Self::None => return None,
+        })
+    }
+
+    /// Whether this is one of the HMAC algorithms.
+    #[must_use]
+    pub fn is_hmac(self) -> bool {
+        self.hmac().is_some()
+    }
+
+    fn hmac(self) -> Option<hmac::Algorithm> {
+        match self {
+            Self::HS256 => Some(hmac::HMAC_SHA256),
+            Self::HS384 => Some(hmac::HMAC_SHA384),
+            Self::HS512 => Some(hmac::HMAC_SHA512),
+            _ => None,
+        }
+    }
+}
+
+impl From<SignatureAlg> for Alg {
+    fn from(alg: SignatureAlg) -> Self {
+        match alg {
+            SignatureAlg::RS256 => Self::RS256,
+            SignatureAlg::RS384 => Self::RS384,
+            SignatureAlg::RS512 => Self::RS512,
+            SignatureAlg::PS256 => Self::PS256,
+            SignatureAlg::PS384 => Self::PS384,
+            SignatureAlg::PS512 => Self::PS512,
+            SignatureAlg::ES256 => Self::ES256,
+            SignatureAlg::ES384 => Self::ES384,
+            SignatureAlg::EdDSA => Self::EdDSA,
+        }
+    }
+}
+
+impl fmt::Display for Alg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// An algorithm name that is not a JWS algorithm we know.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown algorithm `{0}` (expected one of HS256, HS384, HS512, RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA, none)"
+)]
+pub struct UnknownAlg(pub String);
+
+impl FromStr for Alg {
+    type Err = UnknownAlg;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::from_name(s).ok_or_else(|| UnknownAlg(s.to_owned()))
+    }
+}
+
+/// A header or payload: JSON to serialize, or text to use verbatim.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Part {
+    /// A JSON object, serialized compactly in insertion order.
+    Json(Map<String, Value>),
+    /// Exact text (duplicate keys, broken JSON, anything), base64-encoded as is.
+    Raw(String),
+}
+
+impl Part {
+    fn to_bytes(&self) -> Result<std::borrow::Cow<'_, [u8]>, MintError> {
+        match self {
+            Self::Json(map) => serde_json::to_vec(map)
+                .map(std::borrow::Cow::Owned)
+                .map_err(|e| MintError::Json(e.to_string())),
+            Self::Raw(text) => Ok(std::borrow::Cow::Borrowed(text.as_bytes())),
+        }
+    }
+}
+
+/// What computes the signature.
+#[derive(Clone)]
+pub enum Signer {
+    /// A private key, for the RSA, ECDSA and EdDSA algorithms.
+    Key(PrivateKey),
+    /// An HMAC secret, for HS256/384/512. Key confusion passes a certificate's or public key's
+    /// PEM text here.
+    Hmac(Vec<u8>),
+    /// No key: only `sign_alg: none` works.
+    Unsigned,
+}
+
+impl fmt::Debug for Signer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Key(k) => f.debug_tuple("Key").field(k).finish(),
+            Self::Hmac(secret) => write!(f, "Hmac(len {})", secret.len()),
+            Self::Unsigned => f.write_str("Unsigned"),
+        }
+    }
+}
+
+/// What happens to the signature after it is computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum SignatureMode {
+    /// The signature as computed.
+    #[default]
+    Valid,
+    /// An empty signature segment: `header.payload.`.
+    Empty,
+    /// No signature segment at all, two segments: `header.payload` (no trailing dot).
+    Omit,
+    /// The computed signature with one bit flipped (the lowest bit of its first byte).
+    BitFlip,
+    /// The computed signature with its second half dropped (at least one byte).
+    Truncate,
+    /// Random bytes of the computed signature's length.
+    Random,
+}
+
+impl SignatureMode {
+    /// The scenario name (`valid`, `empty`, `omit`, `bitflip`, `truncate`, `random`).
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Valid => "valid",
+            Self::Empty => "empty",
+            Self::Omit => "omit",
+            Self::BitFlip => "bitflip",
+            Self::Truncate => "truncate",
+            Self::Random => "random",
+        }
+    }
+}
+
+impl FromStr for SignatureMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            Self::Valid,
+            Self::Empty,
+            Self::Omit,
+            Self::BitFlip,
+            Self::Truncate,
+            Self::Random,
+        ]
+        .into_iter()
+        .find(|m| m.name() == s)
+        .ok_or_else(|| {
+            format!(
+                "unknown signature mode `{s}` (expected valid, empty, omit, bitflip, truncate or random)"
+            )
+        })
+    }
+}
+
+/// How the three segments are encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Encoding {
+    /// base64url without padding, as RFC 7515 requires.
+    #[default]
+    Base64Url,
+    /// base64url with `=` padding (not valid JWS; some parsers accept it).
+    Base64UrlPadded,
+    /// Standard base64 alphabet (`+`, `/`) with padding (not valid JWS).
+    Base64,
+}
+
+impl Encoding {
+    /// The scenario name (`base64url`, `base64url_padded`, `base64`).
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Base64Url => "base64url",
+            Self::Base64UrlPadded => "base64url_padded",
+            Self::Base64 => "base64",
+        }
+    }
+
+    fn engine(self) -> &'static GeneralPurpose {
+        match self {
+            Self::Base64Url => &URL_SAFE_NO_PAD,
+            Self::Base64UrlPadded => &URL_SAFE,
+            Self::Base64 => &STANDARD,
+        }
+    }
+}
+
+impl FromStr for Encoding {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [Self::Base64Url, Self::Base64UrlPadded, Self::Base64]
+            .into_iter()
+            .find(|e| e.name() == s)
+            .ok_or_else(|| {
+                format!("unknown encoding `{s}` (expected base64url, base64url_padded or base64)")
+            })
+    }
+}
+
+/// Everything that decides a token's bytes.
+#[derive(Debug, Clone)]
+pub struct TokenSpec {
+    /// The header. Its `alg` is whatever it says (it may differ from `sign_alg`, or be absent).
+    pub header: Part,
+    /// The payload (claims).
+    pub payload: Part,
+    /// The algorithm actually computed over `header.payload`; `None` computes no signature.
+    pub sign_alg: Alg,
+    /// What computes the signature.
+    pub signer: Signer,
+    /// What happens to the signature afterwards.
+    pub signature: SignatureMode,
+    /// How the segments are encoded.
+    pub encoding: Encoding,
+}
+
+impl TokenSpec {
+    /// A plain, valid token: header `{"alg": <alg>, "typ": "JWT"}`, the given claims, signed
+    /// with `alg` by `signer`, base64url.
+    #[must_use]
+    pub fn new(claims: Map<String, Value>, alg: Alg, signer: Signer) -> Self {
+        Self {
+            header: Part::Json(standard_header(alg)),
+            payload: Part::Json(claims),
+            sign_alg: alg,
+            signer,
+            signature: SignatureMode::Valid,
+            encoding: Encoding::Base64Url,
+        }
+    }
+}
+
+/// The usual header: `{"alg": <alg>, "typ": "JWT"}`.
+#[must_use]
+pub fn standard_header(alg: Alg) -> Map<String, Value> {
+    let mut header = Map::new();
+    header.insert("alg".to_owned(), Value::String(alg.name().to_owned()));
+    header.insert("typ".to_owned(), Value::String("JWT".to_owned()));
+    header
+}
+
+/// A compact token. Debug and Display are redacted (see [`redact()`]); [`Token::expose`] gives
+/// the full text, to send or to print when the user asks for it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Token(String);
+
+impl Token {
+    /// The full compact token. Explicit only: never log it.
+    #[must_use]
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The full compact token, owned.
+    #[must_use]
+    pub fn into_exposed(self) -> String {
+        self.0
+    }
+}
+
+impl fmt::Display for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&redact(&self.0))
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Token({})", redact(&self.0))
+    }
+}
+
+/// An error minting a token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MintError {
+    /// The signing algorithm does not fit the private key (RS256 with an EC key, …).
+    #[error("algorithm `{alg}` cannot be computed with the signing key: it is an {kind} key")]
+    KeyMismatch {
+        /// The signing algorithm.
+        alg: Alg,
+        /// The key's kind.
+        kind: KeyKind,
+    },
+    /// An HMAC algorithm with a private key instead of a secret.
+    #[error("algorithm `{alg}` needs an HMAC secret, but the signer is an {kind} private key")]
+    NeedsSecret {
+        /// The signing algorithm.
+        alg: Alg,
+        /// The key's kind.
+        kind: KeyKind,
+    },
+    /// A key-pair algorithm with an HMAC secret instead of a private key.
+    #[error("algorithm `{alg}` needs a private key, but the signer is an HMAC secret")]
+    NeedsKey {
+        /// The signing algorithm.
+        alg: Alg,
+    },
+    /// A signing algorithm but no signer.
+    #[error("algorithm `{alg}` needs a key, but none was given")]
+    NoKey {
+        /// The signing algorithm.
+        alg: Alg,
+    },
+    /// The cryptographic library failed to sign.
+    #[error("failed to compute the `{alg}` signature")]
+    Signing {
+        /// The signing algorithm.
+        alg: Alg,
+    },
+    /// A JSON part could not be serialized.
+    #[error("failed to serialize the token JSON: {0}")]
+    Json(String),
+}
+
+/// The prepared signing side: HMAC key or private key, checked against the algorithm once.
+#[derive(Clone)]
+enum Prepared {
+    None,
+    Hmac(Box<hmac::Key>),
+    Key(PrivateKey, SignatureAlg),
+}
+
+impl Prepared {
+    fn new(alg: Alg, signer: &Signer) -> Result<Self, MintError> {
+        match (alg, signer) {
+            (Alg::None, _) => Ok(Self::None),
+            (_, Signer::Unsigned) => Err(MintError::NoKey { alg }),
+            (a, Signer::Hmac(secret)) => match a.hmac() {
+                Some(h) => Ok(Self::Hmac(Box::new(hmac::Key::new(h, secret)))),
+                None => Err(MintError::NeedsKey { alg }),
+            },
+            (a, Signer::Key(key)) => {
+                let Some(sa) = a.asymmetric() else {
+                    return Err(MintError::NeedsSecret {
+                        alg,
+                        kind: key.kind(),
+                    });
+                };
+                if !key.kind().algorithms().contains(&sa) {
+                    return Err(MintError::KeyMismatch {
+                        alg,
+                        kind: key.kind(),
+                    });
+                }
+                Ok(Self::Key(key.clone(), sa))
+            }
+        }
+    }
+
+    fn sign(&self, alg: Alg, msg: &[u8]) -> Result<Vec<u8>, MintError> {
+        match self {
+            Self::None => Ok(Vec::new()),
+            Self::Hmac(key) => Ok(hmac::sign(key, msg).as_ref().to_vec()),
+            Self::Key(key, sa) => key.sign(*sa, msg).map_err(|_| MintError::Signing { alg }),
+        }
+    }
+}
+
+fn apply_mode(mode: SignatureMode, mut sig: Vec<u8>) -> Option<Vec<u8>> {
+    match mode {
+        SignatureMode::Valid => {}
+        SignatureMode::Empty => sig.clear(),
+        SignatureMode::Omit => return None,
+        SignatureMode::BitFlip => {
+            if let Some(first) = sig.first_mut() {
+                *first ^= 0x01;
+            }
+        }
+        SignatureMode::Truncate => {
+            let keep = sig.len() / 2;
+            sig.truncate(keep);
+        }
+        SignatureMode::Random => {
+            use rand::RngCore as _;
+            rand::rng().fill_bytes(&mut sig);
+        }
+    }
+    Some(sig)
+}
+
+/// Mints the token `spec` describes, byte for byte.
+///
+/// # Errors
+/// [`MintError`] when `sign_alg` does not fit the signer (naming both), or signing fails.
+pub fn mint(spec: &TokenSpec) -> Result<Token, MintError> {
+    let prepared = Prepared::new(spec.sign_alg, &spec.signer)?;
+    let engine = spec.encoding.engine();
+    let header = spec.header.to_bytes()?;
+    let payload = spec.payload.to_bytes()?;
+    let mut out = String::with_capacity((header.len() + payload.len()) * 4 / 3 + 700);
+    engine.encode_string(&header, &mut out);
+    out.push('.');
+    engine.encode_string(&payload, &mut out);
+    let sig = prepared.sign(spec.sign_alg, out.as_bytes())?;
+    if let Some(sig) = apply_mode(spec.signature, sig) {
+        out.push('.');
+        engine.encode_string(&sig, &mut out);
+    }
+    Ok(Token(out))
+}
+
+/// The hot path: a key, an algorithm and an encoded header prepared once; each
+/// [`Minter::mint`] serializes the claims, signs and encodes. Cheap to clone and `Send + Sync`.
+#[derive(Clone)]
+pub struct Minter {
+    alg: Alg,
+    prepared: Prepared,
+    encoding: Encoding,
+    /// The encoded header followed by `.`.
+    prefix: String,
+}
+
+impl fmt::Debug for Minter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Minter")
+            .field("alg", &self.alg)
+            .field("encoding", &self.encoding)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Minter {
+    /// Prepares minting with the standard header (`{"alg": <alg>, "typ": "JWT"}`), base64url.
+    ///
+    /// # Errors
+    /// [`MintError`] when `alg` does not fit `signer`.
+    pub fn new(alg: Alg, signer: &Signer) -> Result<Self, MintError> {
+        Self::with_header(
+            &Part::Json(standard_header(alg)),
+            alg,
+            signer,
+            Encoding::Base64Url,
+        )
+    }
+
+    /// Prepares minting with a given header, signing algorithm and encoding.
+    ///
+    /// # Errors
+    /// [`MintError`] when `sign_alg` does not fit `signer`, or the header cannot be serialized.
+    pub fn with_header(
+        header: &Part,
+        sign_alg: Alg,
+        signer: &Signer,
+        encoding: Encoding,
+    ) -> Result<Self, MintError> {
+        let prepared = Prepared::new(sign_alg, signer)?;
+        let bytes = header.to_bytes()?;
+        let mut prefix = String::with_capacity(bytes.len() * 4 / 3 + 4);
+        encoding.engine().encode_string(&bytes, &mut prefix);
+        prefix.push('.');
+        Ok(Self {
+            alg: sign_alg,
+            prepared,
+            encoding,
+            prefix,
+        })
+    }
+
+    /// The signing algorithm.
+    #[must_use]
+    pub fn alg(&self) -> Alg {
+        self.alg
+    }
+
+    /// Mints a valid token with these claims (serialized in insertion order).
+    ///
+    /// # Errors
+    /// [`MintError::Signing`] when the cryptographic library fails (not expected once the minter
+    /// is built).
+    pub fn mint(&self, claims: &Map<String, Value>) -> Result<Token, MintError> {
+        let payload = serde_json::to_vec(claims).map_err(|e| MintError::Json(e.to_string()))?;
+        self.mint_payload(&payload)
+    }
+
+    /// Mints a valid token with this exact payload text.
+    ///
+    /// # Errors
+    /// As [`Minter::mint`].
+    pub fn mint_payload(&self, payload: &[u8]) -> Result<Token, MintError> {
+        let engine = self.encoding.engine();
+        let mut out = String::with_capacity(self.prefix.len() + payload.len() * 4 / 3 + 700);
+        out.push_str(&self.prefix);
+        engine.encode_string(payload, &mut out);
+        let sig = self.prepared.sign(self.alg, out.as_bytes())?;
+        out.push('.');
+        engine.encode_string(&sig, &mut out);
+        Ok(Token(out))
+    }
+}

@@ -1,0 +1,87 @@
+//! How tokens and secrets are shown in any output: never in full.
+//!
+//! [`redact`] keeps a token's header and payload (they are what a reader needs to debug) and
+//! replaces the signature with a short fingerprint, so two outputs can still be compared.
+//! [`redact_secret`] shows only the length and a fingerprint of a cookie value or HMAC secret.
+
+use std::fmt::Write as _;
+
+/// The first 8 hex digits of the SHA-256 of `bytes`.
+fn fingerprint(bytes: &[u8]) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
+    digest.as_ref()[..4]
+        .iter()
+        .fold(String::with_capacity(8), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+/// A token for display: `<header>.<payload>.…sig:1a2b3c4d`.
+///
+/// The signature (and anything after the second dot) is replaced by the first 8 hex digits of
+/// its SHA-256. An empty signature stays visible as `<header>.<payload>.`; a token with fewer
+/// than two dots (garbage, or a secret pasted by mistake) is shown as [`redact_secret`] does.
+#[must_use]
+pub fn redact(token: &str) -> String {
+    let mut parts = token.splitn(3, '.');
+    let (Some(header), Some(payload)) = (parts.next(), parts.next()) else {
+        return redact_secret(token);
+    };
+    match parts.next() {
+        None => format!("{header}.{payload}"),
+        Some("") => format!("{header}.{payload}."),
+        Some(rest) => format!("{header}.{payload}.…sig:{}", fingerprint(rest.as_bytes())),
+    }
+}
+
+/// A secret for display: `••••(len 36, sha256:1a2b3c4d)`.
+#[must_use]
+pub fn redact_secret(secret: &str) -> String {
+    redact_secret_bytes(secret.as_bytes())
+}
+
+/// [`redact_secret`] for bytes.
+#[must_use]
+pub fn redact_secret_bytes(secret: &[u8]) -> String {
+    format!("••••(len {}, sha256:{})", secret.len(), fingerprint(secret))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacted_token_keeps_header_and_payload_but_not_signature() {
+        let shown = redact("aGVhZGVy.cGF5bG9hZA.c2lnbmF0dXJlLXNlY3JldA");
+        assert!(shown.starts_with("aGVhZGVy.cGF5bG9hZA.…sig:"), "{shown}");
+        assert!(!shown.contains("c2lnbmF0dXJlLXNlY3JldA"));
+        assert_eq!(shown.len(), "aGVhZGVy.cGF5bG9hZA.…sig:".len() + 8);
+    }
+
+    #[test]
+    fn different_signatures_get_different_fingerprints() {
+        assert_ne!(redact("a.b.c1"), redact("a.b.c2"));
+        assert_eq!(redact("a.b.c1"), redact("a.b.c1"));
+    }
+
+    #[test]
+    fn empty_and_omitted_signatures_stay_visible() {
+        assert_eq!(redact("a.b."), "a.b.");
+        assert_eq!(redact("a.b"), "a.b");
+    }
+
+    #[test]
+    fn single_segment_is_redacted_as_a_secret() {
+        let shown = redact("supersecretvalue");
+        assert!(!shown.contains("supersecret"));
+        assert!(shown.contains("len 16"));
+    }
+
+    #[test]
+    fn redacted_secret_shows_length_and_fingerprint_only() {
+        let shown = redact_secret("0123456789abcdef0123456789abcdef0123");
+        assert!(shown.starts_with("••••(len 36, sha256:"), "{shown}");
+        assert!(!shown.contains("0123456789"));
+    }
+}

@@ -1,0 +1,592 @@
+//! The one verification path: [`verify`] (first reason) and [`inspect`] (every reason).
+
+use std::fmt;
+
+use aws_lc_rs::hmac;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Map, Value};
+
+use super::Alg;
+use crate::keys::PublicKey;
+
+/// What a token must satisfy; built once (the key is parsed once) and shared.
+#[derive(Debug, Clone)]
+pub struct VerifyPolicy {
+    /// The algorithms accepted in the header's `alg`; `none` is refused unless listed.
+    pub algs: Vec<Alg>,
+    /// The key that checks signatures.
+    pub key: VerifyKey,
+    /// The claim that must hold the user id (Qlik: `UserId`), exact case; `None` skips it.
+    pub user_claim: Option<String>,
+    /// The claim that must hold the user directory (Qlik: `UserDirectory`); `None` skips it.
+    pub directory_claim: Option<String>,
+    /// The audience the `aud` claim must contain; `None` skips the check.
+    pub audience: Option<String>,
+    /// Clock skew allowed on `exp` and `nbf`, in seconds.
+    pub leeway_s: i64,
+}
+
+/// The key a [`VerifyPolicy`] checks signatures with.
+#[derive(Clone)]
+pub enum VerifyKey {
+    /// A public key (from the certificate the proxy trusts), for RSA, ECDSA and EdDSA.
+    Public(PublicKey),
+    /// An HMAC secret, for HS256/384/512.
+    Hmac(Vec<u8>),
+}
+
+impl fmt::Debug for VerifyKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Public(k) => f.debug_tuple("Public").field(k).finish(),
+            Self::Hmac(s) => write!(f, "Hmac(len {})", s.len()),
+        }
+    }
+}
+
+/// A token that passed every check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verified {
+    /// The decoded header.
+    pub header: Map<String, Value>,
+    /// The decoded claims.
+    pub claims: Map<String, Value>,
+    /// The value of the policy's user claim, when the policy names one.
+    pub user_id: Option<String>,
+    /// The value of the policy's directory claim, when the policy names one.
+    pub user_directory: Option<String>,
+}
+
+/// Why a token is refused. Display is written for a Qlik administrator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rejection {
+    /// Not three base64url segments of JSON objects; the text says what is wrong.
+    Malformed(String),
+    /// An encrypted token (five segments); the proxy expects a signed one.
+    Jwe,
+    /// The header's `alg` is not one the policy accepts (the text is the `alg` value).
+    AlgNotAllowed(String),
+    /// The signature does not verify with the policy's key.
+    BadSignature,
+    /// `exp` is in the past (beyond the leeway).
+    Expired {
+        /// The `exp` claim, seconds since the Unix epoch.
+        exp: i64,
+        /// The time of the check, seconds since the Unix epoch.
+        now: i64,
+    },
+    /// `nbf` is in the future (beyond the leeway).
+    NotYetValid {
+        /// The `nbf` claim, seconds since the Unix epoch.
+        nbf: i64,
+        /// The time of the check, seconds since the Unix epoch.
+        now: i64,
+    },
+    /// The `aud` claim does not contain the expected audience.
+    AudienceMismatch {
+        /// The audience the policy expects.
+        expected: String,
+        /// What the token has (array members joined with `, `); `None` when `aud` is absent.
+        actual: Option<String>,
+    },
+    /// An identity claim is absent.
+    MissingClaim {
+        /// The claim name the policy expects (exact case).
+        name: String,
+        /// A claim present under a name that differs only in case (`userid` for `UserId`).
+        near_miss: Option<String>,
+    },
+    /// An identity claim is present but unusable; the text says why.
+    InvalidIdentity(String),
+}
+
+impl Rejection {
+    /// A short stable name for logs and counters (`bad_signature`, `expired`, …).
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Malformed(_) => "malformed",
+            Self::Jwe => "jwe",
+            Self::AlgNotAllowed(_) => "alg_not_allowed",
+            Self::BadSignature => "bad_signature",
+            Self::Expired { .. } => "expired",
+            Self::NotYetValid { .. } => "not_yet_valid",
+            Self::AudienceMismatch { .. } => "audience_mismatch",
+            Self::MissingClaim { .. } => "missing_claim",
+            Self::InvalidIdentity(_) => "invalid_identity",
+        }
+    }
+}
+
+fn rfc3339(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0).map_or_else(
+        || t.to_string(),
+        |d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    )
+}
+
+/// "5 minutes", "1 hour", "3 days": a rough human duration, rounded down.
+fn human(seconds: i64) -> String {
+    let s = seconds.unsigned_abs();
+    let (n, unit) = match s {
+        0..60 => (s, "second"),
+        60..3600 => (s / 60, "minute"),
+        3600..86_400 => (s / 3600, "hour"),
+        _ => (s / 86_400, "day"),
+    };
+    if n == 1 {
+        format!("1 {unit}")
+    } else {
+        format!("{n} {unit}s")
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Malformed(why) => write!(f, "malformed token: {why}"),
+            Self::Jwe => f.write_str(
+                "the token is encrypted (JWE, 5 segments); the proxy expects a signed JWT (3 segments)",
+            ),
+            Self::AlgNotAllowed(alg) if alg == "none" => {
+                f.write_str("algorithm `none` (an unsigned token) is not accepted")
+            }
+            Self::AlgNotAllowed(alg) => write!(f, "algorithm `{alg}` is not accepted"),
+            Self::BadSignature => f.write_str(
+                "signature does not verify with the configured certificate \
+                 (signed with another key, or the token was altered)",
+            ),
+            Self::Expired { exp, now } => write!(
+                f,
+                "token expired {} ago (exp {})",
+                human(now - exp),
+                rfc3339(*exp)
+            ),
+            Self::NotYetValid { nbf, now } => write!(
+                f,
+                "token is not valid for another {} (nbf {})",
+                human(nbf - now),
+                rfc3339(*nbf)
+            ),
+            Self::AudienceMismatch {
+                expected,
+                actual: Some(actual),
+            } => write!(f, "audience `{actual}` does not match the expected `{expected}`"),
+            Self::AudienceMismatch {
+                expected,
+                actual: None,
+            } => write!(f, "claim `aud` is missing; expected `{expected}`"),
+            Self::MissingClaim {
+                name,
+                near_miss: Some(near),
+            } => write!(
+                f,
+                "claim `{name}` is missing; found `{near}`, which differs only in case"
+            ),
+            Self::MissingClaim {
+                name,
+                near_miss: None,
+            } => write!(f, "claim `{name}` is missing"),
+            Self::InvalidIdentity(why) => f.write_str(why),
+        }
+    }
+}
+
+impl std::error::Error for Rejection {}
+
+/// Whether and how the signature was checked, for [`Inspection`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignatureStatus {
+    /// It verifies with the policy's key.
+    Verified,
+    /// It does not verify with the policy's key.
+    Invalid,
+    /// `alg: none` with an empty signature: nothing to check.
+    Unsigned,
+    /// It could not be checked; the text says why (unknown `alg`, HMAC with a public key, …).
+    NotChecked(String),
+    /// No key was given, so it was not checked.
+    NoKey,
+}
+
+impl fmt::Display for SignatureStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Verified => f.write_str("verified"),
+            Self::Invalid => f.write_str("does not verify"),
+            Self::Unsigned => f.write_str("none (unsigned token)"),
+            Self::NotChecked(why) => write!(f, "not checked: {why}"),
+            Self::NoKey => f.write_str("not checked: no key given"),
+        }
+    }
+}
+
+/// Everything [`inspect`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inspection {
+    /// How many dot-separated segments the token has.
+    pub segments: usize,
+    /// The decoded header, when it decodes to a JSON object.
+    pub header: Option<Map<String, Value>>,
+    /// The decoded claims, when they decode to a JSON object.
+    pub claims: Option<Map<String, Value>>,
+    /// The header's `alg`, as written.
+    pub alg: Option<String>,
+    /// Whether the signature was checked, and the result.
+    pub signature: SignatureStatus,
+    /// Every reason the policy refuses the token; empty when it would be accepted.
+    pub rejections: Vec<Rejection>,
+    /// The user claim's value, when present and valid.
+    pub user_id: Option<String>,
+    /// The directory claim's value, when present and valid.
+    pub user_directory: Option<String>,
+}
+
+impl Inspection {
+    /// Whether the policy accepts the token (no rejection).
+    #[must_use]
+    pub fn is_accepted(&self) -> bool {
+        self.rejections.is_empty()
+    }
+}
+
+/// Longest signature accepted: 1024 bytes (RSA 8192).
+const MAX_SIG: usize = 1024;
+
+fn decode_json(segment: &str, what: &str) -> Result<Map<String, Value>, Rejection> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(segment)
+        .map_err(|e| Rejection::Malformed(format!("the {what} is not base64url ({e})")))?;
+    match serde_json::from_slice::<Value>(&bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(Rejection::Malformed(format!(
+            "the {what} is JSON but not an object"
+        ))),
+        Err(e) => Err(Rejection::Malformed(format!(
+            "the {what} is not valid JSON ({e})"
+        ))),
+    }
+}
+
+fn segments_error(n: usize) -> Rejection {
+    if n == 5 {
+        Rejection::Jwe
+    } else {
+        Rejection::Malformed(format!(
+            "expected 3 segments separated by dots (header.payload.signature), found {n}"
+        ))
+    }
+}
+
+/// Decodes the signature segment into `buf`; returns its length.
+fn decode_sig(segment: &str, buf: &mut [u8; MAX_SIG]) -> Result<usize, Rejection> {
+    if segment.len() > MAX_SIG * 4 / 3 + 4 {
+        return Err(Rejection::BadSignature);
+    }
+    URL_SAFE_NO_PAD
+        .decode_slice(segment, buf)
+        .map_err(|e| Rejection::Malformed(format!("the signature is not base64url ({e})")))
+}
+
+fn header_alg(header: &Map<String, Value>) -> Result<&str, Rejection> {
+    match header.get("alg") {
+        Some(Value::String(alg)) => Ok(alg),
+        Some(_) => Err(Rejection::Malformed(
+            "`alg` in the header is not a string".to_owned(),
+        )),
+        None => Err(Rejection::Malformed("the header has no `alg`".to_owned())),
+    }
+}
+
+fn allowed_alg(alg: &str, policy: &VerifyPolicy) -> Result<Alg, Rejection> {
+    Alg::from_name(alg)
+        .filter(|a| policy.algs.contains(a))
+        .ok_or_else(|| Rejection::AlgNotAllowed(alg.to_owned()))
+}
+
+/// Checks a signature; `Err` explains why it could not be checked at all.
+fn check_signature(alg: Alg, key: &VerifyKey, input: &[u8], sig: &[u8]) -> Result<bool, String> {
+    match (alg, key) {
+        (Alg::None, _) => Ok(sig.is_empty()),
+        (a, VerifyKey::Hmac(secret)) => match a.hmac() {
+            Some(h) => Ok(hmac::verify(&hmac::Key::new(h, secret), input, sig).is_ok()),
+            None => Err(format!(
+                "`{a}` needs a public key; the key given is an HMAC secret"
+            )),
+        },
+        (a, VerifyKey::Public(public)) => match a.asymmetric() {
+            Some(sa) if public.fits(sa) => Ok(public.verify(sa, input, sig)),
+            Some(_) => Err(format!("`{a}` does not fit the {} key", public.kind())),
+            None => Err(format!(
+                "`{a}` is an HMAC algorithm; the key given is a {} public key",
+                public.kind()
+            )),
+        },
+    }
+}
+
+fn numeric_claim(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, Rejection> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(Value::Number(n)) => match n.as_i64() {
+            Some(v) => Ok(Some(v)),
+            // Fractional NumericDates are allowed; the float-to-int cast saturates.
+            #[expect(clippy::cast_possible_truncation, reason = "seconds, saturating")]
+            None => Ok(n.as_f64().map(|f| f.floor() as i64)),
+        },
+        Some(_) => Err(Rejection::Malformed(format!(
+            "claim `{name}` is not a number (a NumericDate, seconds since 1970)"
+        ))),
+    }
+}
+
+fn check_exp(claims: &Map<String, Value>, now: i64, leeway: i64) -> Result<(), Rejection> {
+    match numeric_claim(claims, "exp")? {
+        Some(exp) if now >= exp.saturating_add(leeway) => Err(Rejection::Expired { exp, now }),
+        _ => Ok(()),
+    }
+}
+
+fn check_nbf(claims: &Map<String, Value>, now: i64, leeway: i64) -> Result<(), Rejection> {
+    match numeric_claim(claims, "nbf")? {
+        Some(nbf) if now.saturating_add(leeway) < nbf => Err(Rejection::NotYetValid { nbf, now }),
+        _ => Ok(()),
+    }
+}
+
+fn check_audience(claims: &Map<String, Value>, expected: &str) -> Result<(), Rejection> {
+    let mismatch = |actual| Rejection::AudienceMismatch {
+        expected: expected.to_owned(),
+        actual,
+    };
+    match claims.get("aud") {
+        None => Err(mismatch(None)),
+        Some(Value::String(aud)) if aud == expected => Ok(()),
+        Some(Value::String(aud)) => Err(mismatch(Some(aud.clone()))),
+        Some(Value::Array(auds)) => {
+            if auds.iter().any(|a| a.as_str() == Some(expected)) {
+                Ok(())
+            } else {
+                let joined = auds
+                    .iter()
+                    .map(|a| a.as_str().map_or_else(|| a.to_string(), str::to_owned))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                Err(mismatch(Some(joined)))
+            }
+        }
+        Some(other) => Err(mismatch(Some(other.to_string()))),
+    }
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn check_identity(claims: &Map<String, Value>, name: &str) -> Result<String, Rejection> {
+    match claims.get(name) {
+        None => Err(Rejection::MissingClaim {
+            name: name.to_owned(),
+            near_miss: claims
+                .keys()
+                .find(|k| k.to_lowercase() == name.to_lowercase())
+                .cloned(),
+        }),
+        Some(Value::String(s)) if s.is_empty() => Err(Rejection::InvalidIdentity(format!(
+            "claim `{name}` is empty"
+        ))),
+        Some(Value::String(s)) if s.trim().is_empty() => Err(Rejection::InvalidIdentity(format!(
+            "claim `{name}` holds only whitespace"
+        ))),
+        Some(Value::String(s)) if s.contains('\\') => Err(Rejection::InvalidIdentity(format!(
+            "claim `{name}` contains a backslash (`{s}`); put the directory in its own claim, \
+             not `DIRECTORY\\user`"
+        ))),
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(other) => Err(Rejection::InvalidIdentity(format!(
+            "claim `{name}` must be a string, found {}",
+            json_kind(other)
+        ))),
+    }
+}
+
+/// Verifies a compact token against `policy` at time `now` (seconds since the Unix epoch) and
+/// returns the first reason to refuse it.
+///
+/// Checks in order: structure (3 segments, base64url, JSON objects; 5 segments is a JWE),
+/// `alg` allowed (`none` only when listed), signature (with the key parsed once), `exp` (absent
+/// is fine), `nbf`, audience, then the identity claims (exact case, a non-empty string without
+/// a backslash). `leeway_s` applies to `exp` and `nbf`.
+///
+/// # Errors
+/// The first [`Rejection`].
+pub fn verify(token: &str, policy: &VerifyPolicy, now: i64) -> Result<Verified, Rejection> {
+    let mut parts = token.split('.');
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(segments_error(token.split('.').count()));
+    };
+    let header = decode_json(h, "header")?;
+    let claims = decode_json(p, "payload")?;
+    let mut sig = [0u8; MAX_SIG];
+    let sig_len = decode_sig(s, &mut sig)?;
+
+    let alg = allowed_alg(header_alg(&header)?, policy)?;
+    let input = &token.as_bytes()[..h.len() + 1 + p.len()];
+    if check_signature(alg, &policy.key, input, &sig[..sig_len]) != Ok(true) {
+        return Err(Rejection::BadSignature);
+    }
+
+    check_exp(&claims, now, policy.leeway_s)?;
+    check_nbf(&claims, now, policy.leeway_s)?;
+    if let Some(aud) = &policy.audience {
+        check_audience(&claims, aud)?;
+    }
+    let user_id = match &policy.user_claim {
+        Some(name) => Some(check_identity(&claims, name)?),
+        None => None,
+    };
+    let user_directory = match &policy.directory_claim {
+        Some(name) => Some(check_identity(&claims, name)?),
+        None => None,
+    };
+    Ok(Verified {
+        header,
+        claims,
+        user_id,
+        user_directory,
+    })
+}
+
+/// Decodes a token and reports every reason `policy` would refuse it, not just the first.
+///
+/// Header and claims are decoded even when the signature fails. Without a policy the signature
+/// is not checked ([`SignatureStatus::NoKey`]) and only `exp`/`nbf` are judged (no leeway).
+#[must_use]
+pub fn inspect(token: &str, policy: Option<&VerifyPolicy>, now: i64) -> Inspection {
+    let segs: Vec<&str> = token.split('.').collect();
+    let mut out = Inspection {
+        segments: segs.len(),
+        header: None,
+        claims: None,
+        alg: None,
+        signature: SignatureStatus::NoKey,
+        rejections: Vec::new(),
+        user_id: None,
+        user_directory: None,
+    };
+    if segs.len() != 3 {
+        out.rejections.push(segments_error(segs.len()));
+    }
+    if segs.len() < 2 {
+        out.signature = SignatureStatus::NotChecked("not a JWT".to_owned());
+        return out;
+    }
+    match decode_json(segs[0], "header") {
+        Ok(h) => out.header = Some(h),
+        Err(r) => out.rejections.push(r),
+    }
+    // A JWE's second segment is an encrypted key, not claims.
+    if segs.len() != 5 {
+        match decode_json(segs[1], "payload") {
+            Ok(c) => out.claims = Some(c),
+            Err(r) => out.rejections.push(r),
+        }
+    }
+    let mut sig_buf = [0u8; MAX_SIG];
+    let sig = if segs.len() == 3 {
+        match decode_sig(segs[2], &mut sig_buf) {
+            Ok(n) => Some(&sig_buf[..n]),
+            Err(r) => {
+                out.rejections.push(r);
+                None
+            }
+        }
+    } else {
+        None
+    };
+
+    if let Some(header) = &out.header {
+        match header_alg(header) {
+            Ok(alg) => out.alg = Some(alg.to_owned()),
+            Err(r) => out.rejections.push(r),
+        }
+    }
+
+    if let Some(policy) = policy {
+        let alg = out.alg.as_deref().map(|a| (a, allowed_alg(a, policy)));
+        if let Some((_, Err(r))) = &alg {
+            out.rejections.push(r.clone());
+        }
+        let known = out.alg.as_deref().and_then(Alg::from_name);
+        out.signature = match (known, sig) {
+            (_, None) if segs.len() != 3 => {
+                SignatureStatus::NotChecked("no signature segment".to_owned())
+            }
+            (_, None) => SignatureStatus::NotChecked("the signature is not base64url".to_owned()),
+            (None, _) => SignatureStatus::NotChecked(match &out.alg {
+                Some(a) => format!("unknown algorithm `{a}`"),
+                None => "no `alg` in the header".to_owned(),
+            }),
+            (Some(Alg::None), Some([])) => SignatureStatus::Unsigned,
+            (Some(a), Some(sig)) => {
+                let input = &token.as_bytes()[..segs[0].len() + 1 + segs[1].len()];
+                match check_signature(a, &policy.key, input, sig) {
+                    Ok(true) => SignatureStatus::Verified,
+                    Ok(false) => SignatureStatus::Invalid,
+                    Err(why) => SignatureStatus::NotChecked(why),
+                }
+            }
+        };
+        // An algorithm already refused explains the signature; do not report it twice.
+        let alg_allowed = matches!(alg, Some((_, Ok(_))));
+        if alg_allowed
+            && matches!(
+                out.signature,
+                SignatureStatus::Invalid | SignatureStatus::NotChecked(_)
+            )
+            && sig.is_some()
+        {
+            out.rejections.push(Rejection::BadSignature);
+        }
+    }
+
+    let leeway = policy.map_or(0, |p| p.leeway_s);
+    if let Some(claims) = &out.claims {
+        if let Err(r) = check_exp(claims, now, leeway) {
+            out.rejections.push(r);
+        }
+        if let Err(r) = check_nbf(claims, now, leeway) {
+            out.rejections.push(r);
+        }
+        if let Some(policy) = policy {
+            if let Some(aud) = &policy.audience
+                && let Err(r) = check_audience(claims, aud)
+            {
+                out.rejections.push(r);
+            }
+            if let Some(name) = &policy.user_claim {
+                match check_identity(claims, name) {
+                    Ok(v) => out.user_id = Some(v),
+                    Err(r) => out.rejections.push(r),
+                }
+            }
+            if let Some(name) = &policy.directory_claim {
+                match check_identity(claims, name) {
+                    Ok(v) => out.user_directory = Some(v),
+                    Err(r) => out.rejections.push(r),
+                }
+            }
+        }
+    }
+    out
+}
