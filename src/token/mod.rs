@@ -602,3 +602,429 @@ impl Minter {
         Ok(Token(out))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use camino::Utf8PathBuf;
+    use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+    use serde_json::json;
+
+    use super::*;
+    use crate::keys::{KeyBundle, read_key_file};
+
+    fn fixture(name: &str) -> KeyBundle {
+        let path = Utf8PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/keys")
+            .join(name);
+        read_key_file(&path, None).expect("fixture key loads")
+    }
+
+    fn private(name: &str) -> PrivateKey {
+        fixture(name).private.expect("fixture has a private key")
+    }
+
+    fn claims() -> Map<String, Value> {
+        let Value::Object(map) =
+            json!({"UserId": "alice", "UserDirectory": "QLIK", "groups": ["a", "b"]})
+        else {
+            unreachable!("a JSON object literal")
+        };
+        map
+    }
+
+    fn b64(segment: &str) -> Vec<u8> {
+        URL_SAFE_NO_PAD.decode(segment).expect("base64url segment")
+    }
+
+    /// Decodes with jsonwebtoken, an independent verifier.
+    fn jwt_decode(token: &Token, alg: Algorithm, key: &DecodingKey) -> Value {
+        let mut validation = Validation::new(alg);
+        validation.required_spec_claims.clear();
+        validation.validate_exp = false;
+        validation.validate_aud = false;
+        jsonwebtoken::decode::<Value>(token.expose(), key, &validation)
+            .unwrap_or_else(|e| panic!("jsonwebtoken rejects our {alg:?} token: {e}"))
+            .claims
+    }
+
+    fn spki_pem(key: &PrivateKey) -> String {
+        key.public_key().to_spki_pem()
+    }
+
+    #[test]
+    fn rsa_tokens_verify_with_jsonwebtoken() {
+        let key = private("qlik-signing.key.pem");
+        let decoding = DecodingKey::from_rsa_pem(spki_pem(&key).as_bytes()).expect("rsa pem");
+        for (alg, jwt_alg) in [
+            (Alg::RS256, Algorithm::RS256),
+            (Alg::RS384, Algorithm::RS384),
+            (Alg::RS512, Algorithm::RS512),
+            (Alg::PS256, Algorithm::PS256),
+            (Alg::PS384, Algorithm::PS384),
+            (Alg::PS512, Algorithm::PS512),
+        ] {
+            let token =
+                mint(&TokenSpec::new(claims(), alg, Signer::Key(key.clone()))).expect("mint");
+            assert_eq!(
+                jwt_decode(&token, jwt_alg, &decoding),
+                Value::Object(claims())
+            );
+        }
+    }
+
+    #[test]
+    fn ec_and_eddsa_tokens_verify_with_jsonwebtoken() {
+        for (file, alg, jwt_alg) in [
+            ("ec256.key.pem", Alg::ES256, Algorithm::ES256),
+            ("ec384.key.pem", Alg::ES384, Algorithm::ES384),
+            ("ed25519.key.pem", Alg::EdDSA, Algorithm::EdDSA),
+        ] {
+            let key = private(file);
+            let pem = spki_pem(&key);
+            let decoding = if alg == Alg::EdDSA {
+                DecodingKey::from_ed_pem(pem.as_bytes())
+            } else {
+                DecodingKey::from_ec_pem(pem.as_bytes())
+            }
+            .expect("public pem");
+            let token = mint(&TokenSpec::new(claims(), alg, Signer::Key(key))).expect("mint");
+            assert_eq!(
+                jwt_decode(&token, jwt_alg, &decoding),
+                Value::Object(claims())
+            );
+        }
+    }
+
+    #[test]
+    fn hmac_tokens_verify_with_jsonwebtoken() {
+        let secret = b"a-shared-secret-of-reasonable-length!".to_vec();
+        let decoding = DecodingKey::from_secret(&secret).expect("secret");
+        for (alg, jwt_alg) in [
+            (Alg::HS256, Algorithm::HS256),
+            (Alg::HS384, Algorithm::HS384),
+            (Alg::HS512, Algorithm::HS512),
+        ] {
+            let token =
+                mint(&TokenSpec::new(claims(), alg, Signer::Hmac(secret.clone()))).expect("mint");
+            assert_eq!(
+                jwt_decode(&token, jwt_alg, &decoding),
+                Value::Object(claims())
+            );
+        }
+    }
+
+    #[test]
+    fn alg_none_produces_header_payload_and_empty_signature() {
+        let token = mint(&TokenSpec::new(claims(), Alg::None, Signer::Unsigned)).expect("mint");
+        let text = token.expose();
+        assert!(text.ends_with('.'), "{text}");
+        assert_eq!(text.matches('.').count(), 2);
+        let header = text.split('.').next().expect("header segment");
+        assert_eq!(b64(header), br#"{"alg":"none","typ":"JWT"}"#);
+    }
+
+    #[test]
+    fn json_parts_keep_insertion_order() {
+        let Value::Object(header) =
+            json!({"typ": "JWT", "kid": "k1", "alg": "RS256", "crit": ["x"]})
+        else {
+            unreachable!("a JSON object literal")
+        };
+        let spec = TokenSpec {
+            header: Part::Json(header),
+            ..TokenSpec::new(
+                claims(),
+                Alg::RS256,
+                Signer::Key(private("qlik-signing.key.pem")),
+            )
+        };
+        let token = mint(&spec).expect("mint");
+        let mut segments = token.expose().split('.');
+        assert_eq!(
+            b64(segments.next().expect("header")),
+            br#"{"typ":"JWT","kid":"k1","alg":"RS256","crit":["x"]}"#
+        );
+        assert_eq!(
+            b64(segments.next().expect("payload")),
+            br#"{"UserId":"alice","UserDirectory":"QLIK","groups":["a","b"]}"#
+        );
+    }
+
+    #[test]
+    fn raw_parts_are_used_byte_for_byte() {
+        let raw_header = r#"{"alg":"RS256","alg":"none"}"#;
+        let raw_payload = r#"{"UserId":"a" "#;
+        let spec = TokenSpec {
+            header: Part::Raw(raw_header.to_owned()),
+            payload: Part::Raw(raw_payload.to_owned()),
+            ..TokenSpec::new(Map::new(), Alg::HS256, Signer::Hmac(b"k".to_vec()))
+        };
+        let token = mint(&spec).expect("mint");
+        let segments: Vec<&str> = token.expose().split('.').collect();
+        assert_eq!(b64(segments[0]), raw_header.as_bytes());
+        assert_eq!(b64(segments[1]), raw_payload.as_bytes());
+        let input = format!("{}.{}", segments[0], segments[1]);
+        let expected = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, b"k"), input.as_bytes());
+        assert_eq!(b64(segments[2]), expected.as_ref());
+    }
+
+    #[test]
+    fn header_alg_may_differ_from_the_algorithm_computed() {
+        let mut header = standard_header(Alg::RS256);
+        header.insert("kid".to_owned(), json!("k"));
+        let secret = b"secret".to_vec();
+        let spec = TokenSpec {
+            header: Part::Json(header),
+            ..TokenSpec::new(claims(), Alg::HS256, Signer::Hmac(secret.clone()))
+        };
+        let token = mint(&spec).expect("mint");
+        let segments: Vec<&str> = token.expose().split('.').collect();
+        assert_eq!(
+            b64(segments[0]),
+            br#"{"alg":"RS256","typ":"JWT","kid":"k"}"#
+        );
+        let input = format!("{}.{}", segments[0], segments[1]);
+        let expected = hmac::sign(
+            &hmac::Key::new(hmac::HMAC_SHA256, &secret),
+            input.as_bytes(),
+        );
+        assert_eq!(b64(segments[2]), expected.as_ref());
+    }
+
+    fn mode_token(mode: SignatureMode) -> (Token, Token) {
+        let key = private("qlik-signing.key.pem");
+        let valid = mint(&TokenSpec::new(
+            claims(),
+            Alg::RS256,
+            Signer::Key(key.clone()),
+        ))
+        .expect("mint");
+        let spec = TokenSpec {
+            signature: mode,
+            ..TokenSpec::new(claims(), Alg::RS256, Signer::Key(key))
+        };
+        (valid, mint(&spec).expect("mint"))
+    }
+
+    fn rs256_policy() -> VerifyPolicy {
+        VerifyPolicy {
+            algs: vec![Alg::RS256],
+            key: VerifyKey::Public(fixture("qlik-signing.cert.pem").public.expect("public key")),
+            user_claim: Some("UserId".to_owned()),
+            directory_claim: Some("UserDirectory".to_owned()),
+            audience: None,
+            leeway_s: 0,
+        }
+    }
+
+    #[test]
+    fn empty_signature_mode_leaves_a_trailing_dot_and_fails() {
+        let (valid, token) = mode_token(SignatureMode::Empty);
+        let (h_p, _) = valid.expose().rsplit_once('.').expect("three segments");
+        assert_eq!(token.expose(), format!("{h_p}."));
+        assert_eq!(
+            verify(token.expose(), &rs256_policy(), 0),
+            Err(Rejection::BadSignature)
+        );
+    }
+
+    #[test]
+    fn omit_signature_mode_leaves_two_segments_and_fails() {
+        let (valid, token) = mode_token(SignatureMode::Omit);
+        let (h_p, _) = valid.expose().rsplit_once('.').expect("three segments");
+        assert_eq!(token.expose(), h_p);
+        assert!(matches!(
+            verify(token.expose(), &rs256_policy(), 0),
+            Err(Rejection::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn bitflip_signature_mode_changes_one_bit_and_fails() {
+        let (valid, token) = mode_token(SignatureMode::BitFlip);
+        let good = b64(valid.expose().rsplit_once('.').expect("sig").1);
+        let bad = b64(token.expose().rsplit_once('.').expect("sig").1);
+        assert_eq!(good.len(), bad.len());
+        let differing_bits: u32 = good
+            .iter()
+            .zip(&bad)
+            .map(|(a, b)| (a ^ b).count_ones())
+            .sum();
+        assert_eq!(differing_bits, 1);
+        assert_eq!(
+            verify(token.expose(), &rs256_policy(), 0),
+            Err(Rejection::BadSignature)
+        );
+    }
+
+    #[test]
+    fn truncate_signature_mode_keeps_the_first_half_and_fails() {
+        let (valid, token) = mode_token(SignatureMode::Truncate);
+        let good = b64(valid.expose().rsplit_once('.').expect("sig").1);
+        let bad = b64(token.expose().rsplit_once('.').expect("sig").1);
+        assert_eq!(bad, good[..good.len() / 2]);
+        assert_eq!(
+            verify(token.expose(), &rs256_policy(), 0),
+            Err(Rejection::BadSignature)
+        );
+    }
+
+    #[test]
+    fn random_signature_mode_keeps_the_length_and_fails() {
+        let (valid, token) = mode_token(SignatureMode::Random);
+        let good = b64(valid.expose().rsplit_once('.').expect("sig").1);
+        let bad = b64(token.expose().rsplit_once('.').expect("sig").1);
+        assert_eq!(good.len(), bad.len());
+        assert_ne!(good, bad);
+        assert_eq!(
+            verify(token.expose(), &rs256_policy(), 0),
+            Err(Rejection::BadSignature)
+        );
+    }
+
+    #[test]
+    fn encodings_change_the_alphabet_and_padding() {
+        let Value::Object(payload) = json!({"a": 1}) else {
+            unreachable!("a JSON object literal")
+        };
+        for (encoding, engine) in [
+            (Encoding::Base64UrlPadded, &URL_SAFE),
+            (Encoding::Base64, &STANDARD),
+        ] {
+            let spec = TokenSpec {
+                encoding,
+                ..TokenSpec::new(payload.clone(), Alg::HS256, Signer::Hmac(b"k".to_vec()))
+            };
+            let token = mint(&spec).expect("mint");
+            let segments: Vec<&str> = token.expose().split('.').collect();
+            // `{"a":1}` is 7 bytes: its encoding needs one `=`.
+            assert_eq!(segments[1], engine.encode(br#"{"a":1}"#));
+            assert!(segments[1].ends_with('='));
+            let input = format!("{}.{}", segments[0], segments[1]);
+            let mac = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, b"k"), input.as_bytes());
+            assert_eq!(segments[2], engine.encode(mac.as_ref()));
+        }
+    }
+
+    #[test]
+    fn key_confusion_signs_hmac_over_the_certificate_pem() {
+        let cert = fixture("qlik-signing.cert.pem")
+            .certificate
+            .expect("certificate");
+        let pem = cert.pem().as_bytes().to_vec();
+        let token = mint(&TokenSpec::new(
+            claims(),
+            Alg::HS256,
+            Signer::Hmac(pem.clone()),
+        ))
+        .expect("mint");
+        let decoding = DecodingKey::from_secret(&pem).expect("secret");
+        assert_eq!(
+            jwt_decode(&token, Algorithm::HS256, &decoding),
+            Value::Object(claims())
+        );
+        // A proxy that trusts only RS256 refuses it.
+        assert_eq!(
+            verify(token.expose(), &rs256_policy(), 0),
+            Err(Rejection::AlgNotAllowed("HS256".to_owned()))
+        );
+    }
+
+    #[test]
+    fn algorithm_that_does_not_fit_the_key_names_both() {
+        let err = mint(&TokenSpec::new(
+            claims(),
+            Alg::RS256,
+            Signer::Key(private("ec256.key.pem")),
+        ))
+        .expect_err("RS256 with an EC key");
+        assert_eq!(
+            err,
+            MintError::KeyMismatch {
+                alg: Alg::RS256,
+                kind: KeyKind::EcP256
+            }
+        );
+        let text = err.to_string();
+        assert!(
+            text.contains("RS256") && text.contains("EC P-256"),
+            "{text}"
+        );
+        let err = mint(&TokenSpec::new(
+            claims(),
+            Alg::ES384,
+            Signer::Key(private("ec256.key.pem")),
+        ))
+        .expect_err("ES384 with a P-256 key");
+        assert!(matches!(err, MintError::KeyMismatch { .. }));
+    }
+
+    #[test]
+    fn signer_of_the_wrong_family_is_an_error() {
+        let key = private("qlik-signing.key.pem");
+        assert!(matches!(
+            mint(&TokenSpec::new(claims(), Alg::HS256, Signer::Key(key))),
+            Err(MintError::NeedsSecret { .. })
+        ));
+        assert!(matches!(
+            mint(&TokenSpec::new(
+                claims(),
+                Alg::RS256,
+                Signer::Hmac(b"s".to_vec())
+            )),
+            Err(MintError::NeedsKey { .. })
+        ));
+        assert!(matches!(
+            mint(&TokenSpec::new(claims(), Alg::RS256, Signer::Unsigned)),
+            Err(MintError::NoKey { .. })
+        ));
+    }
+
+    #[test]
+    fn minter_matches_one_shot_mint_for_deterministic_algorithms() {
+        let key = private("qlik-signing.key.pem");
+        let minter = Minter::new(Alg::RS256, &Signer::Key(key.clone())).expect("minter");
+        let fast = minter.mint(&claims()).expect("mint");
+        let slow = mint(&TokenSpec::new(claims(), Alg::RS256, Signer::Key(key))).expect("mint");
+        assert_eq!(fast, slow);
+        assert!(verify(fast.expose(), &rs256_policy(), 0).is_ok());
+    }
+
+    #[test]
+    fn minter_refuses_an_algorithm_that_does_not_fit() {
+        assert!(Minter::new(Alg::EdDSA, &Signer::Key(private("ec256.key.pem"))).is_err());
+    }
+
+    #[test]
+    fn token_display_and_debug_hide_the_signature() {
+        let token = mint(&TokenSpec::new(
+            claims(),
+            Alg::RS256,
+            Signer::Key(private("qlik-signing.key.pem")),
+        ))
+        .expect("mint");
+        let sig = token.expose().rsplit_once('.').expect("sig").1;
+        for shown in [token.to_string(), format!("{token:?}")] {
+            assert!(!shown.contains(sig), "{shown}");
+            assert!(shown.contains("sig:"), "{shown}");
+        }
+    }
+
+    #[test]
+    fn signer_debug_hides_the_hmac_secret() {
+        let shown = format!("{:?}", Signer::Hmac(b"topsecretvalue".to_vec()));
+        assert!(
+            !shown.contains("topsecret") && !shown.contains("116"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn alg_names_round_trip_and_are_case_sensitive() {
+        for alg in Alg::ALL {
+            assert_eq!(alg.name().parse::<Alg>(), Ok(alg));
+        }
+        assert!("None".parse::<Alg>().is_err());
+        assert!("rs256".parse::<Alg>().is_err());
+    }
+}

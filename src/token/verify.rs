@@ -590,3 +590,380 @@ pub fn inspect(token: &str, policy: Option<&VerifyPolicy>, now: i64) -> Inspecti
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use camino::Utf8PathBuf;
+    use serde_json::json;
+
+    use super::*;
+    use crate::keys::{PrivateKey, read_key_file};
+    use crate::token::{Part, SignatureMode, Signer, TokenSpec, mint, standard_header};
+
+    const NOW: i64 = 1_800_000_000;
+
+    fn fixture(name: &str) -> crate::keys::KeyBundle {
+        let path = Utf8PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/keys")
+            .join(name);
+        read_key_file(&path, None).expect("fixture key loads")
+    }
+
+    fn signing_key() -> PrivateKey {
+        fixture("qlik-signing.key.pem")
+            .private
+            .expect("private key")
+    }
+
+    fn policy() -> VerifyPolicy {
+        VerifyPolicy {
+            algs: vec![Alg::RS256],
+            key: VerifyKey::Public(fixture("qlik-signing.cert.pem").public.expect("public key")),
+            user_claim: Some("UserId".to_owned()),
+            directory_claim: Some("UserDirectory".to_owned()),
+            audience: None,
+            leeway_s: 0,
+        }
+    }
+
+    fn object(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        }
+    }
+
+    fn good_claims() -> Value {
+        json!({"UserId": "alice", "UserDirectory": "QLIK", "exp": NOW + 300})
+    }
+
+    fn rs256(claims: Value) -> String {
+        mint(&TokenSpec::new(
+            object(claims),
+            Alg::RS256,
+            Signer::Key(signing_key()),
+        ))
+        .expect("mint")
+        .into_exposed()
+    }
+
+    fn minted(alg: Alg, signer: Signer) -> String {
+        mint(&TokenSpec::new(object(good_claims()), alg, signer))
+            .expect("mint")
+            .into_exposed()
+    }
+
+    #[test]
+    fn valid_token_yields_identity() {
+        let verified = verify(&rs256(good_claims()), &policy(), NOW).expect("accepted");
+        assert_eq!(verified.user_id.as_deref(), Some("alice"));
+        assert_eq!(verified.user_directory.as_deref(), Some("QLIK"));
+        assert_eq!(verified.header.get("alg"), Some(&json!("RS256")));
+    }
+
+    #[test]
+    fn alg_none_is_refused_unless_listed() {
+        let token = minted(Alg::None, Signer::Unsigned);
+        assert_eq!(
+            verify(&token, &policy(), NOW),
+            Err(Rejection::AlgNotAllowed("none".to_owned()))
+        );
+        let mut open = policy();
+        open.algs.push(Alg::None);
+        assert!(verify(&token, &open, NOW).is_ok());
+    }
+
+    #[test]
+    fn hmac_over_the_certificate_is_refused_even_when_hs256_is_listed() {
+        let pem = fixture("qlik-signing.cert.pem")
+            .certificate
+            .expect("certificate")
+            .pem()
+            .as_bytes()
+            .to_vec();
+        let token = minted(Alg::HS256, Signer::Hmac(pem));
+        assert_eq!(
+            verify(&token, &policy(), NOW),
+            Err(Rejection::AlgNotAllowed("HS256".to_owned()))
+        );
+        let mut lax = policy();
+        lax.algs.push(Alg::HS256);
+        assert_eq!(verify(&token, &lax, NOW), Err(Rejection::BadSignature));
+    }
+
+    #[test]
+    fn es256_and_ps256_are_refused_under_an_rs256_policy() {
+        let ec = fixture("ec256.key.pem").private.expect("ec key");
+        assert_eq!(
+            verify(&minted(Alg::ES256, Signer::Key(ec)), &policy(), NOW),
+            Err(Rejection::AlgNotAllowed("ES256".to_owned()))
+        );
+        assert_eq!(
+            verify(
+                &minted(Alg::PS256, Signer::Key(signing_key())),
+                &policy(),
+                NOW
+            ),
+            Err(Rejection::AlgNotAllowed("PS256".to_owned()))
+        );
+    }
+
+    #[test]
+    fn token_signed_with_another_key_is_refused() {
+        let other = fixture("other.key.pem").private.expect("other key");
+        assert_eq!(
+            verify(&minted(Alg::RS256, Signer::Key(other)), &policy(), NOW),
+            Err(Rejection::BadSignature)
+        );
+    }
+
+    #[test]
+    fn tampered_payload_is_refused() {
+        let token = rs256(good_claims());
+        let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+        parts[1] = URL_SAFE_NO_PAD.encode(br#"{"UserId":"admin","UserDirectory":"QLIK"}"#);
+        assert_eq!(
+            verify(&parts.join("."), &policy(), NOW),
+            Err(Rejection::BadSignature)
+        );
+    }
+
+    #[test]
+    fn five_segments_are_a_jwe() {
+        assert_eq!(verify("a.b.c.d.e", &policy(), NOW), Err(Rejection::Jwe));
+        assert!(Rejection::Jwe.to_string().contains("JWE"));
+    }
+
+    #[test]
+    fn two_segments_are_malformed() {
+        let token = rs256(good_claims());
+        let (h_p, _) = token.rsplit_once('.').expect("three segments");
+        let Err(Rejection::Malformed(why)) = verify(h_p, &policy(), NOW) else {
+            panic!("expected malformed");
+        };
+        assert!(why.contains("found 2"), "{why}");
+    }
+
+    #[test]
+    fn bad_base64_and_bad_json_are_malformed() {
+        let token = rs256(good_claims());
+        let mut parts: Vec<&str> = token.split('.').collect();
+        parts[0] = "not*base64";
+        assert!(matches!(
+            verify(&parts.join("."), &policy(), NOW),
+            Err(Rejection::Malformed(_))
+        ));
+        let not_json = URL_SAFE_NO_PAD.encode(b"{not json");
+        parts[0] = &not_json;
+        assert!(matches!(
+            verify(&parts.join("."), &policy(), NOW),
+            Err(Rejection::Malformed(_))
+        ));
+        let padded = format!("{}=", &token.split('.').next().expect("header"));
+        parts[0] = &padded;
+        assert!(matches!(
+            verify(&parts.join("."), &policy(), NOW),
+            Err(Rejection::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn expired_token_is_refused_and_says_how_long_ago() {
+        let token = rs256(json!({"UserId": "alice", "UserDirectory": "QLIK", "exp": NOW - 300}));
+        let rejection = verify(&token, &policy(), NOW).expect_err("expired");
+        assert_eq!(
+            rejection,
+            Rejection::Expired {
+                exp: NOW - 300,
+                now: NOW
+            }
+        );
+        let text = rejection.to_string();
+        assert!(
+            text.starts_with("token expired 5 minutes ago (exp 2027-"),
+            "{text}"
+        );
+        let mut lenient = policy();
+        lenient.leeway_s = 600;
+        assert!(verify(&token, &lenient, NOW).is_ok());
+    }
+
+    #[test]
+    fn token_without_exp_is_accepted() {
+        let token = rs256(json!({"UserId": "alice", "UserDirectory": "QLIK"}));
+        assert!(verify(&token, &policy(), NOW).is_ok());
+    }
+
+    #[test]
+    fn future_nbf_is_refused() {
+        let token = rs256(json!({"UserId": "alice", "UserDirectory": "QLIK", "nbf": NOW + 600}));
+        assert_eq!(
+            verify(&token, &policy(), NOW),
+            Err(Rejection::NotYetValid {
+                nbf: NOW + 600,
+                now: NOW
+            })
+        );
+    }
+
+    #[test]
+    fn audience_must_match_when_the_policy_sets_one() {
+        let mut with_aud = policy();
+        with_aud.audience = Some("qlik.api".to_owned());
+        let wrong = rs256(json!({"UserId": "alice", "UserDirectory": "QLIK", "aud": "other"}));
+        assert_eq!(
+            verify(&wrong, &with_aud, NOW),
+            Err(Rejection::AudienceMismatch {
+                expected: "qlik.api".to_owned(),
+                actual: Some("other".to_owned())
+            })
+        );
+        let absent = rs256(json!({"UserId": "alice", "UserDirectory": "QLIK"}));
+        assert!(matches!(
+            verify(&absent, &with_aud, NOW),
+            Err(Rejection::AudienceMismatch { actual: None, .. })
+        ));
+        let listed =
+            rs256(json!({"UserId": "alice", "UserDirectory": "QLIK", "aud": ["x", "qlik.api"]}));
+        assert!(verify(&listed, &with_aud, NOW).is_ok());
+    }
+
+    #[test]
+    fn claim_in_the_wrong_case_is_reported_as_a_near_miss() {
+        let token = rs256(json!({"userid": "alice", "UserDirectory": "QLIK"}));
+        let rejection = verify(&token, &policy(), NOW).expect_err("missing");
+        assert_eq!(
+            rejection,
+            Rejection::MissingClaim {
+                name: "UserId".to_owned(),
+                near_miss: Some("userid".to_owned())
+            }
+        );
+        assert_eq!(
+            rejection.to_string(),
+            "claim `UserId` is missing; found `userid`, which differs only in case"
+        );
+        let token = rs256(json!({"UserDirectory": "QLIK"}));
+        assert_eq!(
+            verify(&token, &policy(), NOW),
+            Err(Rejection::MissingClaim {
+                name: "UserId".to_owned(),
+                near_miss: None
+            })
+        );
+    }
+
+    #[test]
+    fn empty_whitespace_backslash_and_non_string_users_are_invalid() {
+        for user in [json!(""), json!("   "), json!("QLIK\\alice"), json!(42)] {
+            let token = rs256(json!({"UserId": user, "UserDirectory": "QLIK"}));
+            let Err(Rejection::InvalidIdentity(why)) = verify(&token, &policy(), NOW) else {
+                panic!("expected invalid identity for {user}");
+            };
+            assert!(why.contains("`UserId`"), "{why}");
+        }
+    }
+
+    #[test]
+    fn hmac_policy_verifies_hmac_tokens() {
+        let secret = b"shared-secret".to_vec();
+        let hs = VerifyPolicy {
+            algs: vec![Alg::HS256],
+            key: VerifyKey::Hmac(secret.clone()),
+            ..policy()
+        };
+        assert!(verify(&minted(Alg::HS256, Signer::Hmac(secret)), &hs, NOW).is_ok());
+        assert_eq!(
+            verify(
+                &minted(Alg::HS256, Signer::Hmac(b"wrong".to_vec())),
+                &hs,
+                NOW
+            ),
+            Err(Rejection::BadSignature)
+        );
+    }
+
+    #[test]
+    fn inspect_lists_every_reason_at_once() {
+        let other = fixture("other.key.pem").private.expect("other key");
+        let spec = TokenSpec {
+            header: Part::Json(standard_header(Alg::RS256)),
+            ..TokenSpec::new(
+                object(json!({"userid": "alice", "UserDirectory": "", "exp": NOW - 60})),
+                Alg::RS256,
+                Signer::Key(other),
+            )
+        };
+        let token = mint(&spec).expect("mint");
+        let inspection = inspect(token.expose(), Some(&policy()), NOW);
+        assert_eq!(inspection.signature, SignatureStatus::Invalid);
+        let codes: Vec<&str> = inspection.rejections.iter().map(Rejection::code).collect();
+        assert_eq!(
+            codes,
+            [
+                "bad_signature",
+                "expired",
+                "missing_claim",
+                "invalid_identity"
+            ]
+        );
+        assert_eq!(
+            inspection.claims.as_ref().and_then(|c| c.get("userid")),
+            Some(&json!("alice"))
+        );
+        assert!(!inspection.is_accepted());
+    }
+
+    #[test]
+    fn inspect_without_policy_decodes_and_reports_no_key() {
+        let token = rs256(good_claims());
+        let inspection = inspect(&token, None, NOW);
+        assert_eq!(inspection.signature, SignatureStatus::NoKey);
+        assert_eq!(inspection.alg.as_deref(), Some("RS256"));
+        assert!(inspection.is_accepted());
+        let late = inspect(&token, None, NOW + 1000);
+        assert!(matches!(late.rejections[..], [Rejection::Expired { .. }]));
+    }
+
+    #[test]
+    fn inspect_reports_alg_none_without_a_bad_signature() {
+        let token = minted(Alg::None, Signer::Unsigned);
+        let inspection = inspect(&token, Some(&policy()), NOW);
+        assert_eq!(inspection.signature, SignatureStatus::Unsigned);
+        assert_eq!(
+            inspection.rejections,
+            [Rejection::AlgNotAllowed("none".to_owned())]
+        );
+    }
+
+    #[test]
+    fn inspect_of_a_valid_token_matches_verify() {
+        let token = rs256(good_claims());
+        let inspection = inspect(&token, Some(&policy()), NOW);
+        assert_eq!(inspection.signature, SignatureStatus::Verified);
+        assert!(inspection.is_accepted());
+        assert_eq!(inspection.user_id.as_deref(), Some("alice"));
+        let bad = mint(&TokenSpec {
+            signature: SignatureMode::BitFlip,
+            ..TokenSpec::new(
+                object(good_claims()),
+                Alg::RS256,
+                Signer::Key(signing_key()),
+            )
+        })
+        .expect("mint");
+        assert_eq!(
+            inspect(bad.expose(), Some(&policy()), NOW).rejections,
+            [Rejection::BadSignature]
+        );
+    }
+
+    #[test]
+    fn human_durations_round_down_to_the_largest_unit() {
+        assert_eq!(human(1), "1 second");
+        assert_eq!(human(59), "59 seconds");
+        assert_eq!(human(300), "5 minutes");
+        assert_eq!(human(7200), "2 hours");
+        assert_eq!(human(-86_400 * 3), "3 days");
+    }
+}
