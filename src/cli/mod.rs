@@ -19,6 +19,7 @@ pub mod mock;
 pub mod probe;
 pub mod run;
 pub mod schema;
+pub mod target;
 pub mod token;
 pub mod validate;
 

@@ -1,12 +1,260 @@
-//! `jwtprobe run`: run scenarios against the emulator or a target.
+//! `jwtprobe run`: run scenarios against the emulator or a target, check every step, report.
 
-use super::{CliError, CmdResult};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
-/// Arguments of this command.
+use anyhow::Context as _;
+use camino::Utf8PathBuf;
+
+use super::target::{self, TargetArgs};
+use super::{CliError, CmdResult, Exit};
+use crate::client::ClientSettings;
+use crate::report::{self, ConsoleReporter};
+use crate::runner::{self, EventSink, Filters, Plan, RunResult, RunSettings, StepStatus};
+use crate::scenario;
+
+/// Run scenarios and check every step.
+///
+/// Example: `jwtprobe run scenarios/qlik` runs the shipped Qlik suite against the built-in
+/// emulator; `jwtprobe run scenarios/qlik --target https://qlik.example.com --insecure
+/// --junit` runs it against a real server and writes `reports/junit.xml`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+#[command(
+    after_help = "Exit codes: 0 all passed, 1 bad command line, 2 invalid scenario, \
+3 runtime error (key unreadable, target unreachable, report unwritable), 4 a check failed."
+)]
+pub struct Args {
+    /// Scenario files or folders (a folder's `suite.yaml` applies to its scenarios).
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<Utf8PathBuf>,
+    /// Where to send requests.
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Set a template variable (`--var user=alice`); wins over suite and scenario `vars`.
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
+    pub vars: Vec<(String, String)>,
+    /// Run only scenarios with this tag (repeatable).
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+    /// Skip scenarios with this tag (repeatable).
+    #[arg(long = "skip-tag", value_name = "TAG")]
+    pub skip_tags: Vec<String>,
+    /// Run only scenarios whose name contains this text (repeatable).
+    #[arg(long = "name", value_name = "TEXT")]
+    pub names: Vec<String>,
+    /// Override every suite's virtual proxy prefix (`--prefix jwt`; `--prefix ''` for none).
+    #[arg(long, value_name = "PREFIX")]
+    pub prefix: Option<String>,
+    /// Write a JUnit XML report (default file `reports/junit.xml`).
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "reports/junit.xml")]
+    pub junit: Option<Utf8PathBuf>,
+    /// Write a JSON report of every exchange (default file `reports/run.json`).
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "reports/run.json")]
+    pub json: Option<Utf8PathBuf>,
+    /// Total time limit of one request (`30s`, `500ms`).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
+    /// Time limit to connect to the target.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub connect_timeout: Duration,
+    /// The largest response body read, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 8 * 1024 * 1024)]
+    pub body_cap: usize,
+    /// Print every step, not only failures.
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
+}
+
+/// Parses `NAME=VALUE`.
+pub fn parse_var(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.to_owned())),
+        _ => Err(format!("expected NAME=VALUE, found `{text}`")),
+    }
+}
+
+/// Prints each scenario as it finishes.
+struct Console {
+    reporter: ConsoleReporter,
+}
+
+impl EventSink for Console {
+    fn scenario_finished(&mut self, result: &runner::ScenarioResult) {
+        eprint!("{}", self.reporter.scenario(result));
+    }
+}
+
+/// Reads scenarios, or returns exit 2 with every diagnostic rendered.
+pub fn read_scenarios(paths: &[Utf8PathBuf]) -> Result<scenario::Plan, CliError> {
+    scenario::read(paths).map_err(|errors| {
+        let rendered = errors.render();
+        CliError::invalid(anyhow::Error::new(errors))
+            .with_rendered(rendered)
+            .with_hint("`jwtprobe validate PATH` checks files without sending anything; `docs/scenarios.md` describes the format")
+    })
+}
 
 /// Runs the command.
-pub fn run(_args: Args) -> CmdResult {
-    Err(CliError::usage(anyhow::anyhow!("this command is not built yet")))
+pub fn run(args: Args) -> CmdResult {
+    let read = read_scenarios(&args.paths)?;
+    let vars: BTreeMap<String, String> = args.vars.iter().cloned().collect();
+    let filters = Filters {
+        tags: args.tags.clone(),
+        skip_tags: args.skip_tags.clone(),
+        names: args.names.clone(),
+    };
+    let plan = Plan::build(&read, &filters, &vars).map_err(|e| {
+        let hint = key_hint(&e);
+        let err = CliError::runtime(e);
+        match hint {
+            Some(h) => err.with_hint(h),
+            None => err,
+        }
+    })?;
+    if plan.scenarios.is_empty() {
+        return Err(CliError::usage(anyhow::anyhow!(
+            "no scenario matches the filters in {}",
+            args.paths
+                .iter()
+                .map(|p| format!("`{p}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    let rt = super::runtime()?;
+    let result = rt.block_on(run_plan(&plan, &args, vars))?;
+    eprint!("{}", ConsoleReporter::default().summary(&result));
+
+    let mut exit = exit_for(&result);
+    let mut report_error = None;
+    if let Some(path) = &args.junit {
+        match report::write_junit(&result, path) {
+            Ok(()) => eprintln!("wrote JUnit report `{path}`"),
+            Err(e) => report_error = Some(e),
+        }
+    }
+    if let Some(path) = &args.json {
+        match report::write_json(&result, path) {
+            Ok(()) => eprintln!("wrote JSON report `{path}`"),
+            Err(e) => report_error = Some(e),
+        }
+    }
+    if let Some(e) = report_error {
+        exit = exit.worst(Exit::Runtime);
+        return Err(CliError::new(exit, e));
+    }
+    Ok(exit)
+}
+
+/// The exit code for a finished run: 3 when a step could not run, 4 when a check failed.
+pub fn exit_for(result: &RunResult) -> Exit {
+    let mut exit = Exit::Success;
+    for step in result.scenarios.iter().flat_map(|s| &s.steps) {
+        match step.status {
+            StepStatus::Error { .. } => exit = exit.worst(Exit::Runtime),
+            StepStatus::Failed { .. } => exit = exit.worst(Exit::CheckFailed),
+            StepStatus::Passed | StepStatus::Skipped { .. } => {}
+        }
+    }
+    exit
+}
+
+/// A hint for a key that failed to load.
+fn key_hint(e: &runner::KeyRingError) -> Option<String> {
+    match e {
+        runner::KeyRingError::Load { source, .. } => source.hint().map(str::to_owned),
+        runner::KeyRingError::MissingPassword { var, .. } => {
+            Some(format!("set `{var}` to the PFX password"))
+        }
+        runner::KeyRingError::Secret { .. } => None,
+    }
+}
+
+/// Starts the targets, runs the scenarios in order (stopping early on Ctrl-C), and returns
+/// what ran.
+async fn run_plan(
+    plan: &Plan,
+    args: &Args,
+    vars: BTreeMap<String, String>,
+) -> Result<RunResult, CliError> {
+    let started = Instant::now();
+    let profiles: Vec<_> = plan
+        .scenarios
+        .iter()
+        .map(|s| s.context.profile.name)
+        .collect();
+    let targets = target::start(profiles, &args.target).await?;
+    let emulator = targets.is_emulator();
+    let client = ClientSettings {
+        // The emulator's certificate is generated at start; it is ours and on loopback.
+        insecure: args.target.insecure || emulator,
+        ca_file: args.target.ca.clone(),
+        connect_timeout: args.connect_timeout,
+        timeout: args.timeout,
+        body_cap: args.body_cap,
+        cookies: true,
+        pool_max_idle: None,
+    };
+    let now = chrono::Utc::now().timestamp();
+    let mut console = Console {
+        reporter: ConsoleReporter::new(args.verbose),
+    };
+    let mut scenarios = Vec::with_capacity(plan.scenarios.len());
+    let mut first_url = None;
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    for planned in &plan.scenarios {
+        let profile = planned.context.profile.name;
+        let Some(base_url) = targets.url(profile).cloned() else {
+            continue;
+        };
+        first_url.get_or_insert_with(|| base_url.clone());
+        let settings = RunSettings {
+            base_url,
+            emulator,
+            client: client.clone(),
+            vars: vars.clone(),
+            now,
+            prefix: args.prefix.clone(),
+        };
+        let one = Plan {
+            scenarios: vec![planned.clone()],
+        };
+        tokio::select! {
+            result = runner::run(&one, &settings, &mut console) => scenarios.extend(result.scenarios),
+            _ = &mut ctrl_c => {
+                eprintln!("interrupted: writing reports for the {} scenarios that finished", scenarios.len());
+                break;
+            }
+        }
+    }
+    targets.shutdown().await;
+    let target = if emulator {
+        first_url.map(|u| u.to_string()).unwrap_or_default()
+    } else {
+        args.target
+            .target
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default()
+    };
+    Ok(RunResult {
+        target,
+        emulator,
+        now,
+        scenarios,
+        duration: started.elapsed(),
+    })
+}
+
+/// Used by `load`: reads scenarios and builds the plan, mapping errors to exit codes.
+pub fn build_plan(
+    paths: &[Utf8PathBuf],
+    filters: &Filters,
+    vars: &BTreeMap<String, String>,
+) -> Result<Plan, CliError> {
+    let read = read_scenarios(paths)?;
+    Plan::build(&read, filters, vars)
+        .context("failed to load the suite's keys")
+        .map_err(CliError::runtime)
 }

@@ -65,6 +65,8 @@ pub struct Request {
     pub body: Option<Bytes>,
     /// Follow redirects for this request (off by default: a 302 is something to check).
     pub follow_redirects: bool,
+    /// A total timeout for this request, overriding [`ClientSettings::timeout`].
+    pub timeout: Option<Duration>,
 }
 
 /// One request and its response, with timings.
@@ -285,10 +287,13 @@ impl Client {
         if let Some(body) = &request.body {
             builder = builder.body(body.clone());
         }
+        if let Some(timeout) = request.timeout {
+            builder = builder.timeout(timeout);
+        }
         let started = SystemTime::now();
         let t0 = Instant::now();
         let url = request.url.clone();
-        let timeout = self.settings.timeout;
+        let timeout = request.timeout.unwrap_or(self.settings.timeout);
         let classify = |e: reqwest::Error| classify(e, &url, timeout);
         let mut response = builder.send().await.map_err(classify)?;
         let ttfb = t0.elapsed();
@@ -332,7 +337,13 @@ fn classify(error: reqwest::Error, url: &Url, timeout: Duration) -> SendError {
         };
     }
     let chain = error_chain_text(&error);
-    let tls_words = ["certificate", "tls", "handshake", "unknownissuer", "invalid peer"];
+    let tls_words = [
+        "certificate",
+        "tls",
+        "handshake",
+        "unknownissuer",
+        "invalid peer",
+    ];
     if tls_words.iter().any(|w| chain.contains(w)) {
         return SendError::Tls { url, source: error };
     }
@@ -385,6 +396,7 @@ mod tests {
             headers: HeaderMap::new(),
             body: None,
             follow_redirects: false,
+            timeout: None,
         }
     }
 

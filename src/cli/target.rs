@@ -1,0 +1,155 @@
+//! Where requests go: `--target URL`, or the built-in emulator started in-process.
+//!
+//! With no `--target`, one emulator per profile the scenarios use is started on
+//! `127.0.0.1:0` over HTTPS with a self-signed certificate (as on a fresh Qlik install), from
+//! `fixtures/mock/<profile>.yaml` (or `--mock-config`). The client trusts that certificate
+//! because the emulator is ours and on loopback; a real target needs `--insecure` or `--ca`.
+//! `run` and `load` share this.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use camino::{Utf8Path, Utf8PathBuf};
+use url::Url;
+
+use super::CliError;
+use crate::mock::{self, MockServer, TlsMode};
+use crate::scenario::ProfileName;
+
+/// Target arguments shared by `run` and `load`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TargetArgs {
+    /// The server to test (`https://qlik.example.com`). Without it, the built-in emulator of
+    /// the Qlik virtual proxy is started on 127.0.0.1 and used.
+    #[arg(long, short = 't', env = "JWTPROBE_TARGET", value_name = "URL")]
+    pub target: Option<Url>,
+    /// Accept any TLS certificate from the target (Qlik installs with a self-signed one).
+    #[arg(long, short = 'k')]
+    pub insecure: bool,
+    /// A PEM file of CA certificates to trust for the target.
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<Utf8PathBuf>,
+    /// The emulator config to start instead of `fixtures/mock/<profile>.yaml` (ignored with
+    /// `--target`).
+    #[arg(long, value_name = "FILE")]
+    pub mock_config: Option<Utf8PathBuf>,
+    /// Serve the emulator over plain HTTP (session cookies then get the `-HTTP` suffix).
+    #[arg(long)]
+    pub mock_http: bool,
+}
+
+/// The targets of a run, one per profile, and the emulators kept alive for it.
+#[derive(Debug)]
+pub struct Targets {
+    urls: BTreeMap<&'static str, Url>,
+    /// The emulators started for this run (empty with `--target`).
+    pub emulators: Vec<MockServer>,
+}
+
+impl Targets {
+    /// The base URL for scenarios of this profile.
+    pub fn url(&self, profile: ProfileName) -> Option<&Url> {
+        self.urls.get(profile_name(profile))
+    }
+
+    /// Whether requests go to the built-in emulator.
+    pub fn is_emulator(&self) -> bool {
+        !self.emulators.is_empty()
+    }
+
+    /// Stops every emulator.
+    pub async fn shutdown(self) {
+        for server in self.emulators {
+            server.shutdown().await;
+        }
+    }
+}
+
+/// The folder holding `fixtures/`: the current directory when it has one, else the source
+/// tree this binary was built from (so `cargo run` works from anywhere in the checkout).
+pub fn fixtures_root() -> Utf8PathBuf {
+    if Utf8Path::new("fixtures/mock").is_dir() {
+        Utf8PathBuf::from(".")
+    } else {
+        Utf8PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    }
+}
+
+/// The emulator config file for a profile.
+fn config_for(profile: ProfileName, args: &TargetArgs) -> Utf8PathBuf {
+    if let Some(path) = &args.mock_config {
+        return path.clone();
+    }
+    let name = match profile {
+        ProfileName::Qseow => "qseow",
+        ProfileName::Qseow401 => "qseow-401",
+        ProfileName::QseowPre2024 => "qseow-pre2024",
+        ProfileName::QlikCloud => "qlik-cloud",
+        ProfileName::Generic => "generic",
+    };
+    fixtures_root().join(format!("fixtures/mock/{name}.yaml"))
+}
+
+/// Resolves the targets for the given profiles: `--target` for all of them, or one emulator
+/// per profile. Must run inside a tokio runtime.
+pub async fn start(
+    profiles: impl IntoIterator<Item = ProfileName>,
+    args: &TargetArgs,
+) -> Result<Targets, CliError> {
+    let mut urls = BTreeMap::new();
+    let mut emulators: Vec<MockServer> = Vec::new();
+    let mut by_config: BTreeMap<Utf8PathBuf, Url> = BTreeMap::new();
+    for profile in profiles {
+        if urls.contains_key(profile_name(profile)) {
+            continue;
+        }
+        if let Some(target) = &args.target {
+            urls.insert(profile_name(profile), target.clone());
+            continue;
+        }
+        let path = config_for(profile, args);
+        if let Some(url) = by_config.get(&path) {
+            urls.insert(profile_name(profile), url.clone());
+            continue;
+        }
+        if !path.is_file() {
+            return Err(CliError::usage(anyhow::anyhow!(
+                "no emulator config for profile `{}` at `{path}`",
+                profile_name(profile)
+            ))
+            .with_hint("pass `--target URL` to test a real server, or `--mock-config FILE`"));
+        }
+        let config = mock::read_config(&path).map_err(|diagnostics| {
+            let rendered = crate::diag::render_all(&diagnostics, |_| None);
+            CliError::invalid(anyhow::anyhow!("invalid emulator config `{path}`"))
+                .with_rendered(rendered)
+        })?;
+        let listen: SocketAddr = ([127, 0, 0, 1], 0).into();
+        let tls = if args.mock_http {
+            TlsMode::Plain
+        } else {
+            TlsMode::SelfSigned
+        };
+        let server = mock::start(config, listen, tls).await.map_err(|e| {
+            CliError::runtime(
+                anyhow::Error::new(e).context("failed to start the built-in emulator"),
+            )
+        })?;
+        let url = server.base_url.clone();
+        by_config.insert(path, url.clone());
+        urls.insert(profile_name(profile), url);
+        emulators.push(server);
+    }
+    Ok(Targets { urls, emulators })
+}
+
+/// The profile's name as written in YAML.
+pub fn profile_name(profile: ProfileName) -> &'static str {
+    match profile {
+        ProfileName::Qseow => "qseow",
+        ProfileName::Qseow401 => "qseow-401",
+        ProfileName::QseowPre2024 => "qseow-pre2024",
+        ProfileName::QlikCloud => "qlik-cloud",
+        ProfileName::Generic => "generic",
+    }
+}

@@ -1,0 +1,607 @@
+//! Run scenarios: template → mint → send → check → capture.
+//!
+//! A [`Plan`] holds the scenarios to run (matrix variants expanded, filters applied), each with
+//! the context of its suite: profile, identity, prefix and the keys it names, loaded once
+//! ([`KeyRing`]). [`run`] walks the plan in order; each scenario gets its own
+//! [`client::Client`], so its cookie jar carries the session cookie across its steps and no
+//! further. Every finished step is handed to an [`EventSink`] (the console reporter prints it
+//! as it happens) and collected into a [`RunResult`], already redacted.
+//!
+//! [`prepare`] builds the same requests and token specs once for `load`, which then only sends,
+//! checks and records. The runner never imports `load`, `report` or `mock`: the emulator is
+//! wired to it by `cli` and by tests, so the harness can never cheat by calling into the mock.
+
+mod capture;
+mod keyring;
+mod request;
+pub mod result;
+mod tokens;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use camino::Utf8PathBuf;
+use url::Url;
+
+use crate::check::{self, Outcome};
+use crate::client::{self, ClientSettings, Exchange};
+use crate::scenario::{Profile, Scenario, Suite};
+
+pub use keyring::{KeyRing, KeyRingError};
+pub use request::{RequestError, apply_token, build_request};
+pub use result::{
+    RequestSummary, ResponseSummary, RunResult, ScenarioResult, StepResult, StepStatus, Timings,
+    Totals,
+};
+pub use tokens::{PreparedToken, TokenError, build_token};
+
+/// What a scenario runs with: the suite it belongs to and what was loaded from it.
+#[derive(Debug)]
+pub struct SuiteContext {
+    /// The suite (a default one when the scenario has none).
+    pub suite: Suite,
+    /// The suite's profile, resolved.
+    pub profile: Profile,
+    /// The suite's keys, loaded once.
+    pub keys: KeyRing,
+}
+
+/// One scenario to run (one matrix variant counts as one).
+#[derive(Debug, Clone)]
+pub struct PlannedScenario {
+    /// The scenario, with its variant's variables merged into `vars`.
+    pub scenario: Scenario,
+    /// The context of its suite.
+    pub context: Arc<SuiteContext>,
+}
+
+/// The scenarios of a run, in order.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    /// The scenarios to run.
+    pub scenarios: Vec<PlannedScenario>,
+}
+
+impl Plan {
+    /// Builds the plan from scenarios read by [`crate::scenario::read`]: expands matrix
+    /// variants, applies the filters and loads each suite's keys once.
+    pub fn build(
+        read: &crate::scenario::Plan,
+        filters: &Filters,
+        vars: &BTreeMap<String, String>,
+    ) -> Result<Self, KeyRingError> {
+        let mut contexts: Vec<(*const Suite, Arc<SuiteContext>)> = Vec::new();
+        let mut scenarios = Vec::new();
+        for planned in read.expanded() {
+            if !filters.admits(&planned.scenario) {
+                continue;
+            }
+            let ptr = Arc::as_ptr(&planned.suite);
+            let context = match contexts.iter().find(|(p, _)| *p == ptr) {
+                Some((_, c)) => Arc::clone(c),
+                None => {
+                    let suite = planned.suite.as_ref();
+                    let base = suite
+                        .path
+                        .parent()
+                        .map(camino::Utf8Path::to_owned)
+                        .unwrap_or_default();
+                    let empty = BTreeMap::new();
+                    let scope = Scope::new(vars, &empty, &suite.vars);
+                    let keys =
+                        KeyRing::load(&suite.keys, &suite.path, &base, &|n| scope.lookup(n))?;
+                    let context = Arc::new(SuiteContext {
+                        suite: suite.clone(),
+                        profile: planned.profile.clone(),
+                        keys,
+                    });
+                    contexts.push((ptr, Arc::clone(&context)));
+                    context
+                }
+            };
+            scenarios.push(PlannedScenario {
+                scenario: planned.scenario,
+                context,
+            });
+        }
+        Ok(Self { scenarios })
+    }
+}
+
+/// Which scenarios to run.
+#[derive(Debug, Clone, Default)]
+pub struct Filters {
+    /// Run only scenarios with at least one of these tags (all when empty).
+    pub tags: Vec<String>,
+    /// Skip scenarios with any of these tags.
+    pub skip_tags: Vec<String>,
+    /// Run only scenarios whose name contains one of these substrings (all when empty).
+    pub names: Vec<String>,
+}
+
+impl Filters {
+    /// Whether a scenario passes the filters.
+    pub fn admits(&self, scenario: &Scenario) -> bool {
+        let tagged = self.tags.is_empty() || scenario.tags.iter().any(|t| self.tags.contains(t));
+        let skipped = scenario.tags.iter().any(|t| self.skip_tags.contains(t));
+        let named = self.names.is_empty() || self.names.iter().any(|n| scenario.name.contains(n));
+        tagged && !skipped && named
+    }
+}
+
+/// How a run behaves, resolved once from arguments, environment and suite.
+#[derive(Debug, Clone)]
+pub struct RunSettings {
+    /// Where requests go: scheme, host and port (the prefix comes from the suite or step).
+    pub base_url: Url,
+    /// Whether `base_url` is the built-in emulator (reported, never acted upon).
+    pub emulator: bool,
+    /// The HTTP client settings.
+    pub client: ClientSettings,
+    /// Variables from `--var k=v`; they win over suite and scenario variables.
+    pub vars: BTreeMap<String, String>,
+    /// The pinned "now" for time claims, in seconds since the Unix epoch.
+    pub now: i64,
+    /// Overrides every suite's prefix (`--prefix`).
+    pub prefix: Option<String>,
+}
+
+/// Receives events as the run progresses.
+pub trait EventSink {
+    /// A scenario is about to run.
+    fn scenario_started(&mut self, _scenario: &PlannedScenario) {}
+    /// A step finished.
+    fn step_finished(&mut self, _scenario: &PlannedScenario, _step: &StepResult) {}
+    /// A scenario finished.
+    fn scenario_finished(&mut self, _result: &ScenarioResult) {}
+}
+
+/// An event sink that ignores everything.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoEvents;
+
+impl EventSink for NoEvents {}
+
+/// Variables visible to templates, looked up in order: captures, `--var`, the matrix
+/// variant and scenario `vars`, suite `vars`, then the process environment.
+#[derive(Debug, Clone)]
+pub struct Scope<'a> {
+    captures: BTreeMap<String, String>,
+    cli: &'a BTreeMap<String, String>,
+    scenario: &'a BTreeMap<String, String>,
+    suite: &'a BTreeMap<String, String>,
+}
+
+impl<'a> Scope<'a> {
+    /// A scope without captures.
+    pub fn new(
+        cli: &'a BTreeMap<String, String>,
+        scenario: &'a BTreeMap<String, String>,
+        suite: &'a BTreeMap<String, String>,
+    ) -> Self {
+        Self {
+            captures: BTreeMap::new(),
+            cli,
+            scenario,
+            suite,
+        }
+    }
+
+    /// The value of a variable.
+    pub fn lookup(&self, name: &str) -> Option<String> {
+        self.captures
+            .get(name)
+            .or_else(|| self.cli.get(name))
+            .or_else(|| self.scenario.get(name))
+            .or_else(|| self.suite.get(name))
+            .cloned()
+            .or_else(|| std::env::var(name).ok())
+            .or_else(|| match name {
+                // Built-ins for claims that must differ per token (Qlik Cloud's `jti`).
+                "uuid" => Some(uuid::Uuid::new_v4().to_string()),
+                _ => None,
+            })
+    }
+
+    /// Renders a template string in this scope.
+    pub fn render(&self, text: &str) -> Result<String, crate::scenario::template::TemplateError> {
+        crate::scenario::template::render(text, |name| self.lookup(name))
+    }
+
+    /// Records a captured value.
+    pub fn capture(&mut self, name: &str, value: String) {
+        self.captures.insert(name.to_owned(), value);
+    }
+}
+
+/// Runs every scenario of the plan in order and returns the redacted results.
+pub async fn run(plan: &Plan, settings: &RunSettings, events: &mut dyn EventSink) -> RunResult {
+    let started = Instant::now();
+    let mut scenarios = Vec::with_capacity(plan.scenarios.len());
+    for planned in &plan.scenarios {
+        events.scenario_started(planned);
+        let result = run_scenario(planned, settings, events).await;
+        events.scenario_finished(&result);
+        scenarios.push(result);
+    }
+    RunResult {
+        target: settings.base_url.to_string(),
+        emulator: settings.emulator,
+        now: settings.now,
+        scenarios,
+        duration: started.elapsed(),
+    }
+}
+
+/// Runs the steps of one scenario with its own client (and cookie jar).
+async fn run_scenario(
+    planned: &PlannedScenario,
+    settings: &RunSettings,
+    events: &mut dyn EventSink,
+) -> ScenarioResult {
+    let started = Instant::now();
+    let scenario = &planned.scenario;
+    let ctx = &planned.context;
+    let mut scope = Scope::new(&settings.vars, &scenario.vars, &ctx.suite.vars);
+    let mut steps = Vec::with_capacity(scenario.steps.len());
+    let client = client::Client::new(&settings.client);
+    let mut blocked: Option<String> = None;
+    for (index, step) in scenario.steps.iter().enumerate() {
+        let step_started = Instant::now();
+        let result = if let Some(reason) = &blocked {
+            StepResult {
+                name: step.name.clone(),
+                status: StepStatus::Skipped {
+                    reason: reason.clone(),
+                },
+                request: None,
+                response: None,
+                timings: None,
+                duration: Duration::ZERO,
+            }
+        } else {
+            match &client {
+                Ok(client) => {
+                    run_step(planned, index, client, settings, &mut scope, step_started).await
+                }
+                Err(e) => error_step(&step.name, &error_text(e), None, step_started),
+            }
+        };
+        if matches!(result.status, StepStatus::Error { .. }) && blocked.is_none() {
+            blocked = Some(format!("step `{}` could not run", step.name));
+        }
+        events.step_finished(planned, &result);
+        steps.push(result);
+    }
+    ScenarioResult {
+        name: scenario.name.clone(),
+        path: scenario.path.clone(),
+        tags: scenario.tags.clone(),
+        steps,
+        duration: started.elapsed(),
+    }
+}
+
+/// Runs one step: build the token and request, send, check, capture.
+async fn run_step(
+    planned: &PlannedScenario,
+    index: usize,
+    client: &client::Client,
+    settings: &RunSettings,
+    scope: &mut Scope<'_>,
+    started: Instant,
+) -> StepResult {
+    let scenario = &planned.scenario;
+    let ctx = &planned.context;
+    let step = &scenario.steps[index];
+    let token = match build_token(ctx, scenario, step, scope, settings.now) {
+        Ok(t) => t,
+        Err(e) => return error_step(&step.name, &error_text(&e), None, started),
+    };
+    let request = match build_request(ctx, step, scope, settings, token.as_ref()) {
+        Ok(r) => r,
+        Err(e) => return error_step(&step.name, &error_text(&e), None, started),
+    };
+    let summary = summarize_request(&request, token.as_ref().map(|t| t.compact.as_str()));
+    let exchange = match client.send(request).await {
+        Ok(x) => x,
+        Err(e) => {
+            let class = Some(e.class().as_str().to_owned());
+            return StepResult {
+                name: step.name.clone(),
+                status: StepStatus::Error {
+                    message: error_text(&e),
+                    class,
+                },
+                request: Some(summary),
+                response: None,
+                timings: None,
+                duration: started.elapsed(),
+            };
+        }
+    };
+    let response = check::Response {
+        status: exchange.status,
+        headers: &exchange.headers,
+        body: &exchange.body,
+        elapsed: exchange.elapsed,
+    };
+    let outcomes = check::evaluate(&step.expect, &response, &ctx.profile);
+    let capture_errors = capture(step, &exchange, scope);
+    let status = if !capture_errors.is_empty() {
+        StepStatus::Error {
+            message: capture_errors.join("\n"),
+            class: Some("capture".to_owned()),
+        }
+    } else if outcomes.iter().all(|o| o.passed) {
+        StepStatus::Passed
+    } else {
+        StepStatus::Failed { outcomes }
+    };
+    StepResult {
+        name: step.name.clone(),
+        status,
+        request: Some(summary),
+        response: Some(summarize_response(&exchange)),
+        timings: Some(Timings::new(
+            exchange.started,
+            exchange.ttfb,
+            exchange.elapsed,
+        )),
+        duration: started.elapsed(),
+    }
+}
+
+/// A step that could not run.
+fn error_step(
+    name: &str,
+    message: &str,
+    request: Option<RequestSummary>,
+    started: Instant,
+) -> StepResult {
+    StepResult {
+        name: name.to_owned(),
+        status: StepStatus::Error {
+            message: message.to_owned(),
+            class: None,
+        },
+        request,
+        response: None,
+        timings: None,
+        duration: started.elapsed(),
+    }
+}
+
+/// An error and its causes, one per line.
+pub fn error_text(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(c) = cause {
+        text.push('\n');
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
+/// Applies a step's captures to the scope; returns one message per capture that found nothing.
+fn capture(
+    step: &crate::scenario::Step,
+    exchange: &Exchange,
+    scope: &mut Scope<'_>,
+) -> Vec<String> {
+    let mut errors = Vec::new();
+    for (name, spec) in &step.capture {
+        match capture::capture(spec, &exchange.headers, &exchange.body) {
+            Ok(Some(value)) => scope.capture(name, value),
+            Ok(None) => errors.push(format!("capture `{name}` found nothing in the response")),
+            Err(e) => errors.push(format!("capture `{name}` failed: {e}")),
+        }
+    }
+    errors
+}
+
+/// The names of headers whose values are secrets.
+const SECRET_HEADERS: [&str; 4] = ["authorization", "cookie", "set-cookie", "x-qlik-session"];
+
+/// A redacted summary of a request.
+pub fn summarize_request(request: &client::Request, token: Option<&str>) -> RequestSummary {
+    let mut url = request.url.to_string();
+    if let Some(t) = token.filter(|t| !t.is_empty()) {
+        url = url.replace(t, &crate::token::redact(t));
+    }
+    let headers = request
+        .headers
+        .iter()
+        .map(|(name, value)| {
+            let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+            (
+                name.as_str().to_owned(),
+                redact_header(name.as_str(), &value, token),
+            )
+        })
+        .collect();
+    RequestSummary {
+        method: request.method.to_string(),
+        url,
+        headers,
+        token: token.map(crate::token::redact),
+    }
+}
+
+/// Redacts a header value: tokens become their fingerprint form, cookie values are hidden.
+pub fn redact_header(name: &str, value: &str, token: Option<&str>) -> String {
+    let lower = name.to_ascii_lowercase();
+    if lower == "cookie" || lower == "set-cookie" {
+        return redact_cookies(value);
+    }
+    if let Some(t) = token.filter(|t| !t.is_empty())
+        && value.contains(t)
+    {
+        return value.replace(t, &crate::token::redact(t));
+    }
+    if SECRET_HEADERS.contains(&lower.as_str()) {
+        // An Authorization value we did not mint (a `Basic` header from the YAML): keep the
+        // scheme, hide the rest.
+        return match value.split_once(' ') {
+            Some((scheme, rest)) => format!("{scheme} {}", crate::token::redact_secret(rest)),
+            None => crate::token::redact_secret(value),
+        };
+    }
+    value.to_owned()
+}
+
+/// Hides every cookie value in a `Cookie` or `Set-Cookie` header, keeping names and
+/// attributes: `X-Qlik-Session-jwt=<redacted>; Path=/; HttpOnly`.
+pub fn redact_cookies(value: &str) -> String {
+    let mut parts = Vec::new();
+    for (i, part) in value.split(';').enumerate() {
+        let trimmed = part.trim();
+        match trimmed.split_once('=') {
+            // In a Set-Cookie only the first pair is the cookie; the rest are attributes.
+            Some((k, v)) if i == 0 || !is_cookie_attribute(k) => {
+                parts.push(format!("{k}={}", crate::token::redact_secret(v)));
+            }
+            _ => parts.push(trimmed.to_owned()),
+        }
+    }
+    parts.join("; ")
+}
+
+/// Whether `name` is a Set-Cookie attribute rather than a cookie.
+fn is_cookie_attribute(name: &str) -> bool {
+    matches!(
+        name.to_ascii_lowercase().as_str(),
+        "path" | "domain" | "expires" | "max-age" | "samesite" | "secure" | "httponly" | "priority"
+    )
+}
+
+/// A redacted summary of a response.
+pub fn summarize_response(exchange: &Exchange) -> ResponseSummary {
+    let headers = exchange
+        .headers
+        .iter()
+        .map(|(name, value)| {
+            let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+            (
+                name.as_str().to_owned(),
+                redact_header(name.as_str(), &value, None),
+            )
+        })
+        .collect();
+    let excerpt_len = exchange.body.len().min(2048);
+    ResponseSummary {
+        status: exchange.status,
+        headers,
+        body_excerpt: String::from_utf8_lossy(&exchange.body[..excerpt_len]).into_owned(),
+        body_len: exchange.body.len(),
+    }
+}
+
+/// One step prepared for load: the request without its token, the token to mint, the checks.
+#[derive(Debug, Clone)]
+pub struct PreparedStep {
+    /// The step's name.
+    pub name: String,
+    /// The request; the token is added per send with [`apply_token`].
+    pub request: client::Request,
+    /// The token to send, minted once here; `load` may mint others from `spec`.
+    pub token: Option<PreparedToken>,
+    /// The step's checks.
+    pub expect: crate::scenario::Expect,
+}
+
+/// A scenario prepared for load.
+#[derive(Debug, Clone)]
+pub struct PreparedScenario {
+    /// The scenario's name.
+    pub name: String,
+    /// The scenario file.
+    pub path: Utf8PathBuf,
+    /// The suite's profile (what counts as an auth reject).
+    pub profile: Profile,
+    /// The suite's identity claim names, for token pools of distinct users.
+    pub identity: crate::scenario::Identity,
+    /// The steps, in order.
+    pub steps: Vec<PreparedStep>,
+    /// The scenario's (or its suite's) load block.
+    pub load: Option<crate::scenario::LoadBlock>,
+}
+
+/// An error preparing a scenario for load.
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareError {
+    /// A token could not be built.
+    #[error("failed to prepare the token of step `{step}` of scenario `{scenario}`")]
+    Token {
+        /// The scenario.
+        scenario: String,
+        /// The step.
+        step: String,
+        /// The cause.
+        #[source]
+        source: TokenError,
+    },
+    /// A request could not be built.
+    #[error("failed to prepare the request of step `{step}` of scenario `{scenario}`")]
+    Request {
+        /// The scenario.
+        scenario: String,
+        /// The step.
+        step: String,
+        /// The cause.
+        #[source]
+        source: RequestError,
+    },
+}
+
+/// Builds every request and token of the plan once, for `load`. Captures cannot be resolved
+/// ahead of time, so a step whose request uses a capture keeps the `${name}` text only where
+/// the template has a default; otherwise preparation fails naming the step.
+pub fn prepare(plan: &Plan, settings: &RunSettings) -> Result<Vec<PreparedScenario>, PrepareError> {
+    let mut out = Vec::with_capacity(plan.scenarios.len());
+    for planned in &plan.scenarios {
+        let scenario = &planned.scenario;
+        let ctx = &planned.context;
+        let scope = Scope::new(&settings.vars, &scenario.vars, &ctx.suite.vars);
+        let mut steps = Vec::with_capacity(scenario.steps.len());
+        for step in &scenario.steps {
+            let token =
+                build_token(ctx, scenario, step, &scope, settings.now).map_err(|source| {
+                    PrepareError::Token {
+                        scenario: scenario.name.clone(),
+                        step: step.name.clone(),
+                        source,
+                    }
+                })?;
+            let request = build_request(ctx, step, &scope, settings, None).map_err(|source| {
+                PrepareError::Request {
+                    scenario: scenario.name.clone(),
+                    step: step.name.clone(),
+                    source,
+                }
+            })?;
+            steps.push(PreparedStep {
+                name: step.name.clone(),
+                request,
+                token,
+                expect: step.expect.clone(),
+            });
+        }
+        out.push(PreparedScenario {
+            name: scenario.name.clone(),
+            path: scenario.path.clone(),
+            profile: ctx.profile.clone(),
+            identity: ctx.suite.identity.clone(),
+            steps,
+            load: scenario.load.clone().or_else(|| ctx.suite.load.clone()),
+        });
+    }
+    Ok(out)
+}
+
+/// Whether any outcome failed (for callers that only need a yes/no).
+pub fn any_failed(outcomes: &[Outcome]) -> bool {
+    outcomes.iter().any(|o| !o.passed)
+}

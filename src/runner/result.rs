@@ -1,0 +1,195 @@
+//! What a run produced: one [`StepResult`] per step, grouped by scenario.
+//!
+//! These types are already redacted: a [`StepResult`] never holds a full token, an
+//! Authorization value or a cookie value, so every reporter can print them as they are.
+
+use std::time::{Duration, SystemTime};
+
+use camino::Utf8PathBuf;
+use serde::Serialize;
+
+use crate::check::Outcome;
+
+/// How a step ended.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum StepStatus {
+    /// Every check passed.
+    Passed,
+    /// At least one check failed; holds every outcome (passed ones too).
+    Failed {
+        /// The outcomes of all checks of the step.
+        outcomes: Vec<Outcome>,
+    },
+    /// The step could not run: minting, sending or templating failed.
+    Error {
+        /// The error and its causes, one per line, already redacted.
+        message: String,
+        /// The class of a send failure (`connect`, `tls`, `timeout`, …), if it was one.
+        class: Option<String>,
+    },
+    /// The step did not run because an earlier step of its scenario could not run.
+    Skipped {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl StepStatus {
+    /// Whether the step passed.
+    pub fn is_passed(&self) -> bool {
+        matches!(self, Self::Passed)
+    }
+}
+
+/// A request as reported, with secrets redacted.
+#[derive(Debug, Clone, Serialize)]
+pub struct RequestSummary {
+    /// The method.
+    pub method: String,
+    /// The URL, with a token in the query redacted.
+    pub url: String,
+    /// Headers in the order sent, with Authorization and Cookie values redacted.
+    pub headers: Vec<(String, String)>,
+    /// The redacted token sent (header.payload plus a signature fingerprint), if any.
+    pub token: Option<String>,
+}
+
+/// A response as reported, with cookie values redacted.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResponseSummary {
+    /// The status code.
+    pub status: u16,
+    /// Headers in order; Set-Cookie values redacted.
+    pub headers: Vec<(String, String)>,
+    /// The start of the body (at most 2 KiB, lossy UTF-8).
+    pub body_excerpt: String,
+    /// The full body length in bytes.
+    pub body_len: usize,
+}
+
+/// Timings of one exchange.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Timings {
+    /// When the request was sent, as milliseconds since the Unix epoch.
+    pub started_unix_ms: u128,
+    /// Time to the response headers, in microseconds.
+    pub ttfb_us: u128,
+    /// Time to the end of the body, in microseconds.
+    pub total_us: u128,
+}
+
+impl Timings {
+    /// Builds timings from the client's measurements.
+    pub fn new(started: SystemTime, ttfb: Duration, total: Duration) -> Self {
+        Self {
+            started_unix_ms: started
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map(|d| d.as_millis())
+                .unwrap_or(0),
+            ttfb_us: ttfb.as_micros(),
+            total_us: total.as_micros(),
+        }
+    }
+}
+
+/// The result of one step.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepResult {
+    /// The step's name.
+    pub name: String,
+    /// How it ended.
+    #[serde(flatten)]
+    pub status: StepStatus,
+    /// The request sent, if one was built.
+    pub request: Option<RequestSummary>,
+    /// The response, if one came.
+    pub response: Option<ResponseSummary>,
+    /// Timings, if a response came.
+    pub timings: Option<Timings>,
+    /// Wall time the step took, minting and checking included.
+    #[serde(with = "duration_us")]
+    pub duration: Duration,
+}
+
+/// The result of one scenario (one matrix variant counts as one scenario).
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioResult {
+    /// The scenario's name (with `[variant]` for matrix variants).
+    pub name: String,
+    /// The scenario file.
+    pub path: Utf8PathBuf,
+    /// Its tags.
+    pub tags: Vec<String>,
+    /// One result per step, in order.
+    pub steps: Vec<StepResult>,
+    /// Wall time of the whole scenario.
+    #[serde(with = "duration_us")]
+    pub duration: Duration,
+}
+
+impl ScenarioResult {
+    /// Whether every step passed.
+    pub fn passed(&self) -> bool {
+        self.steps.iter().all(|s| s.status.is_passed())
+    }
+}
+
+/// Counts over a whole run.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct Totals {
+    /// Scenarios run.
+    pub scenarios: usize,
+    /// Steps that passed.
+    pub passed: usize,
+    /// Steps with a failed check.
+    pub failed: usize,
+    /// Steps that could not run.
+    pub errors: usize,
+    /// Steps skipped after an error.
+    pub skipped: usize,
+}
+
+/// The result of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunResult {
+    /// The base URL the run targeted.
+    pub target: String,
+    /// Whether the target was the built-in emulator.
+    pub emulator: bool,
+    /// The pinned "now" used for time claims, in seconds since the Unix epoch.
+    pub now: i64,
+    /// Every scenario, in the order run.
+    pub scenarios: Vec<ScenarioResult>,
+    /// Wall time of the run.
+    #[serde(with = "duration_us")]
+    pub duration: Duration,
+}
+
+impl RunResult {
+    /// Counts of steps by status.
+    pub fn totals(&self) -> Totals {
+        let mut t = Totals {
+            scenarios: self.scenarios.len(),
+            ..Totals::default()
+        };
+        for step in self.scenarios.iter().flat_map(|s| &s.steps) {
+            match step.status {
+                StepStatus::Passed => t.passed += 1,
+                StepStatus::Failed { .. } => t.failed += 1,
+                StepStatus::Error { .. } => t.errors += 1,
+                StepStatus::Skipped { .. } => t.skipped += 1,
+            }
+        }
+        t
+    }
+}
+
+/// Serializes a duration as whole microseconds.
+mod duration_us {
+    use std::time::Duration;
+
+    pub(crate) fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u128(d.as_micros())
+    }
+}
