@@ -79,6 +79,13 @@ fn spki_pem_and_jwk_public_keys_load() {
 }
 
 #[test]
+fn private_rsa_jwk_is_the_signing_key() {
+    let bundle = load("qlik-signing.private.jwk.json");
+    assert_eq!(bundle.public, Some(signing_public()));
+    assert!(signs_like_the_signing_key(&bundle));
+}
+
+#[test]
 fn symmetric_jwk_loads_as_an_hmac_secret() {
     let bundle = load("hmac.jwk.json");
     let secret = bundle.secret.expect("secret");
