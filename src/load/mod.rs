@@ -1,0 +1,17 @@
+//! Load testing: fixed-rate and fixed-user load with honest latency percentiles.
+//!
+//! A load run prepares a scenario's steps once, then drives them from virtual users: in the
+//! open model ([`pacer`]) a dedicated pacing thread releases intended send times at a fixed
+//! arrival rate, and latency is measured from those times, so a target (or a generator) that
+//! falls behind shows up as latency instead of disappearing (coordinated omission); in the
+//! closed model a fixed number of users loop over the steps. Workers record into per-worker
+//! HDR histograms ([`stats`]) that one aggregator drains at interval boundaries, so memory
+//! stays flat. [`threshold`] turns `p99 < 20ms` into a gate, [`hlog`] writes and merges
+//! HdrHistogram interval logs, and [`report`] writes the summary, JSON and JUnit.
+
+pub mod engine;
+pub mod hlog;
+pub mod pacer;
+pub mod report;
+pub mod stats;
+pub mod threshold;
