@@ -1,0 +1,133 @@
+//! Target profiles: what a target is expected to answer, by outcome name.
+//!
+//! A [`Profile`] maps outcome names (`reject`, `no_token`, `accept`, …) to status codes, so a
+//! scenario says `status: reject` and runs unchanged against a QSEoW proxy (400) and a generic
+//! bearer proxy (401). The built-in tables follow `reference/qlik-proxy.md`; a suite overrides
+//! or adds names with `profile: {name: qseow, statuses: {reject: 401}}`.
+
+use std::collections::BTreeMap;
+
+use super::model::{ProfileName, ProfileSpec};
+
+/// A resolved profile: built-in statuses with the suite's overrides applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    /// The built-in profile this one starts from.
+    pub name: ProfileName,
+    /// Outcome names to the codes that satisfy them.
+    pub statuses: BTreeMap<String, Vec<u16>>,
+}
+
+impl Profile {
+    /// The built-in profile of this name, without overrides.
+    pub fn builtin(name: ProfileName) -> Self {
+        let reject: u16 = match name {
+            ProfileName::Qseow | ProfileName::QseowPre2024 => 400,
+            ProfileName::Qseow401 | ProfileName::QlikCloud | ProfileName::Generic => 401,
+        };
+        let mut table: Vec<(&str, Vec<u16>)> = vec![
+            ("reject", vec![reject]),
+            ("no_token", vec![401]),
+            ("accept", vec![200]),
+        ];
+        match name {
+            ProfileName::Qseow | ProfileName::Qseow401 | ProfileName::QseowPre2024 => {
+                let csrf = if name == ProfileName::QseowPre2024 {
+                    404
+                } else {
+                    204
+                };
+                table.extend([
+                    ("xrf_fail", vec![403]),
+                    ("unknown_prefix", vec![400]),
+                    ("redirect", vec![302]),
+                    ("host_denied", vec![403]),
+                    ("csrf_token", vec![csrf]),
+                    ("too_large", vec![400]),
+                ]);
+            }
+            ProfileName::QlikCloud => {
+                table.extend([("bad_request", vec![400]), ("forbidden", vec![403])]);
+            }
+            ProfileName::Generic => {
+                table.push(("forbidden", vec![403]));
+            }
+        }
+        Self {
+            name,
+            statuses: table.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+        }
+    }
+
+    /// The codes an outcome name stands for, or `None` for an unknown name.
+    pub fn status(&self, name: &str) -> Option<&[u16]> {
+        self.statuses.get(name).map(Vec::as_slice)
+    }
+
+    /// Every outcome name this profile knows, sorted.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.statuses.keys().map(String::as_str)
+    }
+}
+
+impl ProfileSpec {
+    /// The built-in profile with this spec's overrides applied.
+    pub fn resolve(&self) -> Profile {
+        let mut profile = Profile::builtin(self.name);
+        profile
+            .statuses
+            .extend(self.statuses.iter().map(|(k, v)| (k.clone(), v.clone())));
+        profile
+    }
+}
+
+impl Default for Profile {
+    fn default() -> Self {
+        Self::builtin(ProfileName::default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qseow_rejects_with_400_and_qseow_401_with_401() {
+        assert_eq!(
+            Profile::builtin(ProfileName::Qseow).status("reject"),
+            Some(&[400][..])
+        );
+        assert_eq!(
+            Profile::builtin(ProfileName::Qseow401).status("reject"),
+            Some(&[401][..])
+        );
+        assert_eq!(
+            Profile::builtin(ProfileName::Qseow).status("xrf_fail"),
+            Some(&[403][..])
+        );
+        assert_eq!(
+            Profile::builtin(ProfileName::Qseow).status("redirect"),
+            Some(&[302][..])
+        );
+    }
+
+    #[test]
+    fn qlik_cloud_and_generic_reject_with_401() {
+        let cloud = Profile::builtin(ProfileName::QlikCloud);
+        assert_eq!(cloud.status("reject"), Some(&[401][..]));
+        assert_eq!(cloud.status("bad_request"), Some(&[400][..]));
+        let generic = Profile::builtin(ProfileName::Generic);
+        assert_eq!(generic.status("no_token"), Some(&[401][..]));
+        assert_eq!(generic.status("xrf_fail"), None);
+    }
+
+    #[test]
+    fn suite_override_replaces_builtin_status() {
+        let spec = ProfileSpec {
+            name: ProfileName::Qseow,
+            statuses: [("reject".to_owned(), vec![401, 400])].into(),
+        };
+        assert_eq!(spec.resolve().status("reject"), Some(&[401, 400][..]));
+        assert_eq!(spec.resolve().status("accept"), Some(&[200][..]));
+    }
+}
