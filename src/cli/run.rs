@@ -85,8 +85,15 @@ impl EventSink for Console {
 }
 
 /// Reads scenarios, or returns exit 2 with every diagnostic rendered.
-pub fn read_scenarios(paths: &[Utf8PathBuf]) -> Result<scenario::Plan, CliError> {
-    scenario::read(paths).map_err(|errors| {
+pub fn read_scenarios(
+    paths: &[Utf8PathBuf],
+    vars: &BTreeMap<String, String>,
+) -> Result<scenario::Plan, CliError> {
+    let options = scenario::ReadOptions {
+        vars: vars.clone(),
+        ..scenario::ReadOptions::default()
+    };
+    scenario::read_with(paths, &options).map_err(|errors| {
         let rendered = errors.render();
         CliError::invalid(anyhow::Error::new(errors))
             .with_rendered(rendered)
@@ -96,8 +103,8 @@ pub fn read_scenarios(paths: &[Utf8PathBuf]) -> Result<scenario::Plan, CliError>
 
 /// Runs the command.
 pub fn run(args: Args) -> CmdResult {
-    let read = read_scenarios(&args.paths)?;
     let vars: BTreeMap<String, String> = args.vars.iter().cloned().collect();
+    let read = read_scenarios(&args.paths, &vars)?;
     let filters = Filters {
         tags: args.tags.clone(),
         skip_tags: args.skip_tags.clone(),
@@ -253,7 +260,7 @@ pub fn build_plan(
     filters: &Filters,
     vars: &BTreeMap<String, String>,
 ) -> Result<Plan, CliError> {
-    let read = read_scenarios(paths)?;
+    let read = read_scenarios(paths, vars)?;
     Plan::build(&read, filters, vars)
         .context("failed to load the suite's keys")
         .map_err(CliError::runtime)

@@ -215,6 +215,22 @@ impl<'a> Scope<'a> {
     }
 }
 
+/// Renders templates inside scenario variables once per scenario run, so `${uuid}` in a
+/// variable gives one value that every step of the run shares. A variable whose template
+/// cannot be rendered keeps its text (the step that uses it reports the error).
+fn resolve_vars(
+    scenario: &BTreeMap<String, String>,
+    cli: &BTreeMap<String, String>,
+    suite: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let empty = BTreeMap::new();
+    let outer = Scope::new(cli, &empty, suite);
+    scenario
+        .iter()
+        .map(|(k, v)| (k.clone(), outer.render(v).unwrap_or_else(|_| v.clone())))
+        .collect()
+}
+
 /// Runs every scenario of the plan in order and returns the redacted results.
 pub async fn run(plan: &Plan, settings: &RunSettings, events: &mut dyn EventSink) -> RunResult {
     let started = Instant::now();
@@ -243,7 +259,8 @@ async fn run_scenario(
     let started = Instant::now();
     let scenario = &planned.scenario;
     let ctx = &planned.context;
-    let mut scope = Scope::new(&settings.vars, &scenario.vars, &ctx.suite.vars);
+    let scenario_vars = resolve_vars(&scenario.vars, &settings.vars, &ctx.suite.vars);
+    let mut scope = Scope::new(&settings.vars, &scenario_vars, &ctx.suite.vars);
     let mut steps = Vec::with_capacity(scenario.steps.len());
     let client = client::Client::new(&settings.client);
     let mut blocked: Option<String> = None;
@@ -564,7 +581,8 @@ pub fn prepare(plan: &Plan, settings: &RunSettings) -> Result<Vec<PreparedScenar
     for planned in &plan.scenarios {
         let scenario = &planned.scenario;
         let ctx = &planned.context;
-        let scope = Scope::new(&settings.vars, &scenario.vars, &ctx.suite.vars);
+        let scenario_vars = resolve_vars(&scenario.vars, &settings.vars, &ctx.suite.vars);
+        let scope = Scope::new(&settings.vars, &scenario_vars, &ctx.suite.vars);
         let mut steps = Vec::with_capacity(scenario.steps.len());
         for step in &scenario.steps {
             let token =

@@ -138,7 +138,8 @@ pub fn build_token(
             name,
         }));
     }
-    let key = match block.key.as_deref() {
+    let key_name = block.key.as_deref().map(render).transpose()?;
+    let key = match key_name.as_deref() {
         None | Some("none") => None,
         Some(k) => Some(
             ctx.keys
@@ -160,10 +161,11 @@ pub fn build_token(
     header.insert("alg".to_owned(), Value::String(claimed));
     if let Some(extra) = &block.header {
         for (k, v) in extra {
+            let k = render(k)?;
             if v.as_str() == Some("omit") {
-                header.shift_remove(k);
+                header.shift_remove(&k);
             } else {
-                header.insert(k.clone(), render_value(v, scope)?);
+                header.insert(k, render_value(v, scope)?);
             }
         }
     }
@@ -186,7 +188,7 @@ pub fn build_token(
     }
     if let Some(extra) = &block.claims {
         for (k, v) in extra {
-            claims.insert(k.clone(), v.clone());
+            claims.insert(render(k)?, v.clone());
         }
     }
     let mut resolved = Map::new();
