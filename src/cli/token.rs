@@ -1,15 +1,715 @@
-//! `jwtprobe token` subcommands.
+//! `jwtprobe token`: mint a token, and inspect one the way the proxy would judge it.
+//!
+//! `token mint` prints the full token: that is the explicit request to see it, so it is the one
+//! command that shows a token in full. `token inspect` decodes a token, checks its signature
+//! with a certificate, and lists every reason a profile (the QSEoW virtual proxy, the Qlik
+//! Cloud tenant, or a generic proxy) would refuse it, through [`token::inspect`]. It never
+//! echoes the signature: the token is shown through [`token::redact`].
 
-use super::{CliError, CmdResult};
+use std::io::Read as _;
+use std::time::Duration;
+
+use camino::Utf8PathBuf;
+use serde_json::{Map, Value, json};
+
+use super::keys::{DEFAULT_PASSWORD_ENV, read_key};
+use super::{CliError, CmdResult, Exit};
+use crate::keys::KeyKind;
+use crate::token::{
+    self, Alg, Encoding, Inspection, Minter, Part, Rejection, SignatureStatus, Signer, VerifyKey,
+    VerifyPolicy,
+};
 
 /// The `token` subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
-    /// Not built yet.
-    Placeholder,
+    /// Mint a signed token and print it (in full: that is what this command is for).
+    Mint(MintArgs),
+    /// Decode a token, check its signature and list every reason the proxy would refuse it.
+    Inspect(InspectArgs),
+}
+
+/// Arguments of `token mint`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Example:\n  \
+jwtprobe token mint --key keys/QlikClient.key.pem --claim UserId=alice \
+--claim UserDirectory=CORP --claim 'groups:=[\"sales\",\"eu\"]' --exp +1h\n\n\
+The full token goes to stdout (this command exists to show it; keep it out of logs). \
+Claims: `name=value` gives a string, `name:=<json>` any JSON value (numbers, arrays, objects). \
+Times: `+1h`, `-5m`, `30s`, an RFC 3339 date, or seconds since the epoch.")]
+pub struct MintArgs {
+    /// The signing key: PEM, DER, PFX (password from `--password-env`) or JWK (a `kty: oct`
+    /// JWK for HS256/384/512).
+    #[arg(long, value_name = "FILE")]
+    pub key: Utf8PathBuf,
+    /// The algorithm. Default: RS256 for an RSA key, ES256/ES384 for EC keys, EdDSA for
+    /// Ed25519, HS256 for a secret.
+    #[arg(long, value_name = "ALG")]
+    pub alg: Option<String>,
+    /// A claim: `name=value` (a string) or `name:=<json>` (any JSON). Repeatable.
+    #[arg(long = "claim", short = 'c', value_name = "NAME=VALUE")]
+    pub claims: Vec<String>,
+    /// Expiry (`exp`): `+1h`, `-5m`, an RFC 3339 date or seconds since the epoch. Without it
+    /// the token has no `exp` (the Qlik virtual proxy accepts that).
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    pub exp: Option<String>,
+    /// Not before (`nbf`), in the same forms as `--exp`.
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    pub nbf: Option<String>,
+    /// Add `iat` (issued at): now.
+    #[arg(long)]
+    pub iat: bool,
+    /// The `kid` header.
+    #[arg(long, value_name = "KID")]
+    pub kid: Option<String>,
+    /// An extra header field: `name=value` or `name:=<json>`. Repeatable.
+    #[arg(long = "header", value_name = "NAME=VALUE")]
+    pub headers: Vec<String>,
+    /// The audience (`aud`); repeat it for an array.
+    #[arg(long, value_name = "AUD")]
+    pub aud: Vec<String>,
+    /// The environment variable holding the password of a PFX key file.
+    #[arg(long, value_name = "VAR", default_value = DEFAULT_PASSWORD_ENV)]
+    pub password_env: String,
+}
+
+/// Which proxy the token is judged for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProfileArg {
+    /// The Qlik Sense Enterprise on Windows virtual proxy: RS256/384/512, `UserId` and
+    /// `UserDirectory` claims (exact case).
+    Qseow,
+    /// Qlik Cloud `/login/jwt-session`: RS256/384/512, `kid`, `iss`, `sub`, `subType`, `name`,
+    /// `email`, `email_verified`, `jti`, `iat`, `nbf`, `exp` (at most one hour after `nbf`),
+    /// `aud` = `qlik.api/login/jwt-session`.
+    QlikCloud,
+    /// Any proxy: every signed algorithm, no identity claims unless named.
+    Generic,
+}
+
+impl ProfileArg {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Qseow => "qseow",
+            Self::QlikCloud => "qlik-cloud",
+            Self::Generic => "generic",
+        }
+    }
+
+    /// Who is "expected" to read the claims, in messages.
+    fn judge(self) -> &'static str {
+        match self {
+            Self::Qseow => "the virtual proxy",
+            Self::QlikCloud => "the tenant",
+            Self::Generic => "the proxy",
+        }
+    }
+}
+
+/// Arguments of `token inspect`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Example:\n  \
+jwtprobe token inspect eyJhbGciOi… --cert keys/QlikClient.cert.pem\n  \
+pbpaste | jwtprobe token inspect - --cert cert.pem --user-claim userid --directory-claim userdirectory\n\n\
+Exit codes: 0 the proxy would accept the token, 1 bad command line, 3 unreadable certificate \
+or input, 4 the proxy would refuse it (every reason is listed). The signature is never shown.")]
+pub struct InspectArgs {
+    /// The token, or `-` to read it from stdin. A leading `Bearer ` is ignored.
+    #[arg(value_name = "TOKEN|-")]
+    pub token: String,
+    /// The certificate (or public key, or JWK) the proxy trusts; without it the signature is
+    /// not checked.
+    #[arg(long, value_name = "FILE")]
+    pub cert: Option<Utf8PathBuf>,
+    /// The proxy the token is judged for.
+    #[arg(long, value_enum, default_value = "qseow")]
+    pub profile: ProfileArg,
+    /// The claim holding the user id (default `UserId` on qseow).
+    #[arg(long, value_name = "NAME")]
+    pub user_claim: Option<String>,
+    /// The claim holding the user directory (default `UserDirectory` on qseow).
+    #[arg(long, value_name = "NAME")]
+    pub directory_claim: Option<String>,
+    /// The audience `aud` must contain (default `qlik.api/login/jwt-session` on qlik-cloud).
+    #[arg(long, value_name = "AUD")]
+    pub audience: Option<String>,
+    /// Clock skew allowed on `exp` and `nbf`.
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = humantime::parse_duration)]
+    pub leeway: Duration,
+    /// Print a JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// The environment variable holding the password of a PFX given as `--cert`.
+    #[arg(long, value_name = "VAR", default_value = DEFAULT_PASSWORD_ENV)]
+    pub password_env: String,
 }
 
 /// Runs a subcommand.
-pub fn run(_cmd: Command) -> CmdResult {
-    Err(CliError::usage(anyhow::anyhow!("this command is not built yet")))
+pub fn run(cmd: Command) -> CmdResult {
+    match cmd {
+        Command::Mint(args) => mint(&args),
+        Command::Inspect(args) => inspect(&args),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Times
+
+/// `2025-01-01T00:00:00Z`, or the number itself when it is out of range.
+pub(crate) fn rfc3339(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0).map_or_else(
+        || t.to_string(),
+        |d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    )
+}
+
+/// "5 minutes", "1 hour", "3 days", "2 years": a rough human duration, rounded down.
+pub(crate) fn human_span(seconds: i64) -> String {
+    let s = seconds.unsigned_abs();
+    let (n, unit) = match s {
+        0..60 => (s, "second"),
+        60..3600 => (s / 60, "minute"),
+        3600..86_400 => (s / 3600, "hour"),
+        86_400..31_536_000 => (s / 86_400, "day"),
+        _ => (s / 31_536_000, "year"),
+    };
+    if n == 1 {
+        format!("1 {unit}")
+    } else {
+        format!("{n} {unit}s")
+    }
+}
+
+/// "in 55 minutes" or "5 minutes ago".
+pub(crate) fn human_time(t: i64, now: i64) -> String {
+    if t >= now {
+        format!("in {}", human_span(t - now))
+    } else {
+        format!("{} ago", human_span(now - t))
+    }
+}
+
+/// What a time claim means now: "expired 5 minutes ago", "valid for 55 minutes", ….
+fn time_meaning(name: &str, t: i64, now: i64) -> String {
+    match name {
+        "exp" if t <= now => format!("expired {} ago", human_span(now - t)),
+        "exp" => format!("valid for {}", human_span(t - now)),
+        "nbf" if t > now => format!("not valid for another {}", human_span(t - now)),
+        "nbf" => format!("valid since {} ago", human_span(now - t)),
+        "iat" if t > now => format!("issued {} in the future", human_span(t - now)),
+        _ => format!("issued {} ago", human_span(now - t)),
+    }
+}
+
+const TIME_CLAIMS: [&str; 3] = ["exp", "nbf", "iat"];
+
+// ---------------------------------------------------------------------------------------------
+// Mint
+
+/// Parses `name=value` (a string) or `name:=<json>` (any JSON value).
+pub(crate) fn parse_assignment(text: &str) -> Result<(String, Value), String> {
+    let Some((name, value)) = text.split_once('=') else {
+        return Err(format!(
+            "expected `name=value` or `name:=<json>`, found `{text}`"
+        ));
+    };
+    if let Some(name) = name.strip_suffix(':') {
+        if name.is_empty() {
+            return Err(format!("missing name before `:=` in `{text}`"));
+        }
+        let value = serde_json::from_str(value)
+            .map_err(|e| format!("invalid JSON after `{name}:=`: {e}"))?;
+        return Ok((name.to_owned(), value));
+    }
+    if name.is_empty() {
+        return Err(format!("missing name before `=` in `{text}`"));
+    }
+    Ok((name.to_owned(), Value::String(value.to_owned())))
+}
+
+/// Resolves a time option (`+1h`, RFC 3339, a number) against `now`.
+pub(crate) fn resolve_time(flag: &str, text: &str, now: i64) -> Result<Option<i64>, CliError> {
+    crate::scenario::time::resolve(&Value::String(text.to_owned()), now)
+        .map_err(|e| CliError::usage(anyhow::Error::new(e).context(format!("invalid `{flag}`"))))
+}
+
+/// The algorithm a key signs with when `--alg` is not given.
+pub(crate) fn natural_alg(kind: Option<KeyKind>) -> Alg {
+    match kind {
+        Some(KeyKind::Rsa { .. }) => Alg::RS256,
+        Some(KeyKind::EcP256) => Alg::ES256,
+        Some(KeyKind::EcP384) => Alg::ES384,
+        Some(KeyKind::Ed25519) => Alg::EdDSA,
+        None => Alg::HS256,
+    }
+}
+
+/// Parses `--alg`.
+pub(crate) fn parse_alg(text: &str) -> Result<Alg, CliError> {
+    text.parse::<Alg>().map_err(CliError::usage)
+}
+
+/// Reads a key file and returns the signer and algorithm for it.
+pub(crate) fn signer_for(
+    key: &camino::Utf8Path,
+    alg: Option<&str>,
+    password_env: &str,
+) -> Result<(Signer, Alg), CliError> {
+    let bundle = read_key(key, password_env)?;
+    let alg = match alg {
+        Some(a) => parse_alg(a)?,
+        None => natural_alg(bundle.private.as_ref().map(crate::keys::PrivateKey::kind)),
+    };
+    let signer = if alg.is_hmac() {
+        match &bundle.secret {
+            Some(secret) => Signer::Hmac(secret.expose().to_vec()),
+            None => {
+                return Err(CliError::usage(anyhow::anyhow!(
+                    "`{alg}` needs an HMAC secret, but `{key}` holds none"
+                ))
+                .with_hint("give a JWK with `kty: oct`, or use RS256 with a private key"));
+            }
+        }
+    } else if alg == Alg::None {
+        Signer::Unsigned
+    } else {
+        match bundle.private {
+            Some(private) => Signer::Key(private),
+            None => {
+                return Err(CliError::runtime(anyhow::anyhow!(
+                    "`{key}` holds no private key: a certificate or public key cannot sign"
+                ))
+                .with_hint(
+                    "give the private key (`jwtprobe keys import` writes one from a PFX)",
+                ));
+            }
+        }
+    };
+    Ok((signer, alg))
+}
+
+/// Builds a minter for `alg` with extra header fields (after `alg` and `typ`).
+pub(crate) fn minter(
+    alg: Alg,
+    signer: &Signer,
+    extra_header: Vec<(String, Value)>,
+) -> Result<Minter, CliError> {
+    let mut header = token::standard_header(alg);
+    for (k, v) in extra_header {
+        header.insert(k, v);
+    }
+    Minter::with_header(&Part::Json(header), alg, signer, Encoding::Base64Url)
+        .map_err(|e| CliError::usage(anyhow::Error::new(e).context("failed to mint the token")))
+}
+
+fn mint(args: &MintArgs) -> CmdResult {
+    let now = chrono::Utc::now().timestamp();
+    let mut claims = Map::new();
+    for text in &args.claims {
+        let (k, v) = parse_assignment(text)
+            .map_err(|e| CliError::usage(anyhow::anyhow!("invalid `--claim`: {e}")))?;
+        claims.insert(k, v);
+    }
+    match args.aud.as_slice() {
+        [] => {}
+        [one] => {
+            claims.insert("aud".to_owned(), Value::String(one.clone()));
+        }
+        many => {
+            claims.insert("aud".to_owned(), json!(many));
+        }
+    }
+    if args.iat {
+        claims.insert("iat".to_owned(), json!(now));
+    }
+    for (flag, name, text) in [("--nbf", "nbf", &args.nbf), ("--exp", "exp", &args.exp)] {
+        if let Some(text) = text {
+            match resolve_time(flag, text, now)? {
+                Some(t) => claims.insert(name.to_owned(), json!(t)),
+                None => claims.remove(name),
+            };
+        }
+    }
+    let mut extra = Vec::new();
+    if let Some(kid) = &args.kid {
+        extra.push(("kid".to_owned(), Value::String(kid.clone())));
+    }
+    for text in &args.headers {
+        extra.push(
+            parse_assignment(text)
+                .map_err(|e| CliError::usage(anyhow::anyhow!("invalid `--header`: {e}")))?,
+        );
+    }
+    let (signer, alg) = signer_for(&args.key, args.alg.as_deref(), &args.password_env)?;
+    let token = minter(alg, &signer, extra)?
+        .mint(&claims)
+        .map_err(|e| CliError::runtime(anyhow::Error::new(e).context("failed to mint the token")))?;
+    print_token(token.expose());
+    Ok(Exit::Success)
+}
+
+#[expect(
+    clippy::print_stdout,
+    reason = "printing the token is what `token mint` is for"
+)]
+fn print_token(token: &str) {
+    println!("{token}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inspect
+
+/// What the profile and flags resolve to.
+struct Judge {
+    profile: ProfileArg,
+    policy: VerifyPolicy,
+    /// Whether the policy's key is real (else the signature is not checked).
+    has_key: bool,
+}
+
+fn judge(args: &InspectArgs) -> Result<Judge, CliError> {
+    let (key, has_key) = match &args.cert {
+        Some(path) => {
+            let bundle = read_key(path, &args.password_env)?;
+            let key = match (bundle.public, bundle.secret) {
+                (Some(public), _) => VerifyKey::Public(public),
+                (None, Some(secret)) => VerifyKey::Hmac(secret.expose().to_vec()),
+                (None, None) => {
+                    return Err(CliError::runtime(anyhow::anyhow!(
+                        "`{path}` holds no certificate, public key or secret to verify with"
+                    )));
+                }
+            };
+            (key, true)
+        }
+        // A placeholder: without a key the signature is not judged (see `inspect`).
+        None => (VerifyKey::Hmac(Vec::new()), false),
+    };
+    let rs = vec![Alg::RS256, Alg::RS384, Alg::RS512];
+    let (algs, user, directory, audience) = match args.profile {
+        ProfileArg::Qseow => (
+            rs,
+            Some("UserId".to_owned()),
+            Some("UserDirectory".to_owned()),
+            None,
+        ),
+        ProfileArg::QlikCloud => (
+            rs,
+            None,
+            None,
+            Some("qlik.api/login/jwt-session".to_owned()),
+        ),
+        ProfileArg::Generic => (
+            Alg::ALL.into_iter().filter(|a| *a != Alg::None).collect(),
+            None,
+            None,
+            None,
+        ),
+    };
+    let leeway_s = i64::try_from(args.leeway.as_secs()).unwrap_or(i64::MAX);
+    Ok(Judge {
+        profile: args.profile,
+        policy: VerifyPolicy {
+            algs,
+            key,
+            user_claim: args.user_claim.clone().or(user),
+            directory_claim: args.directory_claim.clone().or(directory),
+            audience: args.audience.clone().or(audience),
+            leeway_s,
+        },
+        has_key,
+    })
+}
+
+/// Reads the token argument (or stdin for `-`), trimmed, without a `Bearer ` prefix.
+fn read_token(arg: &str) -> Result<String, CliError> {
+    let text = if arg == "-" {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s).map_err(|e| {
+            CliError::runtime(anyhow::Error::new(e).context("failed to read the token from stdin"))
+        })?;
+        s
+    } else {
+        arg.to_owned()
+    };
+    let trimmed = text.trim();
+    let token = match trimmed.split_once(' ') {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
+        _ => trimmed,
+    };
+    if token.is_empty() {
+        return Err(CliError::usage(anyhow::anyhow!("the token is empty")));
+    }
+    Ok(token.to_owned())
+}
+
+/// Checks Qlik Cloud's own rules that `token::inspect` does not know.
+fn qlik_cloud_rejections(inspection: &Inspection) -> Vec<Rejection> {
+    let mut out = Vec::new();
+    if let Some(header) = &inspection.header
+        && !header.contains_key("kid")
+    {
+        out.push(Rejection::InvalidIdentity(
+            "the header has no `kid`; the tenant needs the key ID of its identity provider"
+                .to_owned(),
+        ));
+    }
+    let Some(claims) = &inspection.claims else {
+        return out;
+    };
+    for name in [
+        "iss",
+        "sub",
+        "subType",
+        "name",
+        "email",
+        "email_verified",
+        "jti",
+        "iat",
+        "nbf",
+        "exp",
+    ] {
+        if !claims.contains_key(name) {
+            out.push(Rejection::MissingClaim {
+                name: name.to_owned(),
+                near_miss: claims
+                    .keys()
+                    .find(|k| k.eq_ignore_ascii_case(name))
+                    .cloned(),
+            });
+        }
+    }
+    if let (Some(exp), Some(nbf)) = (
+        claims.get("exp").and_then(Value::as_i64),
+        claims.get("nbf").and_then(Value::as_i64),
+    ) && exp - nbf > 3600
+    {
+        out.push(Rejection::InvalidIdentity(format!(
+            "`exp` is {} after `nbf`; the tenant allows at most 1 hour",
+            human_span(exp - nbf)
+        )));
+    }
+    out
+}
+
+/// Runs the checks of a profile over a token at `now`.
+fn examine(token: &str, judge: &Judge, now: i64) -> Inspection {
+    let mut inspection = token::inspect(token, Some(&judge.policy), now);
+    if !judge.has_key {
+        inspection.signature = SignatureStatus::NoKey;
+        inspection
+            .rejections
+            .retain(|r| !matches!(r, Rejection::BadSignature));
+    }
+    if judge.profile == ProfileArg::QlikCloud {
+        inspection.rejections.extend(qlik_cloud_rejections(&inspection));
+    }
+    inspection
+}
+
+/// A rejection as a Qlik administrator reads it; near misses name both spellings.
+fn rejection_text(r: &Rejection, profile: ProfileArg) -> String {
+    match r {
+        Rejection::MissingClaim {
+            name,
+            near_miss: Some(near),
+        } => format!(
+            "claim `{near}` found; {} expects `{name}` (claim names are case-sensitive)",
+            profile.judge()
+        ),
+        other => other.to_string(),
+    }
+}
+
+fn signature_text(inspection: &Inspection, cert: Option<&Utf8PathBuf>) -> String {
+    match (&inspection.signature, cert) {
+        (SignatureStatus::Verified, Some(c)) => format!("signature verified with `{c}`"),
+        (SignatureStatus::Invalid, Some(c)) => format!(
+            "signature does NOT verify with `{c}`: signed with another key, or altered"
+        ),
+        (SignatureStatus::NoKey, _) => {
+            "signature not checked: give the proxy's certificate with --cert".to_owned()
+        }
+        (other, _) => format!("signature {other}"),
+    }
+}
+
+fn signature_code(status: &SignatureStatus) -> &'static str {
+    match status {
+        SignatureStatus::Verified => "verified",
+        SignatureStatus::Invalid => "invalid",
+        SignatureStatus::Unsigned => "unsigned",
+        SignatureStatus::NotChecked(_) => "not_checked",
+        SignatureStatus::NoKey => "no_key",
+    }
+}
+
+fn inspect(args: &InspectArgs) -> CmdResult {
+    let judge = judge(args)?;
+    let token = read_token(&args.token)?;
+    let now = chrono::Utc::now().timestamp();
+    let inspection = examine(&token, &judge, now);
+    let report = if args.json {
+        inspection_json(&token, &inspection, &judge, args.cert.as_ref(), now)
+    } else {
+        inspection_text(&token, &inspection, &judge, args.cert.as_ref(), now)
+    };
+    print_report(&report);
+    Ok(if inspection.is_accepted() {
+        Exit::Success
+    } else {
+        Exit::CheckFailed
+    })
+}
+
+fn inspection_text(
+    token: &str,
+    inspection: &Inspection,
+    judge: &Judge,
+    cert: Option<&Utf8PathBuf>,
+    now: i64,
+) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(out, "token      {}", token::redact(token));
+    match &inspection.header {
+        Some(h) => {
+            let _ = writeln!(out, "header     {}", Value::Object(h.clone()));
+        }
+        None => out.push_str("header     (not decodable)\n"),
+    }
+    match &inspection.claims {
+        Some(claims) => {
+            out.push_str("claims\n");
+            let width = claims.keys().map(String::len).max().unwrap_or(0);
+            for (name, value) in claims {
+                let mut line = format!("  {name:<width$}  {value}");
+                if TIME_CLAIMS.contains(&name.as_str())
+                    && let Some(t) = value.as_i64()
+                {
+                    let _ = write!(line, " = {} ({})", rfc3339(t), time_meaning(name, t, now));
+                }
+                out.push_str(&line);
+                out.push('\n');
+            }
+        }
+        None => out.push_str("claims     (not decodable)\n"),
+    }
+    let _ = writeln!(out, "{}", signature_text(inspection, cert));
+    let profile = judge.profile.name();
+    if inspection.is_accepted() {
+        let _ = writeln!(out, "verdict    accepted: profile {profile} finds nothing to refuse");
+    } else {
+        let n = inspection.rejections.len();
+        let noun = if n == 1 { "reason" } else { "reasons" };
+        let _ = writeln!(out, "verdict    REJECTED under profile {profile}, {n} {noun}:");
+        for r in &inspection.rejections {
+            let _ = writeln!(out, "  - {}", rejection_text(r, judge.profile));
+        }
+    }
+    out
+}
+
+fn inspection_json(
+    token: &str,
+    inspection: &Inspection,
+    judge: &Judge,
+    cert: Option<&Utf8PathBuf>,
+    now: i64,
+) -> String {
+    let mut times = Map::new();
+    if let Some(claims) = &inspection.claims {
+        for name in TIME_CLAIMS {
+            if let Some(t) = claims.get(name).and_then(Value::as_i64) {
+                times.insert(
+                    name.to_owned(),
+                    json!({"value": t, "date": rfc3339(t), "meaning": time_meaning(name, t, now)}),
+                );
+            }
+        }
+    }
+    let rejections: Vec<Value> = inspection
+        .rejections
+        .iter()
+        .map(|r| json!({"code": r.code(), "message": rejection_text(r, judge.profile)}))
+        .collect();
+    let value = json!({
+        "token": token::redact(token),
+        "profile": judge.profile.name(),
+        "header": inspection.header,
+        "claims": inspection.claims,
+        "times": times,
+        "signature": {
+            "status": signature_code(&inspection.signature),
+            "message": signature_text(inspection, cert),
+        },
+        "accepted": inspection.is_accepted(),
+        "rejections": rejections,
+    });
+    let mut text = serde_json::to_string_pretty(&value).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+#[expect(
+    clippy::print_stdout,
+    reason = "the inspection report is this command's data"
+)]
+fn print_report(report: &str) {
+    print!("{report}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn assignments_give_strings_or_json() {
+        assert_eq!(
+            parse_assignment("UserId=alice").unwrap(),
+            ("UserId".to_owned(), json!("alice"))
+        );
+        assert_eq!(
+            parse_assignment("n:=3").unwrap(),
+            ("n".to_owned(), json!(3))
+        );
+        assert_eq!(
+            parse_assignment("groups:=[\"a\",\"b\"]").unwrap(),
+            ("groups".to_owned(), json!(["a", "b"]))
+        );
+        assert_eq!(
+            parse_assignment("eq=a=b").unwrap(),
+            ("eq".to_owned(), json!("a=b"))
+        );
+        assert!(parse_assignment("novalue").is_err());
+        assert!(parse_assignment("=x").is_err());
+        assert!(parse_assignment("bad:=[").is_err());
+    }
+
+    #[test]
+    fn time_claims_read_as_relative_phrases() {
+        assert_eq!(time_meaning("exp", 700, 1000), "expired 5 minutes ago");
+        assert_eq!(time_meaning("exp", 1000 + 3300, 1000), "valid for 55 minutes");
+        assert_eq!(time_meaning("nbf", 1120, 1000), "not valid for another 2 minutes");
+        assert_eq!(human_time(1000 + 7200, 1000), "in 2 hours");
+    }
+
+    #[test]
+    fn near_miss_names_both_spellings() {
+        let r = Rejection::MissingClaim {
+            name: "UserId".to_owned(),
+            near_miss: Some("userid".to_owned()),
+        };
+        assert_eq!(
+            rejection_text(&r, ProfileArg::Qseow),
+            "claim `userid` found; the virtual proxy expects `UserId` (claim names are case-sensitive)"
+        );
+    }
+
+    #[test]
+    fn bearer_prefix_is_ignored() {
+        assert_eq!(read_token("Bearer a.b.c").unwrap(), "a.b.c");
+        assert_eq!(read_token("  a.b.c \n").unwrap(), "a.b.c");
+        assert!(read_token("  ").is_err());
+    }
 }
