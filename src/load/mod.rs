@@ -11,6 +11,7 @@
 
 pub mod engine;
 pub mod hlog;
+pub mod http;
 pub mod pacer;
 pub mod report;
 pub mod stats;

@@ -1,0 +1,647 @@
+//! The HTTP transport: prepared scenario steps sent by virtual users through [`Client`].
+//!
+//! [`HttpTransport::new`] takes scenarios prepared once by [`runner::prepare`] (URL, headers,
+//! token) and compiles each step's checks ([`CompiledExpect`]); the hot path clones the
+//! request, adds the token or the session cookie, sends, checks and reports. Nothing is
+//! rendered or parsed per request.
+//!
+//! - Connections ([`Connections`]): one client per virtual user, one shared pool, or a new
+//!   connection per request (`pool_max_idle = 0`).
+//! - Tokens ([`TokenStrategy`]): the prepared token for everyone; a pool of distinct users
+//!   minted before the timed phase (the user claim gets a `-N` suffix); a fresh token per
+//!   request; or the user's token re-minted ahead of its `exp`. Minting in the timed phase is
+//!   recorded in its own histogram, before the send time, so it never counts as latency.
+//!   Re-minted tokens keep their lifetime: `exp`, `nbf` and `iat` move by the time elapsed
+//!   since the scenario's pinned "now".
+//! - Session ([`SessionMode`]): `bearer` sends the token on every request and never a cookie
+//!   (every request exercises verification); `cookie` sends the token until the user holds a
+//!   session cookie, then only the cookie. Each user keeps its own cookies whatever the
+//!   connection policy, and the two kinds of request are separate series.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Map, Value};
+
+use super::engine::{Sent, Transport};
+use super::stats::{ErrorClass, Outcome, Recorder, SeriesKey, SessionMode};
+use crate::check::{self, CompiledExpect};
+use crate::client::{self, Client, ClientSettings};
+use crate::runner::{self, PreparedScenario, PreparedToken};
+use crate::scenario::Profile;
+use crate::token::{self, Minter, Part, SignatureMode, TokenSpec};
+
+/// How connections are reused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Connections {
+    /// One client (and connection pool) per virtual user.
+    #[default]
+    PerUser,
+    /// One pool shared by every user.
+    Shared,
+    /// A new connection for every request.
+    PerRequest,
+}
+
+/// How tokens are reused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TokenStrategy {
+    /// The step's prepared token on every request.
+    #[default]
+    Shared,
+    /// This many distinct users, minted before the timed phase; user `i` takes token
+    /// `i % n`.
+    Pool(usize),
+    /// A new token for every request.
+    Fresh,
+    /// Each user's token re-minted ahead of its `exp`.
+    Refresh,
+}
+
+/// Settings of the HTTP transport.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// Client settings (TLS, timeouts); cookies are handled per user, not by the client.
+    pub client: ClientSettings,
+    /// Connection policy.
+    pub connections: Connections,
+    /// Token strategy.
+    pub tokens: TokenStrategy,
+    /// Session mode.
+    pub session: SessionMode,
+    /// The "now" the prepared tokens were minted at, seconds since the Unix epoch.
+    pub pinned_now: i64,
+}
+
+/// An error preparing the HTTP transport.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    /// The HTTP client could not be built.
+    #[error("failed to build the HTTP client for load")]
+    Client(#[source] client::ClientError),
+    /// There is nothing to send.
+    #[error("the scenarios have no steps to send")]
+    NoSteps,
+    /// A token strategy needs claims that a step's token does not have.
+    #[error(
+        "token strategy `{strategy}` needs a token minted from claims, but step `{step}` sends a raw token"
+    )]
+    RawToken {
+        /// The strategy.
+        strategy: &'static str,
+        /// The step.
+        step: String,
+    },
+    /// Minting the token pool failed.
+    #[error("failed to mint the token pool for step `{step}`")]
+    Mint {
+        /// The step.
+        step: String,
+        /// The cause.
+        #[source]
+        source: token::MintError,
+    },
+}
+
+/// What the hot path needs to mint a token.
+struct MintPlan {
+    minter: Option<Minter>,
+    spec: TokenSpec,
+    claims: Option<Map<String, Value>>,
+    pinned_now: i64,
+}
+
+impl MintPlan {
+    fn new(spec: &TokenSpec, pinned_now: i64) -> Self {
+        let minter = (spec.signature == SignatureMode::Valid)
+            .then(|| {
+                Minter::with_header(&spec.header, spec.sign_alg, &spec.signer, spec.encoding).ok()
+            })
+            .flatten();
+        let claims = match &spec.payload {
+            Part::Json(map) => Some(map.clone()),
+            Part::Raw(_) => None,
+        };
+        Self {
+            minter,
+            spec: spec.clone(),
+            claims,
+            pinned_now,
+        }
+    }
+
+    /// Mints with the time claims moved to now and `edit` applied; returns the token and its
+    /// `exp`.
+    fn mint(
+        &self,
+        edit: impl FnOnce(&mut Map<String, Value>),
+    ) -> Result<(String, Option<i64>), token::MintError> {
+        let Some(claims) = &self.claims else {
+            return Ok((token::mint(&self.spec)?.into_exposed(), None));
+        };
+        let mut claims = claims.clone();
+        let delta = unix_now() - self.pinned_now;
+        for name in ["exp", "nbf", "iat"] {
+            if let Some(v) = claims.get(name).and_then(Value::as_i64) {
+                claims.insert(name.to_owned(), Value::from(v + delta));
+            }
+        }
+        edit(&mut claims);
+        let exp = claims.get("exp").and_then(Value::as_i64);
+        let token = match &self.minter {
+            Some(minter) => minter.mint(&claims)?,
+            None => {
+                let mut spec = self.spec.clone();
+                spec.payload = Part::Json(claims);
+                token::mint(&spec)?
+            }
+        };
+        Ok((token.into_exposed(), exp))
+    }
+
+    /// How long before `exp` a refreshed token is re-minted: a fifth of its lifetime, between
+    /// 1 s and 30 s.
+    fn lead(&self) -> i64 {
+        let claims = self.claims.as_ref();
+        let exp = claims.and_then(|c| c.get("exp")).and_then(Value::as_i64);
+        let iat = claims
+            .and_then(|c| c.get("iat"))
+            .and_then(Value::as_i64)
+            .unwrap_or(self.pinned_now);
+        exp.map_or(30, |e| ((e - iat) / 5).clamp(1, 30))
+    }
+}
+
+enum TokenSource {
+    /// Tokens minted before the run; user `i` takes `i % len`.
+    Fixed(Vec<Arc<str>>),
+    /// A new token per request.
+    Fresh(MintPlan),
+    /// The prepared token, re-minted per user ahead of `exp`.
+    Refresh(MintPlan, Arc<str>, Option<i64>),
+}
+
+struct StepPlan {
+    request: client::Request,
+    token: Option<(PreparedToken, TokenSource)>,
+    check: CompiledExpect,
+    reject: Vec<u16>,
+    profile: Arc<Profile>,
+    /// Series indices: bearer, cookie.
+    series: [usize; 2],
+}
+
+/// The HTTP transport (see the module docs).
+pub struct HttpTransport {
+    scenarios: Vec<Vec<StepPlan>>,
+    keys: Arc<[SeriesKey]>,
+    shared: Client,
+    settings: HttpSettings,
+}
+
+impl std::fmt::Debug for HttpTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpTransport")
+            .field("series", &self.keys)
+            .field("connections", &self.settings.connections)
+            .field("tokens", &self.settings.tokens)
+            .field("session", &self.settings.session)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One virtual user of the HTTP transport.
+pub struct HttpUser {
+    index: u64,
+    client: Client,
+    scenario: usize,
+    step: usize,
+    cookies: BTreeMap<String, String>,
+    /// Per step of its scenario: the user's current token and its `exp` (refresh strategy).
+    tokens: Vec<Option<(Arc<str>, Option<i64>)>>,
+}
+
+/// The step labels of prepared scenarios, as series and thresholds name them: the step name
+/// when it is unique across the scenarios, else `scenario/step`.
+pub fn step_labels(scenarios: &[PreparedScenario]) -> Vec<Vec<String>> {
+    let mut count: BTreeMap<&str, usize> = BTreeMap::new();
+    for s in scenarios {
+        for step in &s.steps {
+            *count.entry(step.name.as_str()).or_insert(0) += 1;
+        }
+    }
+    scenarios
+        .iter()
+        .map(|s| {
+            s.steps
+                .iter()
+                .map(|step| {
+                    if count[step.name.as_str()] > 1 {
+                        format!("{}/{}", s.name, step.name)
+                    } else {
+                        step.name.clone()
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+impl HttpTransport {
+    /// Prepares the transport: compiles checks, builds the shared client and mints a token
+    /// pool when asked to.
+    pub fn new(scenarios: &[PreparedScenario], settings: HttpSettings) -> Result<Self, HttpError> {
+        let labels = step_labels(scenarios);
+        let mut keys = Vec::new();
+        let mut plans = Vec::new();
+        for (scenario, labels) in scenarios.iter().zip(&labels) {
+            let profile = Arc::new(scenario.profile.clone());
+            let reject = profile
+                .status("reject")
+                .map(<[u16]>::to_vec)
+                .unwrap_or_default();
+            let mut steps = Vec::new();
+            for (step, label) in scenario.steps.iter().zip(labels) {
+                let series = [keys.len(), keys.len() + 1];
+                keys.push(SeriesKey::new(label.clone(), SessionMode::Bearer));
+                keys.push(SeriesKey::new(label.clone(), SessionMode::Cookie));
+                let token = match &step.token {
+                    None => None,
+                    Some(prepared) => Some((
+                        prepared.clone(),
+                        token_source(prepared, &scenario.identity, label, &settings)?,
+                    )),
+                };
+                steps.push(StepPlan {
+                    request: step.request.clone(),
+                    token,
+                    check: CompiledExpect::new(&step.expect),
+                    reject: reject.clone(),
+                    profile: Arc::clone(&profile),
+                    series,
+                });
+            }
+            if !steps.is_empty() {
+                plans.push(steps);
+            }
+        }
+        if plans.is_empty() {
+            return Err(HttpError::NoSteps);
+        }
+        let mut client_settings = settings.client.clone();
+        client_settings.cookies = false;
+        if settings.connections == Connections::PerRequest {
+            client_settings.pool_max_idle = Some(0);
+        }
+        let shared = Client::new(&client_settings).map_err(HttpError::Client)?;
+        Ok(Self {
+            scenarios: plans,
+            keys: Arc::from(keys),
+            shared,
+            settings: HttpSettings {
+                client: client_settings,
+                ..settings
+            },
+        })
+    }
+
+    fn token_for(
+        &self,
+        user: &mut HttpUser,
+        plan: &StepPlan,
+        step: usize,
+        recorder: &Recorder,
+    ) -> Option<Result<Arc<str>, ()>> {
+        let (_, source) = plan.token.as_ref()?;
+        Some(match source {
+            TokenSource::Fixed(tokens) => {
+                Ok(Arc::clone(&tokens[(user.index as usize) % tokens.len()]))
+            }
+            TokenSource::Fresh(mint) => {
+                let t0 = Instant::now();
+                let minted = mint.mint(|_| {});
+                recorder.record_mint(t0.elapsed());
+                minted.map(|(t, _)| Arc::from(t)).map_err(|_| ())
+            }
+            TokenSource::Refresh(mint, initial, initial_exp) => {
+                let slot = &mut user.tokens[step];
+                let (current, exp) =
+                    slot.get_or_insert_with(|| (Arc::clone(initial), *initial_exp));
+                let due = exp.is_some_and(|e| unix_now() >= e - mint.lead());
+                if due {
+                    let t0 = Instant::now();
+                    let minted = mint.mint(|_| {});
+                    recorder.record_mint(t0.elapsed());
+                    match minted {
+                        Ok((t, e)) => {
+                            *current = Arc::from(t);
+                            *exp = e;
+                        }
+                        Err(_) => return Some(Err(())),
+                    }
+                }
+                Ok(Arc::clone(current))
+            }
+        })
+    }
+}
+
+fn token_source(
+    prepared: &PreparedToken,
+    identity: &crate::scenario::Identity,
+    step: &str,
+    settings: &HttpSettings,
+) -> Result<TokenSource, HttpError> {
+    let strategy = settings.tokens;
+    let needs_spec = |name: &'static str| -> Result<&TokenSpec, HttpError> {
+        prepared.spec.as_ref().ok_or_else(|| HttpError::RawToken {
+            strategy: name,
+            step: step.to_owned(),
+        })
+    };
+    Ok(match strategy {
+        TokenStrategy::Shared => TokenSource::Fixed(vec![Arc::from(prepared.compact.as_str())]),
+        TokenStrategy::Pool(n) => {
+            let spec = needs_spec("pool")?;
+            let plan = MintPlan::new(spec, settings.pinned_now);
+            if plan.claims.is_none() {
+                return Err(HttpError::RawToken {
+                    strategy: "pool",
+                    step: step.to_owned(),
+                });
+            }
+            let mut tokens = Vec::with_capacity(n.max(1));
+            for i in 0..n.max(1) {
+                let user = format!("{}-{i}", identity.user);
+                let (t, _) = plan
+                    .mint(|c| {
+                        c.insert(identity.user_claim.clone(), Value::from(user));
+                    })
+                    .map_err(|source| HttpError::Mint {
+                        step: step.to_owned(),
+                        source,
+                    })?;
+                tokens.push(Arc::from(t));
+            }
+            TokenSource::Fixed(tokens)
+        }
+        TokenStrategy::Fresh => {
+            TokenSource::Fresh(MintPlan::new(needs_spec("fresh")?, settings.pinned_now))
+        }
+        TokenStrategy::Refresh => {
+            let plan = MintPlan::new(needs_spec("refresh")?, settings.pinned_now);
+            let exp = plan
+                .claims
+                .as_ref()
+                .and_then(|c| c.get("exp"))
+                .and_then(Value::as_i64);
+            TokenSource::Refresh(plan, Arc::from(prepared.compact.as_str()), exp)
+        }
+    })
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// Keeps the `name=value` of each `Set-Cookie`; an empty value or `Max-Age=0` removes it.
+fn absorb_cookies(cookies: &mut BTreeMap<String, String>, headers: &http::HeaderMap) {
+    for value in headers.get_all(http::header::SET_COOKIE) {
+        let Ok(text) = value.to_str() else { continue };
+        let mut parts = text.split(';');
+        let Some((name, value)) = parts.next().and_then(|p| p.split_once('=')) else {
+            continue;
+        };
+        let expired = parts.any(|a| a.trim().eq_ignore_ascii_case("max-age=0"));
+        let (name, value) = (name.trim(), value.trim());
+        if expired || value.is_empty() {
+            cookies.remove(name);
+        } else {
+            cookies.insert(name.to_owned(), value.to_owned());
+        }
+    }
+}
+
+impl Transport for HttpTransport {
+    type User = HttpUser;
+
+    fn series(&self) -> Arc<[SeriesKey]> {
+        Arc::clone(&self.keys)
+    }
+
+    fn new_user(&self, index: u64) -> HttpUser {
+        let client = match self.settings.connections {
+            // Same settings as the shared client, which was built without error.
+            Connections::PerUser => {
+                Client::new(&self.settings.client).unwrap_or_else(|_| self.shared.clone())
+            }
+            Connections::Shared | Connections::PerRequest => self.shared.clone(),
+        };
+        let scenario = (index as usize) % self.scenarios.len();
+        HttpUser {
+            index,
+            client,
+            scenario,
+            step: 0,
+            cookies: BTreeMap::new(),
+            tokens: vec![None; self.scenarios[scenario].len()],
+        }
+    }
+
+    async fn send(&self, user: &mut HttpUser, recorder: &Recorder) -> Sent {
+        let steps = &self.scenarios[user.scenario];
+        let step = user.step;
+        user.step = (step + 1) % steps.len();
+        let plan = &steps[step];
+        let mut request = plan.request.clone();
+        let by_cookie = self.settings.session == SessionMode::Cookie && !user.cookies.is_empty();
+        let series = plan.series[usize::from(by_cookie)];
+        if by_cookie {
+            let header: Vec<String> = user
+                .cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            if let Ok(value) = http::HeaderValue::from_str(&header.join("; ")) {
+                request.headers.insert(http::header::COOKIE, value);
+            }
+        } else if let Some(token) = self.token_for(user, plan, step, recorder) {
+            let applied = token.ok().and_then(|compact| {
+                let (prepared, _) = plan.token.as_ref()?;
+                runner::apply_token(&mut request, prepared, &compact).ok()
+            });
+            if applied.is_none() {
+                let now = Instant::now();
+                return Sent {
+                    series,
+                    started: now,
+                    finished: now,
+                    outcome: Outcome::Failed(ErrorClass::Other),
+                };
+            }
+        }
+        let started = Instant::now();
+        let result = user.client.send(request).await;
+        let finished = Instant::now();
+        let outcome = match result {
+            Ok(exchange) => {
+                let response = check::Response {
+                    status: exchange.status,
+                    headers: &exchange.headers,
+                    body: &exchange.body,
+                    elapsed: exchange.elapsed,
+                };
+                let error = if plan.check.passed(&response, &plan.profile) {
+                    None
+                } else if plan.reject.contains(&exchange.status) {
+                    Some(ErrorClass::AuthReject)
+                } else {
+                    Some(ErrorClass::Check)
+                };
+                if self.settings.session == SessionMode::Cookie {
+                    absorb_cookies(&mut user.cookies, &exchange.headers);
+                }
+                Outcome::Response {
+                    status: exchange.status,
+                    error,
+                }
+            }
+            Err(e) => Outcome::Failed(ErrorClass::from_client(e.class())),
+        };
+        Sent {
+            series,
+            started,
+            finished,
+            outcome,
+        }
+    }
+}
+
+/// A warning when a Qlik profile would open more than 5 sessions for one user (a QSEoW user
+/// may hold at most 5 proxy sessions; more are refused or evict older ones).
+///
+/// In bearer mode every request without a session cookie opens a session, so any run of
+/// more than 5 requests per identity does; in cookie mode each virtual user opens one.
+pub fn session_warning(
+    profile: &Profile,
+    identity_user: &str,
+    tokens: TokenStrategy,
+    session: SessionMode,
+    users: u64,
+) -> Option<String> {
+    use crate::scenario::ProfileName;
+    let qlik = matches!(
+        profile.name,
+        ProfileName::Qseow | ProfileName::Qseow401 | ProfileName::QseowPre2024
+    );
+    if !qlik {
+        return None;
+    }
+    let identities = match tokens {
+        TokenStrategy::Pool(n) => n.max(1) as u64,
+        _ => 1,
+    };
+    let per_identity = users.div_ceil(identities);
+    match session {
+        SessionMode::Bearer => Some(format!(
+            "bearer mode sends the token without a session cookie, so every request opens a new Qlik proxy session for user `{identity_user}`{}; QSEoW allows 5 sessions per user",
+            if identities > 1 {
+                " (and the pool's users)"
+            } else {
+                ""
+            }
+        )),
+        SessionMode::Cookie if per_identity > 5 => Some(format!(
+            "{per_identity} virtual users share the identity of user `{identity_user}` and each opens a Qlik proxy session; QSEoW allows 5 sessions per user (use `--token pool` with at least {} users)",
+            users.div_ceil(5)
+        )),
+        SessionMode::Cookie => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_cookie_is_kept_per_user_and_expired_cookie_removed() {
+        let mut cookies = BTreeMap::new();
+        let mut headers = http::HeaderMap::new();
+        headers.append(
+            http::header::SET_COOKIE,
+            "X-Qlik-Session-jwt=abc; Path=/; HttpOnly".parse().unwrap(),
+        );
+        absorb_cookies(&mut cookies, &headers);
+        assert_eq!(
+            cookies.get("X-Qlik-Session-jwt").map(String::as_str),
+            Some("abc")
+        );
+        let mut headers = http::HeaderMap::new();
+        headers.append(
+            http::header::SET_COOKIE,
+            "X-Qlik-Session-jwt=; Max-Age=0".parse().unwrap(),
+        );
+        absorb_cookies(&mut cookies, &headers);
+        assert!(cookies.is_empty());
+    }
+
+    #[test]
+    fn qlik_profile_warns_about_more_than_five_sessions_per_user() {
+        use crate::scenario::ProfileName;
+        let qlik = Profile::builtin(ProfileName::Qseow);
+        assert!(
+            session_warning(
+                &qlik,
+                "alice",
+                TokenStrategy::Shared,
+                SessionMode::Cookie,
+                6
+            )
+            .is_some()
+        );
+        assert!(
+            session_warning(
+                &qlik,
+                "alice",
+                TokenStrategy::Shared,
+                SessionMode::Cookie,
+                5
+            )
+            .is_none()
+        );
+        assert!(
+            session_warning(
+                &qlik,
+                "alice",
+                TokenStrategy::Pool(2),
+                SessionMode::Cookie,
+                10
+            )
+            .is_none()
+        );
+        assert!(
+            session_warning(
+                &qlik,
+                "alice",
+                TokenStrategy::Shared,
+                SessionMode::Bearer,
+                1
+            )
+            .is_some()
+        );
+        let generic = Profile::builtin(ProfileName::Generic);
+        assert!(
+            session_warning(
+                &generic,
+                "alice",
+                TokenStrategy::Shared,
+                SessionMode::Bearer,
+                50
+            )
+            .is_none()
+        );
+    }
+}

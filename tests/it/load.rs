@@ -1,0 +1,276 @@
+//! Load mode end to end: the engine and the HTTP transport against the emulator on
+//! `127.0.0.1:0`, and the `load` and `merge` commands. Every run is short and bounded.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use assert_cmd::Command;
+use camino::{Utf8Path, Utf8PathBuf};
+use jwtprobe::client::ClientSettings;
+use jwtprobe::load::engine::{self, EngineSettings, LoadResult, Model};
+use jwtprobe::load::hlog::HlogWriter;
+use jwtprobe::load::http::{Connections, HttpSettings, HttpTransport, TokenStrategy};
+use jwtprobe::load::pacer::{Schedule, Shard};
+use jwtprobe::load::stats::SessionMode;
+use jwtprobe::mock::{self, MockServer, TlsMode};
+use jwtprobe::runner::{self, Filters, RunSettings};
+
+fn repo() -> Utf8PathBuf {
+    Utf8PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A temporary folder with an emulator config without the 5-sessions-per-user limit (every
+/// bearer request opens a session) and a one-step scenario that opens the hub.
+struct Fixture {
+    _dir: tempfile::TempDir,
+    root: Utf8PathBuf,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = Utf8PathBuf::from_path_buf(dir.path().to_owned()).expect("utf-8 temp dir");
+    let keys = repo().join("fixtures/keys");
+    let config = fs_err::read_to_string(repo().join("fixtures/mock/qseow.yaml"))
+        .expect("emulator fixture")
+        .replace("max_sessions_per_user: 5", "max_sessions_per_user: 0")
+        .replace("../keys/", &format!("{keys}/"));
+    fs_err::write(root.join("mock.yaml"), config).expect("write config");
+    fs_err::create_dir_all(root.join("load")).expect("mkdir");
+    fs_err::write(
+        root.join("load/suite.yaml"),
+        format!(
+            "name: load\nprofile: qseow\nprefix: jwt\nidentity: {{ user: alice, directory: CORP }}\n\
+             keys:\n  signing: {{ file: {keys}/qlik-signing.key.pem }}\n\
+             defaults:\n  token: {{ key: signing, alg: RS256, claims: {{ exp: +1h }} }}\n"
+        ),
+    )
+    .expect("write suite");
+    fs_err::write(
+        root.join("load/hub.yaml"),
+        "name: hub\nsteps:\n  - name: open-hub\n    request: { path: /hub/ }\n    expect: { status: accept }\n",
+    )
+    .expect("write scenario");
+    Fixture { _dir: dir, root }
+}
+
+async fn emulator(root: &Utf8Path) -> MockServer {
+    let config = mock::read_config(&root.join("mock.yaml")).expect("valid emulator config");
+    mock::start(
+        config,
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        TlsMode::Plain,
+    )
+    .await
+    .expect("emulator started")
+}
+
+fn transport(root: &Utf8Path, server: &MockServer, session: SessionMode) -> HttpTransport {
+    let read = jwtprobe::scenario::read(&[root.join("load")]).expect("valid scenario");
+    let plan = runner::Plan::build(&read, &Filters::default(), &BTreeMap::new()).expect("plan");
+    let now = chrono::Utc::now().timestamp();
+    let client = ClientSettings {
+        timeout: Duration::from_secs(5),
+        cookies: false,
+        ..ClientSettings::default()
+    };
+    let settings = RunSettings {
+        base_url: server.base_url.clone(),
+        emulator: true,
+        client: client.clone(),
+        vars: BTreeMap::new(),
+        now,
+        prefix: None,
+    };
+    let prepared = runner::prepare(&plan, &settings).expect("prepared");
+    HttpTransport::new(
+        &prepared,
+        HttpSettings {
+            client,
+            connections: Connections::Shared,
+            tokens: TokenStrategy::Shared,
+            session,
+            pinned_now: now,
+        },
+    )
+    .expect("transport")
+}
+
+async fn drive(transport: HttpTransport, model: Model, hlog: Option<&Utf8Path>) -> LoadResult {
+    let hlog = hlog.map(|p| HlogWriter::create(p, SystemTime::now()).expect("hlog"));
+    let settings = EngineSettings {
+        model,
+        interval: Duration::from_millis(250),
+        hlog,
+        shard: None,
+    };
+    // A bound on the whole run, in case anything hangs.
+    let stop = tokio::time::sleep(Duration::from_secs(10));
+    engine::run(Arc::new(transport), settings, stop, |_| {})
+        .await
+        .expect("run")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fixed_rate_load_records_every_sample_the_emulator_served() {
+    let fx = fixture();
+    let server = emulator(&fx.root).await;
+    let transport = transport(&fx.root, &server, SessionMode::Bearer);
+    let model = Model::Rate {
+        schedule: Schedule::constant(500.0, Duration::from_secs(2)),
+        users: 20,
+    };
+    let result = drive(transport, model, None).await;
+    let all = result.stats.overall();
+    let served = server.hits().total;
+    server.shutdown().await;
+    assert!(!result.interrupted);
+    assert!(
+        (990..=1010).contains(&all.requests()),
+        "recorded {}",
+        all.requests()
+    );
+    assert_eq!(all.requests(), served, "recorded vs served");
+    assert_eq!(all.error_count(), 0, "{:?}", all.errors);
+    assert_eq!(all.statuses.get(&200).copied(), Some(all.requests()));
+    assert_eq!(all.latency.len(), all.requests());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cookie_session_mode_reports_bearer_and_cookie_requests_apart() {
+    let fx = fixture();
+    let server = emulator(&fx.root).await;
+    let transport = transport(&fx.root, &server, SessionMode::Cookie);
+    let model = Model::Users {
+        users: 2,
+        think: Duration::ZERO,
+        duration: None,
+        requests: Some(40),
+        warmup: Duration::ZERO,
+        shard: Shard::default(),
+    };
+    let result = drive(transport, model, None).await;
+    let hits = server.hits();
+    server.shutdown().await;
+    let bearer = result
+        .stats
+        .series
+        .iter()
+        .find(|(k, _)| k.session == SessionMode::Bearer)
+        .map(|(_, s)| s.requests());
+    let cookie = result
+        .stats
+        .series
+        .iter()
+        .find(|(k, _)| k.session == SessionMode::Cookie)
+        .map(|(_, s)| s.requests());
+    // Each of the two users signs in once with its token, then rides its own cookie.
+    assert_eq!(bearer, Some(2));
+    assert_eq!(cookie, Some(38));
+    assert_eq!(result.stats.overall().error_count(), 0);
+    assert_eq!(hits.accepted, 2, "{hits:?}");
+    assert_eq!(hits.total, 40);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merging_two_shard_logs_gives_the_totals_of_both_runs() {
+    let fx = fixture();
+    let server = emulator(&fx.root).await;
+    let mut totals = 0;
+    for index in 0..2 {
+        let mut schedule = Schedule::constant(200.0, Duration::from_millis(500));
+        schedule.shard = Shard { index, count: 2 };
+        let model = Model::Rate { schedule, users: 4 };
+        let log = fx.root.join(format!("shard-{index}.hlog"));
+        let result = drive(
+            transport(&fx.root, &server, SessionMode::Bearer),
+            model,
+            Some(&log),
+        )
+        .await;
+        assert!(result.hlog_error.is_none());
+        totals += result.stats.overall().requests();
+    }
+    server.shutdown().await;
+    assert_eq!(totals, 100);
+    let output = Command::cargo_bin("jwtprobe")
+        .expect("binary")
+        .arg("merge")
+        .arg(fx.root.join("shard-0.hlog"))
+        .arg(fx.root.join("shard-1.hlog"))
+        .arg("--json")
+        .arg(fx.root.join("merged.json"))
+        .arg("--threshold")
+        .arg("requests >= 100")
+        .timeout(Duration::from_secs(20))
+        .output()
+        .expect("merge ran");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&fs_err::read_to_string(fx.root.join("merged.json")).expect("json"))
+            .expect("valid JSON");
+    assert_eq!(json["schema"], "jwtprobe.load/1");
+    assert_eq!(json["overall"]["requests"], 100);
+    assert_eq!(json["overall"]["latency_us"]["count"], 100);
+}
+
+#[test]
+fn unknown_threshold_metric_exits_2_with_a_caret() {
+    let fx = fixture();
+    let output = Command::cargo_bin("jwtprobe")
+        .expect("binary")
+        .args([
+            "load",
+            fx.root.join("load").as_str(),
+            "--rate",
+            "10",
+            "--duration",
+            "1s",
+        ])
+        .args(["--threshold", "p99x < 20ms"])
+        .timeout(Duration::from_secs(20))
+        .output()
+        .expect("load ran");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("unknown metric `p99x`"), "{stderr}");
+    assert!(stderr.contains("^^^^"), "{stderr}");
+}
+
+#[test]
+fn breached_threshold_exits_5_and_fails_the_junit_testcase() {
+    let fx = fixture();
+    let junit = fx.root.join("junit.xml");
+    let output = Command::cargo_bin("jwtprobe")
+        .expect("binary")
+        .args([
+            "load",
+            fx.root.join("load").as_str(),
+            "--rate",
+            "20",
+            "--duration",
+            "1s",
+        ])
+        .args([
+            "--mock-config",
+            fx.root.join("mock.yaml").as_str(),
+            "--mock-http",
+        ])
+        .args(["--threshold", "p99 < 1us", "--threshold", "error_rate < 1%"])
+        .args(["--junit", junit.as_str()])
+        .timeout(Duration::from_secs(20))
+        .output()
+        .expect("load ran");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(5), "{stderr}");
+    assert!(stderr.contains("FAIL  p99 < 1us"), "{stderr}");
+    assert!(stderr.contains("pass  error_rate < 1%"), "{stderr}");
+    let xml = fs_err::read_to_string(&junit).expect("junit written");
+    assert!(xml.contains("failures=\"1\""), "{xml}");
+}
