@@ -601,21 +601,19 @@ fn finish(
         .map(|s| s.name.as_str())
         .collect::<Vec<_>>()
         .join(", ");
-    if let Some(path) = &args.json {
-        if let Err(e) = ensure_parent(path)
+    if let Some(path) = &args.json
+        && let Err(e) = ensure_parent(path)
             .map_err(|e| e.error)
             .and_then(|()| report::write_json(path, &summary).map_err(anyhow::Error::new))
-        {
-            fail(e);
-        }
+    {
+        fail(e);
     }
-    if let Some(path) = &args.junit {
-        if let Err(e) = ensure_parent(path)
+    if let Some(path) = &args.junit
+        && let Err(e) = ensure_parent(path)
             .map_err(|e| e.error)
             .and_then(|()| report::write_junit(path, &summary, &name).map_err(anyhow::Error::new))
-        {
-            fail(e);
-        }
+    {
+        fail(e);
     }
     let all = result.stats.overall();
     let unreachable = all.requests() > 0

@@ -558,8 +558,16 @@ mod tests {
         shard_b2
             .series
             .insert(SeriesKey::new("hub", SessionMode::Cookie), fail);
-        let log_a = read(&log(&[shard_a.clone()], start, &facts(true)), "a".into()).unwrap();
-        let log_b = read(&log(&[shard_b2.clone()], start, &facts(false)), "b".into()).unwrap();
+        let log_a = read(
+            &log(std::slice::from_ref(&shard_a), start, &facts(true)),
+            "a".into(),
+        )
+        .unwrap();
+        let log_b = read(
+            &log(std::slice::from_ref(&shard_b2), start, &facts(false)),
+            "b".into(),
+        )
+        .unwrap();
         let mut merged = log_a.clone();
         merged.merge(&log_b);
 
