@@ -3,7 +3,7 @@
 //!
 //! [`read_config`] reads a YAML file with `saphyr` (every node keeps its line and column),
 //! checks every key and value, and returns either a [`MockConfig`] or every problem at once as
-//! [`ConfigDiagnostic`]s pointing at `file:line:col`. Paths in the file (the JWT certificate)
+//! [`Diagnostic`]s pointing at `file:line:col`. Paths in the file (the JWT certificate)
 //! are relative to the config file. The certificate is read and parsed here, once.
 
 use std::time::Duration;
@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::yaml::{self, Pos, SpannedDoc};
+use crate::diag::{self, Diagnostic, Located, Span};
 use crate::keys::{self, PublicKey, SignatureAlg};
 
 /// Which product and version the emulator behaves like.
@@ -248,85 +249,38 @@ pub struct MockConfig {
     pub cloud: Option<CloudConfig>,
 }
 
-/// One problem in a config file, with its place.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigDiagnostic {
-    /// The config file.
-    pub file: Utf8PathBuf,
-    /// 1-based line.
-    pub line: usize,
-    /// 1-based column, in characters.
-    pub col: usize,
-    /// Byte offsets of the offending text.
-    pub start: usize,
-    /// Byte offset just past the offending text.
-    pub end: usize,
-    /// What is wrong, e.g. "expected an HTTP status code (100-599)".
-    pub label: String,
-    /// The likely fix, e.g. "did you mean `prefix`?".
-    pub hint: Option<String>,
-}
-
-impl ConfigDiagnostic {
-    /// Renders the diagnostic in the house style, with the source line and a caret when the
-    /// source text is given.
-    #[must_use]
-    pub fn render(&self, source: Option<&str>) -> String {
-        let mut out = format!("error: invalid mock config `{}`\n  --> {}:{}:{}\n", self.file, self.file, self.line, self.col);
-        let line_text = source.and_then(|s| s.lines().nth(self.line.saturating_sub(1)));
-        let gutter = self.line.to_string().len();
-        let pad = " ".repeat(gutter);
-        if let Some(text) = line_text {
-            let width = source
-                .and_then(|s| s.get(self.start..self.end))
-                .map_or(1, |t| t.lines().next().map_or(1, |l| l.chars().count().max(1)));
-            let caret = format!("{}{}", " ".repeat(self.col.saturating_sub(1)), "^".repeat(width));
-            out.push_str(&format!("{pad} |\n{} | {text}\n{pad} | {caret} {}\n{pad} |\n", self.line, self.label));
-        } else {
-            out.push_str(&format!("{pad} = {}\n", self.label));
-        }
-        if let Some(hint) = &self.hint {
-            out.push_str(&format!("hint: {hint}\n"));
-        }
-        out
-    }
-}
-
-impl std::fmt::Display for ConfigDiagnostic {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.file, self.line, self.col, self.label)
-    }
-}
-
 /// Reads and checks a config file. On failure, returns every problem found.
-pub fn read_config(path: &Utf8Path) -> Result<MockConfig, Vec<ConfigDiagnostic>> {
+pub fn read_config(path: &Utf8Path) -> Result<MockConfig, Vec<Diagnostic>> {
     let source = fs_err::read_to_string(path).map_err(|e| {
-        vec![ConfigDiagnostic {
-            file: path.to_owned(),
-            line: 1,
-            col: 1,
-            start: 0,
-            end: 0,
-            label: format!("failed to read the file: {e}"),
-            hint: None,
-        }]
+        vec![Diagnostic::new(
+            format!("failed to read mock config `{path}`"),
+            e.to_string(),
+        )]
     })?;
-    let dir = path.parent().map_or_else(|| Utf8PathBuf::from("."), Utf8Path::to_owned);
-    let dir = if dir.as_str().is_empty() { Utf8PathBuf::from(".") } else { dir };
+    let dir = path
+        .parent()
+        .map_or_else(|| Utf8PathBuf::from("."), Utf8Path::to_owned);
+    let dir = if dir.as_str().is_empty() {
+        Utf8PathBuf::from(".")
+    } else {
+        dir
+    };
     parse_config(&source, path, &|rel: &Utf8Path| dir.join(rel))
 }
 
 impl MockConfig {
     /// The config `jwtprobe run` uses when no `--target` is given:
     /// `<repo_root>/fixtures/mock/qseow.yaml` and the fixture keys it names.
-    pub fn fixture_default(repo_root: &Utf8Path) -> Result<Self, Vec<ConfigDiagnostic>> {
+    pub fn fixture_default(repo_root: &Utf8Path) -> Result<Self, Vec<Diagnostic>> {
         read_config(&repo_root.join("fixtures/mock/qseow.yaml"))
     }
 
     /// The virtual proxy with this prefix (lowercase comparison).
     #[must_use]
     pub fn virtual_proxy(&self, prefix: &str) -> Option<&VirtualProxyConfig> {
-        self.virtual_proxies.iter().find(|vp| vp.prefix.eq_ignore_ascii_case(prefix))
+        self.virtual_proxies
+            .iter()
+            .find(|vp| vp.prefix.eq_ignore_ascii_case(prefix))
     }
 }
 
@@ -335,39 +289,62 @@ pub(crate) fn parse_config(
     source: &str,
     file: &Utf8Path,
     resolve: &dyn Fn(&Utf8Path) -> Utf8PathBuf,
-) -> Result<MockConfig, Vec<ConfigDiagnostic>> {
+) -> Result<MockConfig, Vec<Diagnostic>> {
     let doc = match yaml::parse(source) {
         Ok(doc) => doc,
         Err(e) => {
-            return Err(vec![diag_at(file, e.pos, format!("invalid YAML: {}", e.message), None)]);
+            return Err(vec![diag_at(
+                file,
+                e.pos,
+                format!("invalid YAML: {}", e.message),
+                None,
+            )]);
         }
     };
-    let mut r = Reader { doc: &doc, file, diags: Vec::new(), resolve };
+    let mut r = Reader {
+        doc: &doc,
+        file,
+        diags: Vec::new(),
+        resolve,
+    };
     let config = r.config();
     match config {
         Some(c) if r.diags.is_empty() => Ok(c),
         _ => {
             if r.diags.is_empty() {
-                r.diags.push(diag_at(file, Pos { start: 0, end: 0, line: 1, col: 1 }, "invalid config".to_owned(), None));
+                r.diags.push(diag_at(
+                    file,
+                    Pos {
+                        start: 0,
+                        end: 0,
+                        line: 1,
+                        col: 1,
+                    },
+                    "invalid config".to_owned(),
+                    None,
+                ));
             }
-            r.diags.sort_by_key(|d| (d.line, d.col));
+            r.diags
+                .sort_by_key(|d| d.location.as_ref().map(|l| (l.span.line, l.span.col)));
             Err(r.diags)
         }
     }
 }
 
-fn diag_at(file: &Utf8Path, pos: Pos, label: String, hint: Option<String>) -> ConfigDiagnostic {
-    ConfigDiagnostic { file: file.to_owned(), line: pos.line, col: pos.col, start: pos.start, end: pos.end, label, hint }
+fn diag_at(file: &Utf8Path, pos: Pos, label: String, hint: Option<String>) -> Diagnostic {
+    let span = Span {
+        start: pos.start,
+        end: pos.end,
+        line: pos.line,
+        col: pos.col,
+    };
+    Diagnostic::new(format!("invalid mock config `{file}`"), label)
+        .at(Some(Located::new(file, span)))
+        .with_hint_opt(hint)
 }
 
-/// The closest candidate to `word`, when it is close enough to be a likely typo.
-fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    candidates
-        .iter()
-        .map(|c| (strsim::jaro_winkler(&word.to_ascii_lowercase(), c), *c))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| c)
+fn did_you_mean(word: &str, candidates: &[&str]) -> Option<String> {
+    diag::did_you_mean(word, candidates).map(str::to_owned)
 }
 
 const TOP_KEYS: &[&str] = &[
@@ -403,8 +380,15 @@ const VP_KEYS: &[&str] = &[
 const COOKIE_KEYS: &[&str] = &["http_only", "domain", "https", "http"];
 const TRANSPORT_KEYS: &[&str] = &["secure", "same_site"];
 const MAPPING_KEYS: &[&str] = &["claim", "attribute", "mandatory"];
-const VP_STATUS_KEYS: &[&str] =
-    &["reject", "no_token", "host_denied", "session_limit", "logout", "csrftoken", "header_too_large"];
+const VP_STATUS_KEYS: &[&str] = &[
+    "reject",
+    "no_token",
+    "host_denied",
+    "session_limit",
+    "logout",
+    "csrftoken",
+    "header_too_large",
+];
 const CLOUD_KEYS: &[&str] = &[
     "tenant_hosts",
     "issuer",
@@ -424,14 +408,16 @@ const CLOUD_STATUS_KEYS: &[&str] = &["invalid_request", "unauthorized", "rate_li
 /// Characters QMC allows in a prefix.
 fn valid_prefix(prefix: &str) -> bool {
     !prefix.is_empty()
-        && prefix.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+        && prefix.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'.' | b'_' | b'~')
+        })
 }
 
 /// Walks the spanned document and collects diagnostics.
 struct Reader<'a> {
     doc: &'a SpannedDoc,
     file: &'a Utf8Path,
-    diags: Vec<ConfigDiagnostic>,
+    diags: Vec<Diagnostic>,
     resolve: &'a dyn Fn(&Utf8Path) -> Utf8PathBuf,
 }
 
@@ -442,7 +428,12 @@ impl Reader<'_> {
     }
 
     /// The mapping at `pointer`, after reporting unknown keys.
-    fn object<'v>(&mut self, value: &'v Value, pointer: &str, known: &[&str]) -> Option<&'v Map<String, Value>> {
+    fn object<'v>(
+        &mut self,
+        value: &'v Value,
+        pointer: &str,
+        known: &[&str],
+    ) -> Option<&'v Map<String, Value>> {
         let Some(map) = value.as_object() else {
             self.error(pointer, "expected a mapping", None);
             return None;
@@ -452,7 +443,12 @@ impl Reader<'_> {
                 let child = format!("{pointer}/{}", yaml::escape(key));
                 let pos = self.doc.key_pos(&child);
                 let hint = did_you_mean(key, known).map(|c| format!("did you mean `{c}`?"));
-                self.diags.push(diag_at(self.file, pos, format!("unknown key `{key}`"), hint));
+                self.diags.push(diag_at(
+                    self.file,
+                    pos,
+                    format!("unknown key `{key}`"),
+                    hint,
+                ));
             }
         }
         Some(map)
@@ -473,20 +469,33 @@ impl Reader<'_> {
         match serde_json::from_value::<T>(value.clone()) {
             Ok(v) => Some(v),
             Err(_) => {
-                self.error(&format!("{pointer}/{key}"), format!("expected {expected}"), None);
+                self.error(
+                    &format!("{pointer}/{key}"),
+                    format!("expected {expected}"),
+                    None,
+                );
                 None
             }
         }
     }
 
-    fn required_string(&mut self, map: &Map<String, Value>, pointer: &str, key: &str) -> Option<String> {
+    fn required_string(
+        &mut self,
+        map: &Map<String, Value>,
+        pointer: &str,
+        key: &str,
+    ) -> Option<String> {
         if !map.contains_key(key) || map.get(key).is_some_and(Value::is_null) {
             self.error(pointer, format!("missing key `{key}`"), None);
             return None;
         }
         let s: String = self.field(map, pointer, key, "a string")?;
         if s.trim().is_empty() {
-            self.error(&format!("{pointer}/{key}"), format!("`{key}` must not be empty"), None);
+            self.error(
+                &format!("{pointer}/{key}"),
+                format!("`{key}` must not be empty"),
+                None,
+            );
             return None;
         }
         Some(s)
@@ -496,7 +505,11 @@ impl Reader<'_> {
         match self.field::<i64>(map, pointer, key, "an HTTP status code (100-599)") {
             Some(code) if (100..=599).contains(&code) => u16::try_from(code).unwrap_or(default),
             Some(_) => {
-                self.error(&format!("{pointer}/{key}"), "expected an HTTP status code (100-599)", None);
+                self.error(
+                    &format!("{pointer}/{key}"),
+                    "expected an HTTP status code (100-599)",
+                    None,
+                );
                 default
             }
             None => default,
@@ -525,7 +538,11 @@ impl Reader<'_> {
             Some(Value::String(s)) => match humantime::parse_duration(s.trim()) {
                 Ok(d) => d,
                 Err(e) => {
-                    self.error(&at, format!("expected a duration such as `30m` or `500ms` ({e})"), None);
+                    self.error(
+                        &at,
+                        format!("expected a duration such as `30m` or `500ms` ({e})"),
+                        None,
+                    );
                     default
                 }
             },
@@ -537,8 +554,14 @@ impl Reader<'_> {
     }
 
     fn algorithms(&mut self, map: &Map<String, Value>, pointer: &str) -> Vec<SignatureAlg> {
-        let default = vec![SignatureAlg::RS256, SignatureAlg::RS384, SignatureAlg::RS512];
-        let Some(names) = self.field::<Vec<String>>(map, pointer, "algorithms", "a list of algorithm names") else {
+        let default = vec![
+            SignatureAlg::RS256,
+            SignatureAlg::RS384,
+            SignatureAlg::RS512,
+        ];
+        let Some(names) =
+            self.field::<Vec<String>>(map, pointer, "algorithms", "a list of algorithm names")
+        else {
             return default;
         };
         let all = [
@@ -558,7 +581,8 @@ impl Reader<'_> {
                 Some(a) => out.push(*a),
                 None => {
                     let candidates: Vec<&str> = all.iter().map(|a| a.name()).collect();
-                    let hint = did_you_mean(name, &candidates).map(|c| format!("did you mean `{c}`?"));
+                    let hint =
+                        did_you_mean(name, &candidates).map(|c| format!("did you mean `{c}`?"));
                     self.error(
                         &format!("{pointer}/algorithms/{i}"),
                         format!("unknown or keyless algorithm `{name}` (HS* and none cannot be verified with a certificate)"),
@@ -570,17 +594,30 @@ impl Reader<'_> {
         out
     }
 
-    fn public_key(&mut self, map: &Map<String, Value>, pointer: &str, key: &str) -> Option<(Utf8PathBuf, PublicKey)> {
+    fn public_key(
+        &mut self,
+        map: &Map<String, Value>,
+        pointer: &str,
+        key: &str,
+    ) -> Option<(Utf8PathBuf, PublicKey)> {
         let rel = self.required_string(map, pointer, key)?;
         let path = (self.resolve)(Utf8Path::new(&rel));
         let at = format!("{pointer}/{key}");
         match keys::read_key_file(&path, None) {
             Ok(bundle) => {
-                let public = bundle.certificate.as_ref().map(|c| c.public_key().clone()).or(bundle.public);
+                let public = bundle
+                    .certificate
+                    .as_ref()
+                    .map(|c| c.public_key().clone())
+                    .or(bundle.public);
                 match public {
                     Some(pk) => Some((path, pk)),
                     None => {
-                        self.error(&at, format!("`{path}` holds no certificate or public key"), None);
+                        self.error(
+                            &at,
+                            format!("`{path}` holds no certificate or public key"),
+                            None,
+                        );
                         None
                     }
                 }
@@ -602,42 +639,73 @@ impl Reader<'_> {
         let root = self.doc.value.clone();
         let map = self.object(&root, "", TOP_KEYS)?;
         let profile = match self.field::<String>(map, "", "profile", "a profile name") {
-            Some(name) => match Profile::from_name(&name) {
-                Some(p) => p,
-                None => {
-                    let hint = did_you_mean(&name, &Profile::NAMES).map(|c| format!("did you mean `{c}`?"));
-                    self.error("/profile", format!("unknown profile `{name}` (expected qseow, qseow-pre2024 or qlik-cloud)"), hint);
-                    Profile::Qseow
+            Some(name) => {
+                match Profile::from_name(&name) {
+                    Some(p) => p,
+                    None => {
+                        let hint = did_you_mean(&name, &Profile::NAMES)
+                            .map(|c| format!("did you mean `{c}`?"));
+                        self.error("/profile", format!("unknown profile `{name}` (expected qseow, qseow-pre2024 or qlik-cloud)"), hint);
+                        Profile::Qseow
+                    }
                 }
-            },
+            }
             None => {
                 if !map.contains_key("profile") {
-                    self.error("", "missing key `profile` (qseow, qseow-pre2024 or qlik-cloud)", None);
+                    self.error(
+                        "",
+                        "missing key `profile` (qseow, qseow-pre2024 or qlik-cloud)",
+                        None,
+                    );
                 }
                 Profile::Qseow
             }
         };
-        let debug_reasons = self.field(map, "", "debug_reasons", "true or false").unwrap_or(true);
-        let max_header_bytes = self.field(map, "", "max_header_bytes", "a number of bytes").unwrap_or(16384);
+        let debug_reasons = self
+            .field(map, "", "debug_reasons", "true or false")
+            .unwrap_or(true);
+        let max_header_bytes = self
+            .field(map, "", "max_header_bytes", "a number of bytes")
+            .unwrap_or(16384);
         let unknown_prefix_status = self.status(map, "", "unknown_prefix_status", 400);
         let default_proxy = match map.get("default_proxy") {
             Some(v) => {
                 let m = self.object(v, "/default_proxy", DEFAULT_PROXY_KEYS);
-                let pattern = m.and_then(|m| self.field(m, "/default_proxy", "windows_auth_pattern", "a string"));
-                DefaultProxyConfig { windows_auth_pattern: pattern.unwrap_or_else(|| "Windows".to_owned()) }
+                let pattern = m.and_then(|m| {
+                    self.field(m, "/default_proxy", "windows_auth_pattern", "a string")
+                });
+                DefaultProxyConfig {
+                    windows_auth_pattern: pattern.unwrap_or_else(|| "Windows".to_owned()),
+                }
             }
-            None => DefaultProxyConfig { windows_auth_pattern: "Windows".to_owned() },
+            None => DefaultProxyConfig {
+                windows_auth_pattern: "Windows".to_owned(),
+            },
         };
         let mut virtual_proxies = Vec::new();
         if let Some(list) = map.get("virtual_proxies") {
             match list.as_array() {
                 Some(items) => {
                     for (i, item) in items.iter().enumerate() {
-                        if let Some(vp) = self.virtual_proxy(item, &format!("/virtual_proxies/{i}"), profile, max_header_bytes) {
-                            if virtual_proxies.iter().any(|o: &VirtualProxyConfig| o.prefix == vp.prefix) {
-                                self.error(&format!("/virtual_proxies/{i}/prefix"), format!("prefix `{}` is used twice", vp.prefix), None);
+                        if let Some(vp) = self.virtual_proxy(
+                            item,
+                            &format!("/virtual_proxies/{i}"),
+                            profile,
+                            max_header_bytes,
+                        ) {
+                            if virtual_proxies
+                                .iter()
+                                .any(|o: &VirtualProxyConfig| o.prefix == vp.prefix)
+                            {
+                                self.error(
+                                    &format!("/virtual_proxies/{i}/prefix"),
+                                    format!("prefix `{}` is used twice", vp.prefix),
+                                    None,
+                                );
                             }
-                            if virtual_proxies.iter().any(|o: &VirtualProxyConfig| o.session_cookie_name == vp.session_cookie_name) {
+                            if virtual_proxies.iter().any(|o: &VirtualProxyConfig| {
+                                o.session_cookie_name == vp.session_cookie_name
+                            }) {
                                 self.error(
                                     &format!("/virtual_proxies/{i}/session_cookie_name"),
                                     "the session cookie name must be unique per virtual proxy",
@@ -648,7 +716,11 @@ impl Reader<'_> {
                         }
                     }
                 }
-                None => self.error("/virtual_proxies", "expected a list of virtual proxies", None),
+                None => self.error(
+                    "/virtual_proxies",
+                    "expected a list of virtual proxies",
+                    None,
+                ),
             }
         }
         let cloud = match map.get("cloud") {
@@ -657,13 +729,31 @@ impl Reader<'_> {
         };
         match profile {
             Profile::QlikCloud if !map.contains_key("cloud") => {
-                self.error("/profile", "profile `qlik-cloud` needs a `cloud` section", None);
+                self.error(
+                    "/profile",
+                    "profile `qlik-cloud` needs a `cloud` section",
+                    None,
+                );
             }
             Profile::Qseow | Profile::QseowPre2024 if map.contains_key("cloud") => {
-                self.error("/cloud", format!("a `cloud` section needs profile `qlik-cloud`, not `{}`", profile.name()), None);
+                self.error(
+                    "/cloud",
+                    format!(
+                        "a `cloud` section needs profile `qlik-cloud`, not `{}`",
+                        profile.name()
+                    ),
+                    None,
+                );
             }
             Profile::Qseow | Profile::QseowPre2024 if !map.contains_key("virtual_proxies") => {
-                self.error("", format!("profile `{}` needs at least one entry in `virtual_proxies`", profile.name()), None);
+                self.error(
+                    "",
+                    format!(
+                        "profile `{}` needs at least one entry in `virtual_proxies`",
+                        profile.name()
+                    ),
+                    None,
+                );
             }
             _ => {}
         }
@@ -683,12 +773,22 @@ impl Reader<'_> {
         let mut attrs = CookieAttributes {
             http_only: true,
             domain: None,
-            https: CookieTransport { secure: true, same_site: SameSite::None },
-            http: CookieTransport { secure: false, same_site: SameSite::NoAttribute },
+            https: CookieTransport {
+                secure: true,
+                same_site: SameSite::None,
+            },
+            http: CookieTransport {
+                secure: false,
+                same_site: SameSite::NoAttribute,
+            },
         };
-        let Some(v) = map.get("cookie") else { return attrs };
+        let Some(v) = map.get("cookie") else {
+            return attrs;
+        };
         let at = format!("{pointer}/cookie");
-        let Some(m) = self.object(v, &at, COOKIE_KEYS) else { return attrs };
+        let Some(m) = self.object(v, &at, COOKIE_KEYS) else {
+            return attrs;
+        };
         if let Some(b) = self.field(m, &at, "http_only", "true or false") {
             attrs.http_only = b;
         }
@@ -696,14 +796,22 @@ impl Reader<'_> {
         for (key, slot) in [("https", &mut attrs.https), ("http", &mut attrs.http)] {
             let Some(t) = m.get(key) else { continue };
             let tat = format!("{at}/{key}");
-            let Some(tm) = self.object(t, &tat, TRANSPORT_KEYS) else { continue };
+            let Some(tm) = self.object(t, &tat, TRANSPORT_KEYS) else {
+                continue;
+            };
             if let Some(b) = self.field(tm, &tat, "secure", "true or false") {
                 slot.secure = b;
             }
-            if let Some(name) = self.field::<String>(tm, &tat, "same_site", "no_attribute, none, lax or strict") {
+            if let Some(name) =
+                self.field::<String>(tm, &tat, "same_site", "no_attribute, none, lax or strict")
+            {
                 match SameSite::from_name(&name) {
                     Some(s) => slot.same_site = s,
-                    None => self.error(&format!("{tat}/same_site"), "expected no_attribute, none, lax or strict", None),
+                    None => self.error(
+                        &format!("{tat}/same_site"),
+                        "expected no_attribute, none, lax or strict",
+                        None,
+                    ),
                 }
             }
         }
@@ -725,15 +833,23 @@ impl Reader<'_> {
             self.error(
                 &format!("{pointer}/prefix"),
                 "a prefix may hold only lowercase letters, digits and `-._~`",
-                Some(format!("try `{}`", p.to_ascii_lowercase().trim_matches('/'))),
+                Some(format!(
+                    "try `{}`",
+                    p.to_ascii_lowercase().trim_matches('/')
+                )),
             );
         }
         if let Some(p) = &prefix
             && super::route::is_reserved(p)
         {
-            self.error(&format!("{pointer}/prefix"), format!("`{p}` is a reserved path segment and cannot be a prefix"), None);
+            self.error(
+                &format!("{pointer}/prefix"),
+                format!("`{p}` is a reserved path segment and cannot be a prefix"),
+                None,
+            );
         }
-        let cookie_name = self.field::<String>(map, pointer, "session_cookie_name", "a cookie name");
+        let cookie_name =
+            self.field::<String>(map, pointer, "session_cookie_name", "a cookie name");
         let cookie = self.cookie(map, pointer);
         let key = self.public_key(map, pointer, "jwt_certificate");
         let algorithms = self.algorithms(map, pointer);
@@ -746,34 +862,71 @@ impl Reader<'_> {
                 Some(items) => {
                     for (i, item) in items.iter().enumerate() {
                         let iat = format!("{at}/{i}");
-                        let Some(m) = self.object(item, &iat, MAPPING_KEYS) else { continue };
+                        let Some(m) = self.object(item, &iat, MAPPING_KEYS) else {
+                            continue;
+                        };
                         let claim = self.required_string(m, &iat, "claim");
                         let attribute = self.required_string(m, &iat, "attribute");
-                        let mandatory = self.field(m, &iat, "mandatory", "true or false").unwrap_or(false);
+                        let mandatory = self
+                            .field(m, &iat, "mandatory", "true or false")
+                            .unwrap_or(false);
                         if let (Some(claim), Some(attribute)) = (claim, attribute) {
-                            attribute_map.push(AttributeMapping { claim, attribute, mandatory });
+                            attribute_map.push(AttributeMapping {
+                                claim,
+                                attribute,
+                                mandatory,
+                            });
                         }
                     }
                 }
-                None => self.error(&at, "expected a list of `{claim, attribute, mandatory}`", None),
+                None => self.error(
+                    &at,
+                    "expected a list of `{claim, attribute, mandatory}`",
+                    None,
+                ),
             }
         }
         let audience = self.field(map, pointer, "audience", "a string");
         let leeway = self.duration(map, pointer, "leeway", 1, Duration::ZERO);
-        let timeout = self.duration(map, pointer, "session_inactivity_timeout", 60, Duration::from_secs(30 * 60));
-        let vp_max_header = self.field(map, pointer, "max_header_bytes", "a number of bytes").unwrap_or(max_header_bytes);
-        let max_sessions_per_user = self.field(map, pointer, "max_sessions_per_user", "a number (0 turns the limit off)").unwrap_or(5);
+        let timeout = self.duration(
+            map,
+            pointer,
+            "session_inactivity_timeout",
+            60,
+            Duration::from_secs(30 * 60),
+        );
+        let vp_max_header = self
+            .field(map, pointer, "max_header_bytes", "a number of bytes")
+            .unwrap_or(max_header_bytes);
+        let max_sessions_per_user = self
+            .field(
+                map,
+                pointer,
+                "max_sessions_per_user",
+                "a number (0 turns the limit off)",
+            )
+            .unwrap_or(5);
         let host_allow_list: Vec<String> = self
             .field(map, pointer, "host_allow_list", "a list of host names")
             .unwrap_or_default();
         for (i, host) in host_allow_list.iter().enumerate() {
             if host.contains("://") || host.contains('/') || host.contains(':') {
-                self.error(&format!("{pointer}/host_allow_list/{i}"), "a host name only: no scheme, port or path", None);
+                self.error(
+                    &format!("{pointer}/host_allow_list/{i}"),
+                    "a host name only: no scheme, port or path",
+                    None,
+                );
             }
         }
         let additional_response_headers = self.headers(map, pointer);
-        let bearer_scheme_case_insensitive =
-            self.field(map, pointer, "bearer_scheme_case_insensitive", "true or false").unwrap_or(true);
+        let bearer_scheme_case_insensitive = self
+            .field(
+                map,
+                pointer,
+                "bearer_scheme_case_insensitive",
+                "true or false",
+            )
+            .unwrap_or(true);
         let statuses = self.vp_statuses(map, pointer, profile);
         let prefix = prefix?;
         let (jwt_certificate, public_key) = key?;
@@ -800,7 +953,9 @@ impl Reader<'_> {
     }
 
     fn headers(&mut self, map: &Map<String, Value>, pointer: &str) -> Vec<(String, String)> {
-        let Some(v) = map.get("additional_response_headers") else { return Vec::new() };
+        let Some(v) = map.get("additional_response_headers") else {
+            return Vec::new();
+        };
         let at = format!("{pointer}/additional_response_headers");
         let Some(m) = v.as_object() else {
             self.error(&at, "expected a mapping of header name to value", None);
@@ -820,7 +975,12 @@ impl Reader<'_> {
             };
             if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
                 let pos = self.doc.key_pos(&hat);
-                self.diags.push(diag_at(self.file, pos, format!("`{name}` is not a valid header name"), None));
+                self.diags.push(diag_at(
+                    self.file,
+                    pos,
+                    format!("`{name}` is not a valid header name"),
+                    None,
+                ));
                 continue;
             }
             if http::HeaderValue::from_str(&text).is_err() {
@@ -832,19 +992,32 @@ impl Reader<'_> {
         out
     }
 
-    fn vp_statuses(&mut self, map: &Map<String, Value>, pointer: &str, profile: Profile) -> VpStatuses {
+    fn vp_statuses(
+        &mut self,
+        map: &Map<String, Value>,
+        pointer: &str,
+        profile: Profile,
+    ) -> VpStatuses {
         let mut s = VpStatuses {
             reject: 400,
             no_token: 401,
             host_denied: 403,
             session_limit: 403,
             logout: 200,
-            csrftoken: if profile == Profile::QseowPre2024 { 404 } else { 204 },
+            csrftoken: if profile == Profile::QseowPre2024 {
+                404
+            } else {
+                204
+            },
             header_too_large: 400,
         };
-        let Some(v) = map.get("statuses") else { return s };
+        let Some(v) = map.get("statuses") else {
+            return s;
+        };
         let at = format!("{pointer}/statuses");
-        let Some(m) = self.object(v, &at, VP_STATUS_KEYS) else { return s };
+        let Some(m) = self.object(v, &at, VP_STATUS_KEYS) else {
+            return s;
+        };
         s.reject = self.status(m, &at, "reject", s.reject);
         s.no_token = self.status(m, &at, "no_token", s.no_token);
         s.host_denied = self.status(m, &at, "host_denied", s.host_denied);
@@ -858,25 +1031,53 @@ impl Reader<'_> {
     fn cloud(&mut self, value: &Value) -> Option<CloudConfig> {
         let at = "/cloud";
         let map = self.object(value, at, CLOUD_KEYS)?;
-        let tenant_hosts = self.field(map, at, "tenant_hosts", "a list of host names").unwrap_or_default();
+        let tenant_hosts = self
+            .field(map, at, "tenant_hosts", "a list of host names")
+            .unwrap_or_default();
         let issuer = self.required_string(map, at, "issuer");
         let kid = self.required_string(map, at, "kid");
         let key = self.public_key(map, at, "certificate");
         let algorithms = self.algorithms(map, at);
-        let audience = self.field(map, at, "audience", "a string").unwrap_or_else(|| "qlik.api/login/jwt-session".to_owned());
+        let audience = self
+            .field(map, at, "audience", "a string")
+            .unwrap_or_else(|| "qlik.api/login/jwt-session".to_owned());
         let max_lifetime = self.duration(map, at, "max_lifetime", 1, Duration::from_secs(3600));
         let tolerance = self.duration(map, at, "clock_tolerance", 1, Duration::ZERO);
-        let timeout = self.duration(map, at, "session_inactivity_timeout", 60, Duration::from_secs(3600));
-        let replay_cache_capacity = self.field(map, at, "replay_cache_capacity", "a number").unwrap_or(100_000);
+        let timeout = self.duration(
+            map,
+            at,
+            "session_inactivity_timeout",
+            60,
+            Duration::from_secs(3600),
+        );
+        let replay_cache_capacity = self
+            .field(map, at, "replay_cache_capacity", "a number")
+            .unwrap_or(100_000);
         if replay_cache_capacity == 0 {
-            self.error("/cloud/replay_cache_capacity", "must be at least 1 (replay detection cannot be turned off)", None);
+            self.error(
+                "/cloud/replay_cache_capacity",
+                "must be at least 1 (replay detection cannot be turned off)",
+                None,
+            );
         }
-        let rate_limit_per_minute = self.field(map, at, "rate_limit_per_minute", "a number (0 turns the limit off)").unwrap_or(0);
-        let mut statuses = CloudStatuses { invalid_request: 400, unauthorized: 401, rate_limited: 429 };
+        let rate_limit_per_minute = self
+            .field(
+                map,
+                at,
+                "rate_limit_per_minute",
+                "a number (0 turns the limit off)",
+            )
+            .unwrap_or(0);
+        let mut statuses = CloudStatuses {
+            invalid_request: 400,
+            unauthorized: 401,
+            rate_limited: 429,
+        };
         if let Some(v) = map.get("statuses") {
             let sat = "/cloud/statuses";
             if let Some(m) = self.object(v, sat, CLOUD_STATUS_KEYS) {
-                statuses.invalid_request = self.status(m, sat, "invalid_request", statuses.invalid_request);
+                statuses.invalid_request =
+                    self.status(m, sat, "invalid_request", statuses.invalid_request);
                 statuses.unauthorized = self.status(m, sat, "unauthorized", statuses.unauthorized);
                 statuses.rate_limited = self.status(m, sat, "rate_limited", statuses.rate_limited);
             }
@@ -908,9 +1109,17 @@ mod tests {
         Utf8PathBuf::from(env!("CARGO_MANIFEST_DIR"))
     }
 
-    fn parse(text: &str) -> Result<MockConfig, Vec<ConfigDiagnostic>> {
+    fn loc(d: &Diagnostic) -> (usize, usize) {
+        d.location
+            .as_ref()
+            .map_or((0, 0), |l| (l.span.line, l.span.col))
+    }
+
+    fn parse(text: &str) -> Result<MockConfig, Vec<Diagnostic>> {
         let dir = repo().join("fixtures/mock");
-        parse_config(text, Utf8Path::new("test.yaml"), &|rel: &Utf8Path| dir.join(rel))
+        parse_config(text, Utf8Path::new("test.yaml"), &|rel: &Utf8Path| {
+            dir.join(rel)
+        })
     }
 
     const MINIMAL: &str = "profile: qseow\nvirtual_proxies:\n  - prefix: jwt\n    jwt_certificate: ../keys/qlik-signing.cert.pem\n    user_id_claim: UserId\n    user_directory_claim: UserDirectory\n";
@@ -925,7 +1134,12 @@ mod tests {
         }
         let default = MockConfig::fixture_default(&repo()).expect("default fixture");
         assert_eq!(default.profile, Profile::Qseow);
-        assert_eq!(default.virtual_proxy("jwt").map(|vp| vp.session_cookie_name.as_str()), Some("X-Qlik-Session-jwt"));
+        assert_eq!(
+            default
+                .virtual_proxy("jwt")
+                .map(|vp| vp.session_cookie_name.as_str()),
+            Some("X-Qlik-Session-jwt")
+        );
     }
 
     #[test]
@@ -939,7 +1153,14 @@ mod tests {
         assert_eq!(vp.max_header_bytes, 16384);
         assert_eq!(vp.max_sessions_per_user, 5);
         assert_eq!(vp.session_inactivity_timeout, Duration::from_secs(1800));
-        assert_eq!(vp.algorithms, vec![SignatureAlg::RS256, SignatureAlg::RS384, SignatureAlg::RS512]);
+        assert_eq!(
+            vp.algorithms,
+            vec![
+                SignatureAlg::RS256,
+                SignatureAlg::RS384,
+                SignatureAlg::RS512
+            ]
+        );
         assert!(vp.bearer_scheme_case_insensitive);
         assert!(c.debug_reasons);
         assert_eq!(c.default_proxy.windows_auth_pattern, "Windows");
@@ -955,10 +1176,16 @@ mod tests {
     fn unknown_key_points_at_the_key_with_a_suggestion() {
         let text = MINIMAL.replace("    user_id_claim", "    user_id_clam");
         let diags = parse(&text).expect_err("typo");
-        let d = diags.iter().find(|d| d.label.contains("user_id_clam")).expect("unknown key reported");
-        assert_eq!((d.line, d.col), (5, 5));
+        let d = diags
+            .iter()
+            .find(|d| d.label.contains("user_id_clam"))
+            .expect("unknown key reported");
+        assert_eq!(loc(d), (5, 5));
         assert_eq!(d.hint.as_deref(), Some("did you mean `user_id_claim`?"));
-        assert!(d.to_string().starts_with("test.yaml:5:5: "));
+        assert_eq!(
+            d.location.as_ref().map(ToString::to_string).as_deref(),
+            Some("test.yaml:5:5")
+        );
     }
 
     #[test]
@@ -966,18 +1193,25 @@ mod tests {
         let text = format!("{MINIMAL}    statuses: {{ reject: 2OO }}\n");
         let diags = parse(&text).expect_err("bad status");
         assert_eq!(diags.len(), 1);
-        assert_eq!((diags[0].line, diags[0].col), (7, 25));
+        assert_eq!(loc(&diags[0]), (7, 25));
         assert_eq!(diags[0].label, "expected an HTTP status code (100-599)");
         let rendered = diags[0].render(Some(&text));
         assert!(rendered.contains("--> test.yaml:7:25"), "{rendered}");
-        assert!(rendered.contains("^^^ expected an HTTP status code"), "{rendered}");
+        assert!(
+            rendered.starts_with("error: invalid mock config `test.yaml`"),
+            "{rendered}"
+        );
+        assert!(
+            rendered.contains("^^^ expected an HTTP status code"),
+            "{rendered}"
+        );
     }
 
     #[test]
     fn missing_certificate_file_is_reported_at_its_path() {
         let text = MINIMAL.replace("qlik-signing.cert.pem", "nosuch.pem");
         let diags = parse(&text).expect_err("missing file");
-        assert_eq!((diags[0].line, diags[0].col), (4, 22));
+        assert_eq!(loc(&diags[0]), (4, 22));
         assert!(diags[0].label.contains("nosuch.pem"), "{}", diags[0].label);
     }
 
@@ -986,18 +1220,36 @@ mod tests {
         let text = "profile: qsew\nvirtual_proxies:\n  - prefix: JWT/x\n    jwt_certificate: ../keys/qlik-signing.cert.pem\n    user_directory_claim: UserDirectory\n    max_sessions_per_user: many\n";
         let diags = parse(text).expect_err("several problems");
         let labels: Vec<&str> = diags.iter().map(|d| d.label.as_str()).collect();
-        assert!(labels.iter().any(|l| l.contains("unknown profile `qsew`")), "{labels:?}");
-        assert!(labels.iter().any(|l| l.contains("lowercase letters")), "{labels:?}");
-        assert!(labels.iter().any(|l| l.contains("missing key `user_id_claim`")), "{labels:?}");
-        assert!(labels.iter().any(|l| l.contains("expected a number")), "{labels:?}");
+        assert!(
+            labels.iter().any(|l| l.contains("unknown profile `qsew`")),
+            "{labels:?}"
+        );
+        assert!(
+            labels.iter().any(|l| l.contains("lowercase letters")),
+            "{labels:?}"
+        );
+        assert!(
+            labels
+                .iter()
+                .any(|l| l.contains("missing key `user_id_claim`")),
+            "{labels:?}"
+        );
+        assert!(
+            labels.iter().any(|l| l.contains("expected a number")),
+            "{labels:?}"
+        );
         assert_eq!(diags[0].hint.as_deref(), Some("did you mean `qseow`?"));
     }
 
     #[test]
     fn yaml_syntax_error_has_a_line() {
         let diags = parse("profile: [qseow\n").expect_err("bad yaml");
-        assert!(diags[0].label.starts_with("invalid YAML"), "{}", diags[0].label);
-        assert!(diags[0].line >= 1);
+        assert!(
+            diags[0].label.starts_with("invalid YAML"),
+            "{}",
+            diags[0].label
+        );
+        assert!(loc(&diags[0]).0 >= 1);
     }
 
     #[test]
@@ -1010,6 +1262,11 @@ mod tests {
     fn cloud_section_needs_the_cloud_profile() {
         let text = "profile: qseow\ncloud:\n  issuer: x\n  kid: k\n  certificate: ../keys/qlik-signing.cert.pem\n";
         let diags = parse(text).expect_err("mismatch");
-        assert!(diags.iter().any(|d| d.label.contains("needs profile `qlik-cloud`")), "{diags:?}");
+        assert!(
+            diags
+                .iter()
+                .any(|d| d.label.contains("needs profile `qlik-cloud`")),
+            "{diags:?}"
+        );
     }
 }

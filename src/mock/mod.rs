@@ -34,8 +34,8 @@ use axum::response::Response;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
 pub use config::{
-    AttributeMapping, CloudConfig, CloudStatuses, ConfigDiagnostic, CookieAttributes, CookieTransport, DefaultProxyConfig,
-    MockConfig, Profile, SameSite, VirtualProxyConfig, VpStatuses, read_config,
+    AttributeMapping, CloudConfig, CloudStatuses, CookieAttributes, CookieTransport,
+    DefaultProxyConfig, MockConfig, Profile, SameSite, VirtualProxyConfig, VpStatuses, read_config,
 };
 pub use server::{MockError, MockServer, TlsMode, start, start_with_clock};
 pub use session::MockClock;
@@ -175,9 +175,25 @@ impl MockState {
     /// `tls` says whether clients reach it over HTTPS (plain HTTP adds `-HTTP` to cookie names).
     #[must_use]
     pub fn new(config: MockConfig, clock: MockClock, tls: bool) -> Self {
-        let vps = config.virtual_proxies.iter().map(|vp| qseow::VpRuntime::new(vp.clone(), tls)).collect();
-        let cloud = config.cloud.clone().map(|c| cloud::CloudRuntime::new(c, tls));
-        Self { inner: Arc::new(Inner { config, tls, clock, hits: Hits::default(), vps, cloud }) }
+        let vps = config
+            .virtual_proxies
+            .iter()
+            .map(|vp| qseow::VpRuntime::new(vp.clone(), tls))
+            .collect();
+        let cloud = config
+            .cloud
+            .clone()
+            .map(|c| cloud::CloudRuntime::new(c, tls));
+        Self {
+            inner: Arc::new(Inner {
+                config,
+                tls,
+                clock,
+                hits: Hits::default(),
+                vps,
+                cloud,
+            }),
+        }
     }
 
     /// The config it was built from.
@@ -202,7 +218,11 @@ impl MockState {
     /// see it (`-HTTP` appended over plain HTTP).
     #[must_use]
     pub fn session_cookie_name(&self, prefix: &str) -> Option<&str> {
-        self.inner.vps.iter().find(|vp| vp.config.prefix.eq_ignore_ascii_case(prefix)).map(|vp| vp.cookie_name.as_str())
+        self.inner
+            .vps
+            .iter()
+            .find(|vp| vp.config.prefix.eq_ignore_ascii_case(prefix))
+            .map(|vp| vp.cookie_name.as_str())
     }
 }
 
@@ -220,11 +240,18 @@ async fn handle(State(state): State<MockState>, request: Request) -> Response {
         inner.hits.route(RouteClass::Health);
         return text(StatusCode::OK, "text/plain; charset=utf-8", "ok");
     }
-    let ctx = Ctx { state: &state, parts: &parts };
+    let ctx = Ctx {
+        state: &state,
+        parts: &parts,
+    };
     match inner.config.profile {
         Profile::QlikCloud => match &inner.cloud {
             Some(cloud) => cloud.handle(&ctx),
-            None => text(StatusCode::INTERNAL_SERVER_ERROR, "text/plain; charset=utf-8", "no cloud config"),
+            None => text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "text/plain; charset=utf-8",
+                "no cloud config",
+            ),
         },
         Profile::Qseow | Profile::QseowPre2024 => qseow::handle(&ctx),
     }
@@ -257,7 +284,9 @@ impl Ctx<'_> {
         let host = if let Some(rest) = raw.strip_prefix('[') {
             rest.split(']').next().unwrap_or(rest).to_owned()
         } else {
-            raw.rsplit_once(':').map_or(raw.as_str(), |(h, _)| h).to_owned()
+            raw.rsplit_once(':')
+                .map_or(raw.as_str(), |(h, _)| h)
+                .to_owned()
         };
         Some(host)
     }
@@ -279,7 +308,11 @@ impl Ctx<'_> {
     /// The total size of the request's header block, counted as on the wire
     /// (`name: value\r\n` per header).
     fn header_bytes(&self) -> usize {
-        self.parts.headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 4).sum()
+        self.parts
+            .headers
+            .iter()
+            .map(|(n, v)| n.as_str().len() + v.len() + 4)
+            .sum()
     }
 
     /// The value of the first cookie called `name`.
@@ -298,8 +331,17 @@ impl Ctx<'_> {
     /// Adds the debug reason header when the config asks for it.
     fn with_reason(&self, mut response: Response, reason: &str) -> Response {
         if self.inner().config.debug_reasons {
-            let clean: String =
-                reason.chars().map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' }).take(300).collect();
+            let clean: String = reason
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_graphic() || c == ' ' {
+                        c
+                    } else {
+                        '?'
+                    }
+                })
+                .take(300)
+                .collect();
             if let Ok(v) = HeaderValue::from_str(&clean) {
                 response.headers_mut().insert(REASON_HEADER, v);
             }
@@ -322,8 +364,12 @@ pub(crate) enum AuthHeader<'a> {
 /// Reads the `Authorization` header. With `case_insensitive`, `bearer` in any case and any
 /// run of spaces before the token match (RFC 7235); without it, exactly `Bearer ` does.
 pub(crate) fn auth_header(headers: &HeaderMap, case_insensitive: bool) -> AuthHeader<'_> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else { return AuthHeader::Absent };
-    let Ok(text) = value.to_str() else { return AuthHeader::OtherScheme };
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return AuthHeader::Absent;
+    };
+    let Ok(text) = value.to_str() else {
+        return AuthHeader::OtherScheme;
+    };
     if case_insensitive {
         let trimmed = text.trim_start();
         let (scheme, rest) = trimmed.split_once([' ', '\t']).unwrap_or((trimmed, ""));
@@ -342,10 +388,16 @@ pub(crate) fn auth_header(headers: &HeaderMap, case_insensitive: bool) -> AuthHe
 }
 
 /// A response with a body and a content type.
-pub(crate) fn text(status: StatusCode, content_type: &'static str, body: impl Into<Body>) -> Response {
+pub(crate) fn text(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Body>,
+) -> Response {
     let mut response = Response::new(body.into());
     *response.status_mut() = status;
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     response
 }
 
@@ -367,26 +419,4 @@ pub(crate) fn json(status: StatusCode, value: &serde_json::Value) -> Response {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn headers(auth: &str) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert(header::AUTHORIZATION, HeaderValue::from_str(auth).expect("valid header"));
-        h
-    }
-
-    #[test]
-    fn bearer_scheme_matches_any_case_and_spacing_when_lenient() {
-        assert_eq!(auth_header(&headers("bearer  abc"), true), AuthHeader::Bearer("abc"));
-        assert_eq!(auth_header(&headers("BEARER abc "), true), AuthHeader::Bearer("abc"));
-        assert_eq!(auth_header(&headers("Basic dXNlcg=="), true), AuthHeader::OtherScheme);
-        assert_eq!(auth_header(&HeaderMap::new(), true), AuthHeader::Absent);
-    }
-
-    #[test]
-    fn bearer_scheme_is_exact_when_strict() {
-        assert_eq!(auth_header(&headers("Bearer abc"), false), AuthHeader::Bearer("abc"));
-        assert_eq!(auth_header(&headers("bearer abc"), false), AuthHeader::OtherScheme);
-    }
-}
+mod tests;

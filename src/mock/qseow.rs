@@ -12,8 +12,9 @@ use serde_json::{Map, Value, json};
 use super::config::VirtualProxyConfig;
 use super::route::{self, Route};
 use super::session::{Session, SessionTable, UserKey};
-use super::verify::{Rejection, Verifier};
+use super::verify::{Verifier, reason};
 use super::{AuthHeader, Ctx, RouteClass, auth_header, empty, status, text};
+use crate::token::Rejection;
 
 /// The QRS answer to a missing or mismatched xrfkey (exact text, §3.2).
 pub(crate) const XSRF_TEXT: &str = "XSRF prevention check failed. Possible XSRF discovered.";
@@ -33,20 +34,28 @@ pub(crate) struct VpRuntime {
 
 impl VpRuntime {
     pub(crate) fn new(config: VirtualProxyConfig, tls: bool) -> Self {
-        let verifier = Verifier {
-            algs: config.algorithms.clone(),
-            key: config.public_key.clone(),
-            user_claim: Some(config.user_id_claim.clone()),
-            directory_claim: Some(config.user_directory_claim.clone()),
-            audience: config.audience.clone(),
-            leeway_s: config.leeway_s,
+        let verifier = Verifier::new(
+            &config.algorithms,
+            config.public_key.clone(),
+            Some(config.user_id_claim.clone()),
+            Some(config.user_directory_claim.clone()),
+            config.audience.clone(),
+            config.leeway_s,
+        );
+        let cookie_name = if tls {
+            config.session_cookie_name.clone()
+        } else {
+            format!("{}-HTTP", config.session_cookie_name)
         };
-        let cookie_name =
-            if tls { config.session_cookie_name.clone() } else { format!("{}-HTTP", config.session_cookie_name) };
         let extra_headers = config
             .additional_response_headers
             .iter()
-            .filter_map(|(n, v)| Some((HeaderName::from_bytes(n.as_bytes()).ok()?, HeaderValue::from_str(v).ok()?)))
+            .filter_map(|(n, v)| {
+                Some((
+                    HeaderName::from_bytes(n.as_bytes()).ok()?,
+                    HeaderValue::from_str(v).ok()?,
+                ))
+            })
             .collect();
         Self {
             sessions: SessionTable::new(config.session_inactivity_timeout, SESSION_CAPACITY),
@@ -75,7 +84,8 @@ impl VpRuntime {
             line.push_str("; ");
             line.push_str(same_site);
         }
-        HeaderValue::from_str(&line).unwrap_or_else(|_| HeaderValue::from_static("invalid-cookie=1"))
+        HeaderValue::from_str(&line)
+            .unwrap_or_else(|_| HeaderValue::from_static("invalid-cookie=1"))
     }
 }
 
@@ -83,8 +93,15 @@ impl VpRuntime {
 pub(crate) fn handle(ctx: &Ctx<'_>) -> Response {
     let inner = ctx.inner();
     let split = route::split(ctx.parts.uri.path());
-    let vp = split.prefix.and_then(|p| inner.vps.iter().find(|vp| vp.config.prefix.eq_ignore_ascii_case(p)));
-    let max_header = vp.map_or(inner.config.max_header_bytes, |vp| vp.config.max_header_bytes);
+    let vp = split.prefix.and_then(|p| {
+        inner
+            .vps
+            .iter()
+            .find(|vp| vp.config.prefix.eq_ignore_ascii_case(p))
+    });
+    let max_header = vp.map_or(inner.config.max_header_bytes, |vp| {
+        vp.config.max_header_bytes
+    });
     if ctx.header_bytes() > max_header {
         inner.hits.route(RouteClass::Refused);
         let code = vp.map_or(400, |vp| vp.config.statuses.header_too_large);
@@ -94,8 +111,15 @@ pub(crate) fn handle(ctx: &Ctx<'_>) -> Response {
             "<html><head><title>Bad Request</title></head><body><h2>Bad Request - Request Too Long</h2>\
              <p>HTTP Error 400. The size of the request headers is too long.</p></body></html>",
         );
-        r.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
-        return ctx.with_reason(r, &format!("request headers of {} bytes exceed {max_header}", ctx.header_bytes()));
+        r.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return ctx.with_reason(
+            r,
+            &format!(
+                "request headers of {} bytes exceed {max_header}",
+                ctx.header_bytes()
+            ),
+        );
     }
     match (split.prefix, vp) {
         (None, _) => default_proxy(ctx, split.rest),
@@ -126,9 +150,16 @@ fn default_proxy(ctx: &Ctx<'_>, rest: &str) -> Response {
     let lower = rest.to_ascii_lowercase();
     if lower.starts_with("/internal_windows_authentication") {
         let mut r = empty(StatusCode::UNAUTHORIZED);
-        r.headers_mut().append(header::WWW_AUTHENTICATE, HeaderValue::from_static("Negotiate"));
-        r.headers_mut().append(header::WWW_AUTHENTICATE, HeaderValue::from_static("NTLM"));
-        return ctx.with_reason(r, "windows authentication needs Negotiate or NTLM credentials");
+        r.headers_mut().append(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Negotiate"),
+        );
+        r.headers_mut()
+            .append(header::WWW_AUTHENTICATE, HeaderValue::from_static("NTLM"));
+        return ctx.with_reason(
+            r,
+            "windows authentication needs Negotiate or NTLM credentials",
+        );
     }
     if lower.starts_with("/internal_forms_authentication") {
         return text(
@@ -139,7 +170,11 @@ fn default_proxy(ctx: &Ctx<'_>, rest: &str) -> Response {
              <button type=\"submit\">Log in</button></form></body></html>",
         );
     }
-    let ua = ctx.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let ua = ctx
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let page = if ua.contains(&inner.config.default_proxy.windows_auth_pattern) {
         "internal_windows_authentication"
     } else {
@@ -192,17 +227,25 @@ struct Authenticated {
 }
 
 /// Authenticates a request on a JWT virtual proxy, or returns the refusal.
-fn authenticate(ctx: &Ctx<'_>, vp: &VpRuntime) -> Result<Authenticated, Response> {
+fn authenticate(ctx: &Ctx<'_>, vp: &VpRuntime) -> Result<Authenticated, Box<Response>> {
     let inner = ctx.inner();
     let now_ms = inner.clock.now_ms();
-    let live = ctx.cookie(&vp.cookie_name).and_then(|id| vp.sessions.touch(&id, now_ms));
+    let live = ctx
+        .cookie(&vp.cookie_name)
+        .and_then(|id| vp.sessions.touch(&id, now_ms));
     match auth_header(ctx.headers(), vp.config.bearer_scheme_case_insensitive) {
         AuthHeader::Bearer(token) => {
-            let verified = vp.verifier.verify(token, inner.clock.now_s()).map_err(|r| reject(ctx, vp, &reason(&r)))?;
+            let verified = vp
+                .verifier
+                .verify(token, inner.clock.now_s())
+                .map_err(|r| Box::new(reject(ctx, vp, &reason(&r))))?;
             for mapping in vp.config.attribute_map.iter().filter(|m| m.mandatory) {
                 if !verified.claims.contains_key(&mapping.claim) {
-                    let r = Rejection::MissingClaim { name: mapping.claim.clone(), near_miss: None };
-                    return Err(reject(ctx, vp, &reason(&r)));
+                    let r = Rejection::MissingClaim {
+                        name: mapping.claim.clone(),
+                        near_miss: None,
+                    };
+                    return Err(Box::new(reject(ctx, vp, &reason(&r))));
                 }
             }
             inner.hits.accepted.fetch_add(1, Ordering::Relaxed);
@@ -211,7 +254,10 @@ fn authenticate(ctx: &Ctx<'_>, vp: &VpRuntime) -> Result<Authenticated, Response
                 user_id: verified.user_id.clone().unwrap_or_default(),
             };
             if let Some(session) = live.filter(|s| s.user == user) {
-                return Ok(Authenticated { session, is_new: false });
+                return Ok(Authenticated {
+                    session,
+                    is_new: false,
+                });
             }
             let mut attributes = Map::new();
             for mapping in &vp.config.attribute_map {
@@ -219,35 +265,51 @@ fn authenticate(ctx: &Ctx<'_>, vp: &VpRuntime) -> Result<Authenticated, Response
                     attributes.insert(mapping.attribute.clone(), v.clone());
                 }
             }
-            match vp.sessions.create(user, attributes, now_ms, vp.config.max_sessions_per_user) {
-                Ok(session) => Ok(Authenticated { session, is_new: true }),
+            match vp
+                .sessions
+                .create(user, attributes, now_ms, vp.config.max_sessions_per_user)
+            {
+                Ok(session) => Ok(Authenticated {
+                    session,
+                    is_new: true,
+                }),
                 Err(limit) => {
-                    let r = text(status(vp.config.statuses.session_limit), "text/plain; charset=utf-8", "Access denied");
-                    Err(ctx.with_reason(
+                    let r = text(
+                        status(vp.config.statuses.session_limit),
+                        "text/plain; charset=utf-8",
+                        "Access denied",
+                    );
+                    Err(Box::new(ctx.with_reason(
                         r,
-                        &format!("user already holds {} sessions (max_sessions_per_user {})", limit.live, vp.config.max_sessions_per_user),
-                    ))
+                        &format!(
+                            "user already holds {} sessions (max_sessions_per_user {})",
+                            limit.live, vp.config.max_sessions_per_user
+                        ),
+                    )))
                 }
             }
         }
         AuthHeader::Absent | AuthHeader::OtherScheme => match live {
-            Some(session) => Ok(Authenticated { session, is_new: false }),
+            Some(session) => Ok(Authenticated {
+                session,
+                is_new: false,
+            }),
             None => {
-                let why = match (ctx.cookie(&vp.cookie_name).is_some(), auth_header(ctx.headers(), true)) {
+                let why = match (
+                    ctx.cookie(&vp.cookie_name).is_some(),
+                    auth_header(ctx.headers(), true),
+                ) {
                     (true, _) => "session cookie unknown or expired",
-                    (false, AuthHeader::Bearer(_)) => "scheme must be exactly `Bearer` (bearer_scheme_case_insensitive is off)",
+                    (false, AuthHeader::Bearer(_)) => {
+                        "scheme must be exactly `Bearer` (bearer_scheme_case_insensitive is off)"
+                    }
                     (false, AuthHeader::OtherScheme) => "authorization scheme is not Bearer",
                     (false, AuthHeader::Absent) => "no token and no session cookie",
                 };
-                Err(no_token(ctx, vp, why))
+                Err(Box::new(no_token(ctx, vp, why)))
             }
         },
     }
-}
-
-/// The debug reason text of a token rejection.
-pub(crate) fn reason(r: &Rejection) -> String {
-    r.to_string()
 }
 
 /// Checks the xrfkey rule: a query parameter `xrfkey` (any case) and an `X-Qlik-Xrfkey` header,
@@ -257,7 +319,10 @@ fn xrfkey_problem(ctx: &Ctx<'_>) -> Option<&'static str> {
     let param = url::form_urlencoded::parse(query.as_bytes())
         .find(|(k, _)| k.eq_ignore_ascii_case("xrfkey"))
         .map(|(_, v)| v.into_owned());
-    let header = ctx.headers().get("x-qlik-xrfkey").and_then(|v| v.to_str().ok());
+    let header = ctx
+        .headers()
+        .get("x-qlik-xrfkey")
+        .and_then(|v| v.to_str().ok());
     match (param, header) {
         (None, _) => Some("xrfkey query parameter missing"),
         (Some(_), None) => Some("X-Qlik-Xrfkey header missing"),
@@ -270,7 +335,14 @@ fn xrfkey_problem(ctx: &Ctx<'_>) -> Option<&'static str> {
 }
 
 fn xsrf_failed(ctx: &Ctx<'_>, why: &str) -> Response {
-    ctx.with_reason(text(StatusCode::FORBIDDEN, "text/plain; charset=utf-8", XSRF_TEXT), why)
+    ctx.with_reason(
+        text(
+            StatusCode::FORBIDDEN,
+            "text/plain; charset=utf-8",
+            XSRF_TEXT,
+        ),
+        why,
+    )
 }
 
 fn html_shell(title: &str) -> Response {
@@ -304,18 +376,29 @@ fn virtual_proxy(ctx: &Ctx<'_>, vp: &VpRuntime, rest: &str) -> Response {
     inner.hits.route(class_of(route));
     if !vp.config.host_allow_list.is_empty() {
         let host = ctx.host().unwrap_or_default();
-        if !vp.config.host_allow_list.iter().any(|h| h.eq_ignore_ascii_case(&host)) {
-            let r = text(status(vp.config.statuses.host_denied), "text/plain; charset=utf-8", "Forbidden");
+        if !vp
+            .config
+            .host_allow_list
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(&host))
+        {
+            let r = text(
+                status(vp.config.statuses.host_denied),
+                "text/plain; charset=utf-8",
+                "Forbidden",
+            );
             return ctx.with_reason(r, &format!("host `{host}` is not in the host allow list"));
         }
     }
     let auth = match authenticate(ctx, vp) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let mut response = endpoint(ctx, vp, route, &auth.session);
     if auth.is_new {
-        response.headers_mut().append(header::SET_COOKIE, vp.set_cookie(&auth.session));
+        response
+            .headers_mut()
+            .append(header::SET_COOKIE, vp.set_cookie(&auth.session));
     }
     response
 }
@@ -378,7 +461,10 @@ fn endpoint(ctx: &Ctx<'_>, vp: &VpRuntime, route: Route, session: &Session) -> R
             let mut attributes = Map::new();
             attributes.insert("name".to_owned(), Value::String(user.user_id.clone()));
             attributes.insert("userId".to_owned(), Value::String(user.user_id.clone()));
-            attributes.insert("userDirectory".to_owned(), Value::String(user.directory.clone()));
+            attributes.insert(
+                "userDirectory".to_owned(),
+                Value::String(user.directory.clone()),
+            );
             attributes.insert("privileges".to_owned(), json!([]));
             for (k, v) in &session.attributes {
                 attributes.entry(k.clone()).or_insert_with(|| v.clone());

@@ -42,16 +42,25 @@ pub(crate) struct Split<'a> {
 pub(crate) fn split(path: &str) -> Split<'_> {
     let trimmed = path.strip_prefix('/').unwrap_or(path);
     if trimmed.is_empty() {
-        return Split { prefix: None, rest: "/" };
+        return Split {
+            prefix: None,
+            rest: "/",
+        };
     }
     let (first, rest) = match trimmed.find('/') {
         Some(i) => (&trimmed[..i], &trimmed[i..]),
         None => (trimmed, "/"),
     };
     if is_reserved(first) {
-        Split { prefix: None, rest: path }
+        Split {
+            prefix: None,
+            rest: path,
+        }
     } else {
-        Split { prefix: Some(first), rest }
+        Split {
+            prefix: Some(first),
+            rest,
+        }
     }
 }
 
@@ -96,7 +105,10 @@ impl Route {
             Self::QpsOther
         } else if is("/hub") {
             Self::Hub
-        } else if p.strip_prefix("/sense/app/").is_some_and(|id| !id.is_empty()) {
+        } else if p
+            .strip_prefix("/sense/app/")
+            .is_some_and(|id| !id.is_empty())
+        {
             Self::SenseApp
         } else if p == "/api/hub/v1/user/info" {
             Self::HubUserInfo
@@ -112,11 +124,41 @@ mod tests {
 
     #[test]
     fn prefix_is_the_segment_before_a_reserved_keyword() {
-        assert_eq!(split("/jwt/hub/"), Split { prefix: Some("jwt"), rest: "/hub/" });
-        assert_eq!(split("/jwt"), Split { prefix: Some("jwt"), rest: "/" });
-        assert_eq!(split("/hub/"), Split { prefix: None, rest: "/hub/" });
-        assert_eq!(split("/QRS/about"), Split { prefix: None, rest: "/QRS/about" });
-        assert_eq!(split("/"), Split { prefix: None, rest: "/" });
+        assert_eq!(
+            split("/jwt/hub/"),
+            Split {
+                prefix: Some("jwt"),
+                rest: "/hub/"
+            }
+        );
+        assert_eq!(
+            split("/jwt"),
+            Split {
+                prefix: Some("jwt"),
+                rest: "/"
+            }
+        );
+        assert_eq!(
+            split("/hub/"),
+            Split {
+                prefix: None,
+                rest: "/hub/"
+            }
+        );
+        assert_eq!(
+            split("/QRS/about"),
+            Split {
+                prefix: None,
+                rest: "/QRS/about"
+            }
+        );
+        assert_eq!(
+            split("/"),
+            Split {
+                prefix: None,
+                rest: "/"
+            }
+        );
     }
 
     #[test]

@@ -92,7 +92,11 @@ impl MockServer {
 
 /// Binds `listen` (use `127.0.0.1:0` for an ephemeral port) and serves the emulator on the
 /// current tokio runtime.
-pub async fn start(config: MockConfig, listen: SocketAddr, tls: TlsMode) -> Result<MockServer, MockError> {
+pub async fn start(
+    config: MockConfig,
+    listen: SocketAddr,
+    tls: TlsMode,
+) -> Result<MockServer, MockError> {
     start_with_clock(config, listen, tls, MockClock::system()).await
 }
 
@@ -106,23 +110,41 @@ pub async fn start_with_clock(
     let rustls = match &tls {
         TlsMode::Plain => None,
         TlsMode::SelfSigned => {
-            let generated =
-                rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
-                    .map_err(MockError::Generate)?;
+            let generated = rcgen::generate_simple_self_signed(vec![
+                "localhost".to_owned(),
+                "127.0.0.1".to_owned(),
+            ])
+            .map_err(MockError::Generate)?;
             let cert = generated.cert.pem().into_bytes();
             let key = generated.signing_key.serialize_pem().into_bytes();
-            Some(RustlsConfig::from_pem(cert, key).await.map_err(|source| MockError::Tls {
-                cert: "generated".to_owned(),
-                key: "generated".to_owned(),
-                source,
-            })?)
+            Some(
+                RustlsConfig::from_pem(cert, key)
+                    .await
+                    .map_err(|source| MockError::Tls {
+                        cert: "generated".to_owned(),
+                        key: "generated".to_owned(),
+                        source,
+                    })?,
+            )
         }
-        TlsMode::Files { cert, key } => Some(RustlsConfig::from_pem_file(cert, key).await.map_err(|source| {
-            MockError::Tls { cert: cert.to_string(), key: key.to_string(), source }
-        })?),
+        TlsMode::Files { cert, key } => Some(
+            RustlsConfig::from_pem_file(cert, key)
+                .await
+                .map_err(|source| MockError::Tls {
+                    cert: cert.to_string(),
+                    key: key.to_string(),
+                    source,
+                })?,
+        ),
     };
-    let listener = std::net::TcpListener::bind(listen).map_err(|source| MockError::Bind { addr: listen, source })?;
-    let addr = listener.local_addr().map_err(|source| MockError::Bind { addr: listen, source })?;
+    let listener = std::net::TcpListener::bind(listen).map_err(|source| MockError::Bind {
+        addr: listen,
+        source,
+    })?;
+    let addr = listener.local_addr().map_err(|source| MockError::Bind {
+        addr: listen,
+        source,
+    })?;
     let state = MockState::new(config, clock, rustls.is_some());
     let handle = Handle::new();
     let service = app(state.clone()).into_make_service();
@@ -130,20 +152,33 @@ pub async fn start_with_clock(
     let task = match rustls {
         Some(rustls) => {
             let server = axum_server::from_tcp_rustls(listener, rustls)
-                .map_err(|source| MockError::Bind { addr: listen, source })?
+                .map_err(|source| MockError::Bind {
+                    addr: listen,
+                    source,
+                })?
                 .handle(handle.clone());
             tokio::spawn(server.serve(service))
         }
         None => {
             let server = axum_server::from_tcp(listener)
-                .map_err(|source| MockError::Bind { addr: listen, source })?
+                .map_err(|source| MockError::Bind {
+                    addr: listen,
+                    source,
+                })?
                 .handle(handle.clone());
             tokio::spawn(server.serve(service))
         }
     };
-    let base_url = url::Url::parse(&format!("{scheme}://{addr}/")).map_err(|e| MockError::Bind {
-        addr: listen,
-        source: std::io::Error::other(e),
-    })?;
-    Ok(MockServer { addr, base_url, state, handle, task })
+    let base_url =
+        url::Url::parse(&format!("{scheme}://{addr}/")).map_err(|e| MockError::Bind {
+            addr: listen,
+            source: std::io::Error::other(e),
+        })?;
+    Ok(MockServer {
+        addr,
+        base_url,
+        state,
+        handle,
+        task,
+    })
 }

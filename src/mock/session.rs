@@ -30,13 +30,18 @@ impl MockClock {
     /// A clock that stands still at `unix_s` seconds until advanced.
     #[must_use]
     pub fn manual(unix_s: i64) -> Self {
-        Self { manual: Some(Arc::new(AtomicI64::new(unix_s.saturating_mul(1000)))) }
+        Self {
+            manual: Some(Arc::new(AtomicI64::new(unix_s.saturating_mul(1000)))),
+        }
     }
 
     /// Moves a manual clock forward (no effect on the system clock).
     pub fn advance(&self, by: Duration) {
         if let Some(ms) = &self.manual {
-            ms.fetch_add(i64::try_from(by.as_millis()).unwrap_or(i64::MAX), Ordering::SeqCst);
+            ms.fetch_add(
+                i64::try_from(by.as_millis()).unwrap_or(i64::MAX),
+                Ordering::SeqCst,
+            );
         }
     }
 
@@ -149,7 +154,10 @@ impl SessionTable {
             tables.by_id.get(id).cloned()
         }?;
         if self.expired(&found, now_ms) {
-            self.tables.write().unwrap_or_else(PoisonError::into_inner).remove(id);
+            self.tables
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(id);
             return None;
         }
         found.last_seen_ms.fetch_max(now_ms, Ordering::Relaxed);
@@ -173,10 +181,17 @@ impl SessionTable {
         });
         let mut tables = self.tables.write().unwrap_or_else(PoisonError::into_inner);
         if max_per_user > 0 {
-            let ids = tables.by_user.get(&session.user).cloned().unwrap_or_default();
+            let ids = tables
+                .by_user
+                .get(&session.user)
+                .cloned()
+                .unwrap_or_default();
             let mut live = 0;
             for id in ids {
-                let dead = tables.by_id.get(&id).is_none_or(|s| self.expired(s, now_ms));
+                let dead = tables
+                    .by_id
+                    .get(&id)
+                    .is_none_or(|s| self.expired(s, now_ms));
                 if dead {
                     tables.remove(&id);
                 } else {
@@ -190,18 +205,31 @@ impl SessionTable {
         if tables.by_id.len() >= self.capacity {
             tables.sweep(now_ms, self.timeout_ms);
             while tables.by_id.len() >= self.capacity {
-                let Some(oldest) = tables.order.pop_front() else { break };
+                let Some(oldest) = tables.order.pop_front() else {
+                    break;
+                };
                 tables.remove(&oldest);
             }
         }
         if tables.order.len() > 2 * tables.by_id.len() + 1024 {
             let by_id = &tables.by_id;
-            let kept: VecDeque<String> = tables.order.iter().filter(|id| by_id.contains_key(*id)).cloned().collect();
+            let kept: VecDeque<String> = tables
+                .order
+                .iter()
+                .filter(|id| by_id.contains_key(*id))
+                .cloned()
+                .collect();
             tables.order = kept;
         }
         tables.order.push_back(session.id.clone());
-        tables.by_user.entry(session.user.clone()).or_default().push(session.id.clone());
-        tables.by_id.insert(session.id.clone(), Arc::clone(&session));
+        tables
+            .by_user
+            .entry(session.user.clone())
+            .or_default()
+            .push(session.id.clone());
+        tables
+            .by_id
+            .insert(session.id.clone(), Arc::clone(&session));
         Ok(session)
     }
 
@@ -215,7 +243,11 @@ impl SessionTable {
     /// The number of sessions held (live or not yet swept).
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.tables.read().unwrap_or_else(PoisonError::into_inner).by_id.len()
+        self.tables
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .by_id
+            .len()
     }
 }
 
@@ -223,7 +255,11 @@ impl SessionTable {
 pub(crate) fn random_token() -> String {
     use rand::Rng;
     use rand::distr::Alphanumeric;
-    rand::rng().sample_iter(&Alphanumeric).take(32).map(char::from).collect()
+    rand::rng()
+        .sample_iter(&Alphanumeric)
+        .take(32)
+        .map(char::from)
+        .collect()
 }
 
 #[cfg(test)]
@@ -231,13 +267,18 @@ mod tests {
     use super::*;
 
     fn alice() -> UserKey {
-        UserKey { directory: "ACME".to_owned(), user_id: "alice".to_owned() }
+        UserKey {
+            directory: "ACME".to_owned(),
+            user_id: "alice".to_owned(),
+        }
     }
 
     #[test]
     fn session_is_found_until_the_idle_timeout() {
         let table = SessionTable::new(Duration::from_secs(60), 100);
-        let s = table.create(alice(), Map::new(), 0, 5).expect("under the limit");
+        let s = table
+            .create(alice(), Map::new(), 0, 5)
+            .expect("under the limit");
         assert!(table.touch(&s.id, 59_000).is_some());
         // The touch above refreshed it: 60 s after that it is still alive, 61 s after it is not.
         assert!(table.touch(&s.id, 119_000).is_some());
@@ -249,9 +290,14 @@ mod tests {
     fn sixth_session_of_a_user_is_refused_and_expired_ones_do_not_count() {
         let table = SessionTable::new(Duration::from_secs(10), 100);
         for _ in 0..5 {
-            table.create(alice(), Map::new(), 0, 5).expect("under the limit");
+            table
+                .create(alice(), Map::new(), 0, 5)
+                .expect("under the limit");
         }
-        assert_eq!(table.create(alice(), Map::new(), 1_000, 5).err(), Some(SessionLimitReached { live: 5 }));
+        assert_eq!(
+            table.create(alice(), Map::new(), 1_000, 5).err(),
+            Some(SessionLimitReached { live: 5 })
+        );
         assert!(table.create(alice(), Map::new(), 20_000, 5).is_ok());
     }
 
@@ -268,7 +314,10 @@ mod tests {
     fn remove_user_ends_only_that_users_sessions() {
         let table = SessionTable::new(Duration::from_secs(10), 100);
         let a = table.create(alice(), Map::new(), 0, 0).expect("created");
-        let bob = UserKey { directory: "ACME".to_owned(), user_id: "bob".to_owned() };
+        let bob = UserKey {
+            directory: "ACME".to_owned(),
+            user_id: "bob".to_owned(),
+        };
         let b = table.create(bob, Map::new(), 0, 0).expect("created");
         assert_eq!(table.remove_user(&alice()), 1);
         assert!(table.touch(&a.id, 1).is_none());
@@ -279,7 +328,10 @@ mod tests {
     fn table_never_holds_more_than_its_capacity() {
         let table = SessionTable::new(Duration::from_secs(3600), 50);
         for i in 0..500 {
-            let user = UserKey { directory: "D".to_owned(), user_id: format!("u{i}") };
+            let user = UserKey {
+                directory: "D".to_owned(),
+                user_id: format!("u{i}"),
+            };
             table.create(user, Map::new(), i, 0).expect("created");
         }
         assert_eq!(table.len(), 50);

@@ -43,14 +43,24 @@ impl SpannedDoc {
             }
             match p.rfind('/') {
                 Some(i) => p = &p[..i],
-                None => return Pos { start: 0, end: 0, line: 1, col: 1 },
+                None => {
+                    return Pos {
+                        start: 0,
+                        end: 0,
+                        line: 1,
+                        col: 1,
+                    };
+                }
             }
         }
     }
 
     /// The position of the key of the mapping entry at `pointer` (falls back to the value).
     pub(crate) fn key_pos(&self, pointer: &str) -> Pos {
-        self.keys.get(pointer).copied().unwrap_or_else(|| self.pos(pointer))
+        self.keys
+            .get(pointer)
+            .copied()
+            .unwrap_or_else(|| self.pos(pointer))
     }
 }
 
@@ -100,11 +110,19 @@ impl CharOffsets {
     }
 
     fn byte(&self, char_index: usize) -> usize {
-        self.bytes.get(char_index).copied().unwrap_or_else(|| self.bytes.last().copied().unwrap_or(0))
+        self.bytes
+            .get(char_index)
+            .copied()
+            .unwrap_or_else(|| self.bytes.last().copied().unwrap_or(0))
     }
 
     fn pos(&self, start: usize, end: usize, line: usize, col0: usize) -> Pos {
-        Pos { start: self.byte(start), end: self.byte(end), line: line.max(1), col: col0 + 1 }
+        Pos {
+            start: self.byte(start),
+            end: self.byte(end),
+            line: line.max(1),
+            col: col0 + 1,
+        }
     }
 }
 
@@ -119,7 +137,9 @@ fn scalar_to_json(s: &Scalar<'_>) -> Value {
         Scalar::Null => Value::Null,
         Scalar::Boolean(b) => Value::Bool(*b),
         Scalar::Integer(i) => Value::Number((*i).into()),
-        Scalar::FloatingPoint(f) => Number::from_f64(f.into_inner()).map_or(Value::Null, Value::Number),
+        Scalar::FloatingPoint(f) => {
+            Number::from_f64(f.into_inner()).map_or(Value::Null, Value::Number)
+        }
         Scalar::String(s) => Value::String(s.to_string()),
     }
 }
@@ -140,7 +160,13 @@ fn convert(
         YamlData::Sequence(items) => {
             let mut out = Vec::with_capacity(items.len());
             for (i, item) in items.iter().enumerate() {
-                out.push(convert(item, &format!("{pointer}/{i}"), offsets, values, keys)?);
+                out.push(convert(
+                    item,
+                    &format!("{pointer}/{i}"),
+                    offsets,
+                    values,
+                    keys,
+                )?);
             }
             Value::Array(out)
         }
@@ -169,10 +195,16 @@ fn convert(
             Value::Object(out)
         }
         YamlData::Alias(_) => {
-            return Err(YamlError { message: "YAML aliases are not supported here".to_owned(), pos });
+            return Err(YamlError {
+                message: "YAML aliases are not supported here".to_owned(),
+                pos,
+            });
         }
         YamlData::BadValue => {
-            return Err(YamlError { message: "this value cannot be read".to_owned(), pos });
+            return Err(YamlError {
+                message: "this value cannot be read".to_owned(),
+                pos,
+            });
         }
     };
     Ok(value)
