@@ -383,8 +383,7 @@ fn find_cookie<'h>(name: &str, headers: &'h HeaderMap) -> Option<cookie::Cookie<
         .iter()
         .filter_map(|v| v.to_str().ok())
         .filter_map(|v| cookie::Cookie::parse(v).ok())
-        .filter(|c| c.name() == name)
-        .last()
+        .rfind(|c| c.name() == name)
 }
 
 /// `abcdef…(312 chars)`: enough to tell values apart, not enough to reuse one.
@@ -641,5 +640,664 @@ fn json_equal(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
         _ => a == b,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use http::HeaderValue;
+    use serde_json::json;
+
+    use super::*;
+    use crate::scenario::{ProfileName, Spanned};
+
+    const SESSION: &str = "0123456789abcdef0123456789abcdef";
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (k, v) in pairs {
+            map.append(*k, HeaderValue::from_str(v).unwrap());
+        }
+        map
+    }
+
+    fn eval(
+        expect: &Expect,
+        status: u16,
+        hs: &HeaderMap,
+        body: &str,
+        elapsed_ms: u64,
+    ) -> Vec<Outcome> {
+        let response = Response {
+            status,
+            headers: hs,
+            body: body.as_bytes(),
+            elapsed: Duration::from_millis(elapsed_ms),
+        };
+        evaluate(expect, &response, &Profile::builtin(ProfileName::Qseow))
+    }
+
+    fn passed(outcomes: &[Outcome]) -> Vec<bool> {
+        outcomes.iter().map(|o| o.passed).collect()
+    }
+
+    fn status(s: StatusExpect) -> Expect {
+        Expect {
+            status: Some(Spanned::new(s)),
+            ..Expect::default()
+        }
+    }
+
+    #[test]
+    fn status_code_list_class_and_name_pass_and_fail() {
+        let none = HeaderMap::new();
+        let cases = [
+            (StatusExpect::Code(200), 200, true),
+            (StatusExpect::Code(200), 401, false),
+            (StatusExpect::AnyOf(vec![200, 204]), 204, true),
+            (StatusExpect::AnyOf(vec![200, 204]), 302, false),
+            (StatusExpect::Class(4), 403, true),
+            (StatusExpect::Class(4), 500, false),
+            (StatusExpect::Named("reject".into()), 400, true),
+            (StatusExpect::Named("reject".into()), 401, false),
+        ];
+        for (expect, code, want) in cases {
+            let out = eval(&status(expect.clone()), code, &none, "", 1);
+            assert_eq!(passed(&out), vec![want], "{expect:?} vs {code}: {out:?}");
+            assert_eq!(out[0].actual, code.to_string());
+        }
+    }
+
+    #[test]
+    fn named_status_shows_profile_codes_in_expected() {
+        let out = eval(
+            &status(StatusExpect::Named("reject".into())),
+            401,
+            &HeaderMap::new(),
+            "",
+            1,
+        );
+        assert_eq!(out[0].expected, "400 (reject on profile `qseow`)");
+    }
+
+    #[test]
+    fn failing_check_keeps_its_location() {
+        let at = Some(Located::new(
+            "s.yaml",
+            crate::diag::Span {
+                start: 3,
+                end: 6,
+                line: 2,
+                col: 15,
+            },
+        ));
+        let expect = Expect {
+            status: Some(Spanned {
+                value: StatusExpect::Code(200),
+                at: at.clone(),
+            }),
+            ..Expect::default()
+        };
+        let out = eval(&expect, 401, &HeaderMap::new(), "", 1);
+        assert_eq!(out[0].at, at);
+        let d = out[0].to_diagnostic("smoke", "open-hub");
+        assert_eq!(
+            d.message,
+            "check failed in step `open-hub` of scenario `smoke`"
+        );
+        assert_eq!(d.label, "status: actual value is <401>");
+    }
+
+    fn header_check(name: &str, check: TextCheck) -> Expect {
+        Expect {
+            headers: BTreeMap::from([(name.to_owned(), Spanned::new(check))]),
+            ..Expect::default()
+        }
+    }
+
+    #[test]
+    fn header_checks_are_case_insensitive_and_pass_and_fail() {
+        let hs = headers(&[("content-type", "text/html; charset=utf-8")]);
+        let cases = [
+            (
+                TextCheck {
+                    equals: Some("text/html; charset=utf-8".into()),
+                    ..TextCheck::default()
+                },
+                true,
+            ),
+            (
+                TextCheck {
+                    equals: Some("text/html".into()),
+                    ..TextCheck::default()
+                },
+                false,
+            ),
+            (
+                TextCheck {
+                    contains: Some("html".into()),
+                    ..TextCheck::default()
+                },
+                true,
+            ),
+            (
+                TextCheck {
+                    contains: Some("json".into()),
+                    ..TextCheck::default()
+                },
+                false,
+            ),
+            (
+                TextCheck {
+                    regex: Some("^text/.*utf-8$".into()),
+                    ..TextCheck::default()
+                },
+                true,
+            ),
+            (
+                TextCheck {
+                    regex: Some("^application/".into()),
+                    ..TextCheck::default()
+                },
+                false,
+            ),
+            (
+                TextCheck {
+                    absent: Some(false),
+                    ..TextCheck::default()
+                },
+                true,
+            ),
+            (
+                TextCheck {
+                    absent: Some(true),
+                    ..TextCheck::default()
+                },
+                false,
+            ),
+        ];
+        for (check, want) in cases {
+            let out = eval(
+                &header_check("Content-Type", check.clone()),
+                200,
+                &hs,
+                "",
+                1,
+            );
+            assert_eq!(passed(&out), vec![want], "{check:?}: {out:?}");
+        }
+        let out = eval(
+            &header_check(
+                "WWW-Authenticate",
+                TextCheck {
+                    absent: Some(true),
+                    ..TextCheck::default()
+                },
+            ),
+            200,
+            &hs,
+            "",
+            1,
+        );
+        assert_eq!(
+            (passed(&out), out[0].actual.as_str()),
+            (vec![true], "absent")
+        );
+    }
+
+    #[test]
+    fn set_cookie_header_value_is_redacted_in_actual() {
+        let hs = headers(&[(
+            "set-cookie",
+            &format!("X-Qlik-Session-jwt={SESSION}; Path=/; HttpOnly"),
+        )]);
+        let out = eval(
+            &header_check(
+                "set-cookie",
+                TextCheck {
+                    contains: Some("nope".into()),
+                    ..TextCheck::default()
+                },
+            ),
+            200,
+            &hs,
+            "",
+            1,
+        );
+        assert!(!out[0].actual.contains(SESSION), "{}", out[0].actual);
+        assert!(out[0].actual.contains("HttpOnly"), "{}", out[0].actual);
+    }
+
+    fn cookie_check(name: &str, check: CookieCheck) -> Expect {
+        Expect {
+            cookies: BTreeMap::from([(name.to_owned(), Spanned::new(check))]),
+            ..Expect::default()
+        }
+    }
+
+    fn session_headers() -> HeaderMap {
+        headers(&[
+            ("set-cookie", "other=1"),
+            (
+                "set-cookie",
+                &format!(
+                    "X-Qlik-Session-jwt={SESSION}; Path=/; Secure; HttpOnly; SameSite=None; Max-Age=1800"
+                ),
+            ),
+        ])
+    }
+
+    #[test]
+    fn cookie_presence_and_absence_pass_and_fail() {
+        let hs = session_headers();
+        let present = CookieCheck {
+            present: Some(true),
+            ..CookieCheck::default()
+        };
+        let absent = CookieCheck {
+            present: Some(false),
+            ..CookieCheck::default()
+        };
+        assert_eq!(
+            passed(&eval(
+                &cookie_check("X-Qlik-Session-jwt", present.clone()),
+                200,
+                &hs,
+                "",
+                1
+            )),
+            vec![true]
+        );
+        assert_eq!(
+            passed(&eval(
+                &cookie_check("X-Qlik-Session-jwt", absent.clone()),
+                200,
+                &hs,
+                "",
+                1
+            )),
+            vec![false]
+        );
+        assert_eq!(
+            passed(&eval(
+                &cookie_check("X-Qlik-Session-jwt", absent),
+                200,
+                &HeaderMap::new(),
+                "",
+                1
+            )),
+            vec![true]
+        );
+        assert_eq!(
+            passed(&eval(
+                &cookie_check("X-Qlik-Session-jwt", present),
+                200,
+                &HeaderMap::new(),
+                "",
+                1
+            )),
+            vec![false]
+        );
+    }
+
+    #[test]
+    fn cookie_name_matches_exactly_not_the_http_suffixed_form() {
+        let hs = headers(&[("set-cookie", "X-Qlik-Session-jwt-HTTP=abc; Path=/")]);
+        let present = CookieCheck {
+            present: Some(true),
+            ..CookieCheck::default()
+        };
+        assert_eq!(
+            passed(&eval(
+                &cookie_check("X-Qlik-Session-jwt", present.clone()),
+                200,
+                &hs,
+                "",
+                1
+            )),
+            vec![false]
+        );
+        assert_eq!(
+            passed(&eval(
+                &cookie_check("X-Qlik-Session-jwt-HTTP", present),
+                200,
+                &hs,
+                "",
+                1
+            )),
+            vec![true]
+        );
+    }
+
+    #[test]
+    fn cookie_attributes_pass_and_fail() {
+        let hs = session_headers();
+        let good = CookieCheck {
+            http_only: Some(true),
+            secure: Some(true),
+            same_site: Some("none".into()),
+            path: Some("/".into()),
+            max_age: Some(1800),
+            ..CookieCheck::default()
+        };
+        let out = eval(&cookie_check("X-Qlik-Session-jwt", good), 200, &hs, "", 1);
+        assert_eq!(passed(&out), vec![true; 5], "{out:?}");
+        let bad = CookieCheck {
+            http_only: Some(false),
+            secure: Some(false),
+            same_site: Some("Strict".into()),
+            path: Some("/hub".into()),
+            max_age: Some(60),
+            ..CookieCheck::default()
+        };
+        let out = eval(&cookie_check("X-Qlik-Session-jwt", bad), 200, &hs, "", 1);
+        assert_eq!(passed(&out), vec![false; 5], "{out:?}");
+    }
+
+    #[test]
+    fn cookie_values_never_appear_in_full() {
+        let hs = session_headers();
+        let checks = [
+            CookieCheck {
+                value: Some(SESSION.into()),
+                ..CookieCheck::default()
+            },
+            CookieCheck {
+                value: Some("wrong".into()),
+                ..CookieCheck::default()
+            },
+            CookieCheck {
+                contains: Some("zzz".into()),
+                ..CookieCheck::default()
+            },
+            CookieCheck {
+                present: Some(false),
+                ..CookieCheck::default()
+            },
+        ];
+        let want = [true, false, false, false];
+        for (check, want) in checks.into_iter().zip(want) {
+            let out = eval(&cookie_check("X-Qlik-Session-jwt", check), 200, &hs, "", 1);
+            assert_eq!(passed(&out), vec![want], "{out:?}");
+            for o in &out {
+                assert!(
+                    !o.actual.contains(SESSION) && !o.expected.contains(SESSION),
+                    "{o:?}"
+                );
+            }
+        }
+        let out = eval(
+            &cookie_check(
+                "X-Qlik-Session-jwt",
+                CookieCheck {
+                    value: Some("x".into()),
+                    ..CookieCheck::default()
+                },
+            ),
+            200,
+            &hs,
+            "",
+            1,
+        );
+        assert_eq!(out[0].actual, "`012345…` (32 chars)");
+    }
+
+    fn body(check: BodyCheck) -> Expect {
+        Expect {
+            body: vec![Spanned::new(check)],
+            ..Expect::default()
+        }
+    }
+
+    #[test]
+    fn text_body_checks_pass_and_fail() {
+        let text = "<html>Qlik Sense Hub</html>";
+        let cases = [
+            (
+                BodyCheck {
+                    equals: Some(json!(text)),
+                    ..BodyCheck::default()
+                },
+                true,
+            ),
+            (
+                BodyCheck {
+                    equals: Some(json!("other")),
+                    ..BodyCheck::default()
+                },
+                false,
+            ),
+            (
+                BodyCheck {
+                    contains: Some(json!("Hub")),
+                    ..BodyCheck::default()
+                },
+                true,
+            ),
+            (
+                BodyCheck {
+                    contains: Some(json!("Error")),
+                    ..BodyCheck::default()
+                },
+                false,
+            ),
+            (
+                BodyCheck {
+                    not_contains: Some("Error".into()),
+                    ..BodyCheck::default()
+                },
+                true,
+            ),
+            (
+                BodyCheck {
+                    not_contains: Some("Hub".into()),
+                    ..BodyCheck::default()
+                },
+                false,
+            ),
+            (
+                BodyCheck {
+                    regex: Some(r"Qlik\s+Sense".into()),
+                    ..BodyCheck::default()
+                },
+                true,
+            ),
+            (
+                BodyCheck {
+                    regex: Some(r"^Error".into()),
+                    ..BodyCheck::default()
+                },
+                false,
+            ),
+        ];
+        for (check, want) in cases {
+            let out = eval(&body(check.clone()), 200, &HeaderMap::new(), text, 1);
+            assert_eq!(passed(&out), vec![want], "{check:?}: {out:?}");
+        }
+    }
+
+    #[test]
+    fn json_body_checks_pass_and_fail() {
+        let doc = r#"{"data":[{"type":"app","size":12,"tags":["a","b"]}],"title":"hub"}"#;
+        let j = |path: &str| BodyCheck {
+            json: Some(path.into()),
+            ..BodyCheck::default()
+        };
+        let cases = [
+            (
+                BodyCheck {
+                    equals: Some(json!("app")),
+                    ..j("$.data[0].type")
+                },
+                true,
+            ),
+            (
+                BodyCheck {
+                    equals: Some(json!("stream")),
+                    ..j("$.data[0].type")
+                },
+                false,
+            ),
+            (
+                BodyCheck {
+                    equals: Some(json!(12.0)),
+                    ..j("$.data[0].size")
+                },
+                true,
+            ),
+            (
+                BodyCheck {
+                    contains: Some(json!("b")),
+                    ..j("$.data[0].tags")
+                },
+                true,
+            ),
+            (
+                BodyCheck {
+                    contains: Some(json!("z")),
+                    ..j("$.data[0].tags")
+                },
+                false,
+            ),
+            (
+                BodyCheck {
+                    contains: Some(json!("u")),
+                    ..j("$.title")
+                },
+                true,
+            ),
+            (
+                BodyCheck {
+                    exists: Some(true),
+                    ..j("$.title")
+                },
+                true,
+            ),
+            (
+                BodyCheck {
+                    exists: Some(true),
+                    ..j("$.missing")
+                },
+                false,
+            ),
+            (
+                BodyCheck {
+                    exists: Some(false),
+                    ..j("$.missing")
+                },
+                true,
+            ),
+            (
+                BodyCheck {
+                    gt: Some(10.0),
+                    ..j("$.data[0].size")
+                },
+                true,
+            ),
+            (
+                BodyCheck {
+                    gt: Some(12.0),
+                    ..j("$.data[0].size")
+                },
+                false,
+            ),
+            (
+                BodyCheck {
+                    lt: Some(13.0),
+                    ..j("$.data[0].size")
+                },
+                true,
+            ),
+            (
+                BodyCheck {
+                    lt: Some(1.0),
+                    ..j("$.data[0].size")
+                },
+                false,
+            ),
+            (
+                BodyCheck {
+                    len: Some(1),
+                    ..j("$.data")
+                },
+                true,
+            ),
+            (
+                BodyCheck {
+                    len: Some(2),
+                    ..j("$.data")
+                },
+                false,
+            ),
+        ];
+        for (check, want) in cases {
+            let out = eval(&body(check.clone()), 200, &HeaderMap::new(), doc, 1);
+            assert_eq!(passed(&out), vec![want], "{check:?}: {out:?}");
+        }
+    }
+
+    #[test]
+    fn json_check_on_non_json_body_fails_with_reason() {
+        let check = BodyCheck {
+            json: Some("$.a".into()),
+            exists: Some(true),
+            ..BodyCheck::default()
+        };
+        let out = eval(&body(check), 200, &HeaderMap::new(), "<html>", 1);
+        assert!(!out[0].passed);
+        assert!(
+            out[0].actual.starts_with("body is not JSON"),
+            "{}",
+            out[0].actual
+        );
+    }
+
+    #[test]
+    fn duration_below_passes_and_fails() {
+        let expect = Expect {
+            duration_below: Some(Spanned::new(Duration::from_millis(500))),
+            ..Expect::default()
+        };
+        assert_eq!(
+            passed(&eval(&expect, 200, &HeaderMap::new(), "", 100)),
+            vec![true]
+        );
+        let out = eval(&expect, 200, &HeaderMap::new(), "", 700);
+        assert_eq!(passed(&out), vec![false]);
+        assert_eq!(out[0].actual, "700.0ms");
+    }
+
+    #[test]
+    fn compiled_passed_agrees_with_evaluate() {
+        let mut expect = status(StatusExpect::Named("reject".into()));
+        expect.body = vec![Spanned::new(BodyCheck {
+            contains: Some(json!("denied")),
+            ..BodyCheck::default()
+        })];
+        let compiled = CompiledExpect::new(&expect);
+        let profile = Profile::builtin(ProfileName::Qseow);
+        let hs = HeaderMap::new();
+        for (code, text, want) in [
+            (400, "access denied", true),
+            (400, "ok", false),
+            (401, "denied", false),
+        ] {
+            let response = Response {
+                status: code,
+                headers: &hs,
+                body: text.as_bytes(),
+                elapsed: Duration::ZERO,
+            };
+            assert_eq!(compiled.passed(&response, &profile), want);
+            assert_eq!(
+                compiled
+                    .evaluate(&response, &profile)
+                    .iter()
+                    .all(|o| o.passed),
+                want
+            );
+        }
     }
 }

@@ -1,12 +1,53 @@
 //! `jwtprobe validate`: check scenario files without sending anything.
 
-use super::{CliError, CmdResult};
+use camino::Utf8PathBuf;
 
-/// Arguments of this command.
+use super::{CliError, CmdResult, Exit};
+use crate::scenario::{self, ReadOptions};
+
+/// Check scenario files without sending anything.
+///
+/// Reads every file (a folder's `suite.yaml` applies to its scenarios), validates it against
+/// the scenario format, and prints every problem of every file with `file:line:col`, the line,
+/// a caret and a hint. Exit code 0 when all are valid, 2 when any is invalid.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Scenario files or folders.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<Utf8PathBuf>,
+    /// Count a template variable as defined (`--var user=alice`), as `run --var` would.
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = super::run::parse_var)]
+    pub vars: Vec<(String, String)>,
+    /// Do not report `${VAR}` references that no suite, scenario, `--var` or environment
+    /// variable defines.
+    #[arg(long)]
+    pub allow_unknown_vars: bool,
+}
 
 /// Runs the command.
-pub fn run(_args: Args) -> CmdResult {
-    Err(CliError::usage(anyhow::anyhow!("this command is not built yet")))
+pub fn run(args: Args) -> CmdResult {
+    let options = ReadOptions {
+        vars: args.vars.into_iter().collect(),
+        check_variables: !args.allow_unknown_vars,
+    };
+    match scenario::read_with(&args.paths, &options) {
+        Ok(plan) => {
+            let n = plan.scenarios.len();
+            let m = plan.files;
+            eprintln!(
+                "ok: {n} {} in {m} {}",
+                plural(n, "scenario", "scenarios"),
+                plural(m, "file", "files")
+            );
+            Ok(Exit::Success)
+        }
+        Err(errors) => {
+            let rendered = errors.render();
+            Err(CliError::invalid(anyhow::Error::new(errors)).with_rendered(rendered))
+        }
+    }
+}
+
+fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 { one } else { many }
 }

@@ -159,10 +159,19 @@ pub struct ScenarioReadErrors {
 }
 
 fn summary(errors: &[ScenarioReadError]) -> String {
-    match errors {
-        [one] => one.to_string(),
-        many => format!("{} scenario files are invalid", many.len()),
-    }
+    let problems: usize = errors
+        .iter()
+        .map(|e| match e {
+            ScenarioReadError::Read { .. } => 1,
+            ScenarioReadError::Invalid { diagnostics, .. } => diagnostics.len().max(1),
+        })
+        .sum();
+    let files = errors.len();
+    format!(
+        "invalid scenarios: {problems} {} in {files} {}",
+        if problems == 1 { "problem" } else { "problems" },
+        if files == 1 { "file" } else { "files" }
+    )
 }
 
 impl ScenarioReadErrors {

@@ -154,7 +154,16 @@ fn explain(schema: &Value, instance: &Value, error: &ValidationError<'_>, out: &
             let name = property
                 .as_str()
                 .map_or_else(|| property.to_string(), str::to_owned);
-            out.push(problem(format!("missing key `{name}`"), None));
+            let hint = match name.as_str() {
+                "steps" => {
+                    Some("a scenario lists its requests under `steps:`, at least one".to_owned())
+                }
+                "name" => {
+                    Some("scenarios and steps each need a `name:`, shown in reports".to_owned())
+                }
+                _ => None,
+            };
+            out.push(problem(format!("missing key `{name}`"), hint));
         }
         ValidationErrorKind::MinItems { limit } => {
             let label = if pointer == "/steps" {

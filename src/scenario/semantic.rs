@@ -225,6 +225,7 @@ fn check_token(
     let names: Vec<&str> = suite.keys.keys().map(String::as_str).collect();
     if let Some(key) = &token.key
         && key != "none"
+        && !key.contains("${")
         && !suite.keys.contains_key(key)
     {
         let hint = if !has_suite {
@@ -246,6 +247,7 @@ fn check_token(
     }
     if let Some(secret) = &token.hmac_secret
         && !matches!(secret.as_str(), "certificate" | "public_key")
+        && !secret.contains("${")
         && !suite.keys.contains_key(secret)
     {
         let mut candidates = vec!["certificate", "public_key"];
@@ -512,6 +514,7 @@ fn strings<'v>(value: &'v Value, pointer: String, out: &mut Vec<(String, &'v str
 fn check_variables(sink: &mut Sink<'_>, scenario: &Scenario, cx: &Context<'_>) {
     let source = cx.document;
     let mut defined: BTreeSet<String> = cx.suite.vars.keys().cloned().collect();
+    defined.extend(template::BUILTIN_VARS.iter().map(|v| (*v).to_owned()));
     defined.extend(scenario.vars.keys().cloned());
     defined.extend(cx.options.vars.keys().cloned());
     for variant in scenario.matrix.iter().flatten() {

@@ -6,6 +6,9 @@
 //! literal `${text}`. A `$` not followed by `{` is kept as is. [`references`] lists the names
 //! a string uses, so the reader can check captures before anything runs.
 
+/// Variables the runner always defines (`uuid`: a fresh UUID v4 per use).
+pub const BUILTIN_VARS: &[&str] = &["uuid"];
+
 /// An error rendering a template.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TemplateError {
