@@ -42,19 +42,39 @@ pub struct TargetArgs {
 #[derive(Debug)]
 pub struct Targets {
     urls: BTreeMap<&'static str, Url>,
+    /// Whether `--target` was given (it overrides every suite's `target:`).
+    forced: bool,
     /// The emulators started for this run (empty with `--target`).
     pub emulators: Vec<MockServer>,
 }
 
 impl Targets {
-    /// The base URL for scenarios of this profile.
+    /// The base URL for scenarios of this profile (`--target` or the emulator).
     pub fn url(&self, profile: ProfileName) -> Option<&Url> {
         self.urls.get(profile_name(profile))
+    }
+
+    /// The base URL for scenarios of this profile whose suite names `suite_target` (if any):
+    /// `--target` wins, then the suite's `target:`, then the emulator.
+    pub fn url_for<'a>(
+        &'a self,
+        profile: ProfileName,
+        suite_target: Option<&'a Url>,
+    ) -> Option<&'a Url> {
+        if self.forced {
+            return self.urls.get(profile_name(profile));
+        }
+        suite_target.or_else(|| self.urls.get(profile_name(profile)))
     }
 
     /// Whether requests go to the built-in emulator.
     pub fn is_emulator(&self) -> bool {
         !self.emulators.is_empty()
+    }
+
+    /// Whether `url` is one of the emulators started for this run.
+    pub fn is_emulator_url(&self, url: &Url) -> bool {
+        self.emulators.iter().any(|e| &e.base_url == url)
     }
 
     /// Stops every emulator.
@@ -91,7 +111,8 @@ fn config_for(profile: ProfileName, args: &TargetArgs) -> Utf8PathBuf {
 }
 
 /// Resolves the targets for the given profiles: `--target` for all of them, or one emulator
-/// per profile. Must run inside a tokio runtime.
+/// per profile (profiles whose suites all name a `target:` need none: pass only the others).
+/// Must run inside a tokio runtime.
 pub async fn start(
     profiles: impl IntoIterator<Item = ProfileName>,
     args: &TargetArgs,
@@ -140,7 +161,27 @@ pub async fn start(
         urls.insert(profile_name(profile), url);
         emulators.push(server);
     }
-    Ok(Targets { urls, emulators })
+    Ok(Targets {
+        urls,
+        forced: args.target.is_some(),
+        emulators,
+    })
+}
+
+/// The `target:` of a suite, parsed; an invalid URL is an invalid scenario (exit 2).
+pub fn suite_target(suite: &crate::scenario::Suite) -> Result<Option<Url>, CliError> {
+    suite
+        .target
+        .as_deref()
+        .map(|t| {
+            Url::parse(t).map_err(|e| {
+                CliError::invalid(
+                    anyhow::Error::new(e)
+                        .context(format!("invalid `target: {t}` in suite `{}`", suite.path)),
+                )
+            })
+        })
+        .transpose()
 }
 
 /// The profile's name as written in YAML.

@@ -12,6 +12,7 @@
 //! wired to it by `cli` and by tests, so the harness can never cheat by calling into the mock.
 
 mod capture;
+mod expect;
 mod keyring;
 mod request;
 pub mod result;
@@ -344,7 +345,11 @@ async fn run_step(
         body: &exchange.body,
         elapsed: exchange.elapsed,
     };
-    let outcomes = check::evaluate(&step.expect, &response, &ctx.profile);
+    let expect = match expect::render_expect(&step.expect, scope) {
+        Ok(e) => e,
+        Err(e) => return error_step(&step.name, &error_text(&e), Some(summary), started),
+    };
+    let outcomes = check::evaluate(&expect, &response, &ctx.profile);
     let capture_errors = capture(step, &exchange, scope);
     let status = if !capture_errors.is_empty() {
         StepStatus::Error {

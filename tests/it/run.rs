@@ -200,7 +200,7 @@ async fn capture_feeds_a_later_step() {
         .await;
     Mock::given(method("GET"))
         .and(path("/jwt/second/abc42"))
-        .respond_with(ResponseTemplate::new(200))
+        .respond_with(ResponseTemplate::new(200).set_body_string("hello abc42"))
         .mount(&server)
         .await;
     let dir = tempfile::tempdir().unwrap();
@@ -208,10 +208,16 @@ async fn capture_feeds_a_later_step() {
     write_scenario(
         dir,
         "name: s\nsteps:\n  - name: first\n    request: { path: /first }\n    capture: { id: { json: $.id } }\n    expect: { status: 200 }\n  \
-         - name: second\n    request: { path: '/second/${id}' }\n    expect: { status: 200 }\n",
+         - name: second\n    request: { path: '/second/${id}' }\n    expect: { status: 200, body: { contains: 'hello ${id}' } }\n  \
+         - name: third\n    request: { path: '/second/${id}' }\n    expect: { body: { contains: 'bye ${id}' } }\n",
     );
     let result = run_dir(dir, &server.uri()).await;
-    assert_eq!(result.totals().passed, 2, "{result:#?}");
+    let t = result.totals();
+    assert_eq!((t.passed, t.failed), (2, 1), "{result:#?}");
+    let StepStatus::Failed { outcomes } = &result.scenarios[0].steps[2].status else {
+        panic!("third step must fail");
+    };
+    assert!(outcomes[0].expected.contains("bye abc42"), "{outcomes:?}");
 }
 
 /// Runs the binary with arguments and returns (exit code, stdout, stderr).
