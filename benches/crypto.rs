@@ -77,7 +77,11 @@ fn cases() -> Vec<Case> {
     let rsa3072 = generated_rsa(3072);
     let rsa4096 = generated_rsa(4096);
     let mut cases = Vec::new();
-    for (alg, name) in [(Alg::RS256, "RS256"), (Alg::RS384, "RS384"), (Alg::RS512, "RS512")] {
+    for (alg, name) in [
+        (Alg::RS256, "RS256"),
+        (Alg::RS384, "RS384"),
+        (Alg::RS512, "RS512"),
+    ] {
         for (bits, key) in [(2048, &rsa2048), (3072, &rsa3072), (4096, &rsa4096)] {
             cases.push(key_case(&format!("{name}/{bits}"), alg, key));
         }
@@ -85,7 +89,11 @@ fn cases() -> Vec<Case> {
     cases.push(key_case("PS256/2048", Alg::PS256, &rsa2048));
     cases.push(key_case("ES256", Alg::ES256, &fixture_key("ec256.key.pem")));
     cases.push(key_case("ES384", Alg::ES384, &fixture_key("ec384.key.pem")));
-    cases.push(key_case("EdDSA", Alg::EdDSA, &fixture_key("ed25519.key.pem")));
+    cases.push(key_case(
+        "EdDSA",
+        Alg::EdDSA,
+        &fixture_key("ed25519.key.pem"),
+    ));
     let secret = b"jwtprobe-bench-hmac-secret-0123456789".to_vec();
     cases.push(Case {
         id: "HS256".to_owned(),
@@ -128,6 +136,23 @@ fn bench_verify(c: &mut Criterion, cases: &[Case]) {
         group.bench_function(case.id.as_str(), |b| {
             b.iter(|| token::verify(black_box(&token), black_box(&policy), NOW));
         });
+    }
+    group.finish();
+
+    // The floor: aws-lc-rs verification alone, with the key parsed once.
+    let mut group = c.benchmark_group("raw-verify");
+    group.throughput(Throughput::Elements(1));
+    let message = vec![b'e'; 260];
+    for case in cases {
+        if let (Some((key, alg)), VerifyKey::Public(public)) = (&case.raw, &case.key) {
+            let sig = match key.sign(*alg, &message) {
+                Ok(sig) => sig,
+                Err(e) => panic!("failed to sign for `{}`: {e}", case.id),
+            };
+            group.bench_function(case.id.as_str(), |b| {
+                b.iter(|| public.verify(*alg, black_box(&message), black_box(&sig)));
+            });
+        }
     }
     group.finish();
 }
