@@ -1,12 +1,544 @@
 //! `jwtprobe probe`: send a token to a URL and explain the answer.
+//!
+//! The probe mints a token with the identity asked for, sends `GET URL` with
+//! `Authorization: Bearer`, and prints the status, the relevant headers and the session cookie
+//! (redacted). When the proxy refuses, it sends variant requests (without the prefix, with other
+//! claim casings, without `exp`, with an xrfkey, signed with a random key, without any token),
+//! chosen one at a time by [`diagnosis::next_variant`] from what came back so far, and prints
+//! the most likely cause from [`diagnosis::diagnose`]. It never sends more than
+//! `--max-requests` requests and says how many it sent.
+//!
+//! The reasoning lives in [`diagnosis`] and is pure; this file is the I/O around it.
 
-use super::{CliError, CmdResult};
+mod diagnosis;
+
+use std::time::Duration;
+
+use camino::Utf8PathBuf;
+use http::{HeaderMap, HeaderValue, Method, header};
+use rand::Rng as _;
+use serde_json::{Map, Value, json};
+use url::Url;
+
+use self::diagnosis::{Answer, Cause, ClaimNames, Facts, Observation, Variant};
+use super::keys::{DEFAULT_PASSWORD_ENV, key_matches, read_key};
+use super::token::{human_span, minter, resolve_time, signer_for};
+use super::{CliError, CmdResult, Exit, runtime};
+use crate::client::{Client, ClientSettings, Exchange, Request};
+use crate::keys::{self, KeyKind};
+use crate::token::{self, Alg, Signer};
 
 /// Arguments of this command.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+#[command(after_help = "Example:\n  \
+jwtprobe probe https://qlik.example.com/jwt/hub/ --key keys/QlikClient.key.pem \
+--cert keys/QlikClient.cert.pem --user alice --directory CORP --insecure\n\n\
+On a 4xx it sends a few variant requests (without the prefix, other claim casings, no exp, an \
+xrfkey, a random key, no token) and prints the most likely cause in one sentence. It never \
+sends more than --max-requests requests. Tokens and cookie values are never printed in full. \
+Each accepted request opens a proxy session for the user (Qlik allows 5 per user by default).\n\n\
+Exit codes: 0 the token is accepted, 1 bad command line, 3 key unreadable or URL unreachable, \
+4 the proxy refuses (the cause is printed).")]
+pub struct Args {
+    /// The URL to open, prefix included (`https://host/jwt/hub/`).
+    #[arg(value_name = "URL")]
+    pub url: Url,
+    /// The signing key (PEM, DER, PFX or JWK).
+    #[arg(long, value_name = "FILE")]
+    pub key: Utf8PathBuf,
+    /// The certificate pasted into the virtual proxy, to check locally that it matches the key.
+    #[arg(long, value_name = "FILE")]
+    pub cert: Option<Utf8PathBuf>,
+    /// The user id.
+    #[arg(long, value_name = "USER")]
+    pub user: String,
+    /// The user directory.
+    #[arg(long, value_name = "DIRECTORY")]
+    pub directory: String,
+    /// The claim holding the user id (the virtual proxy's "JWT attribute for user ID").
+    #[arg(long, value_name = "NAME", default_value = "UserId")]
+    pub user_claim: String,
+    /// The claim holding the user directory ("JWT attribute for user directory").
+    #[arg(long, value_name = "NAME", default_value = "UserDirectory")]
+    pub directory_claim: String,
+    /// The signing algorithm (default: RS256 for an RSA key).
+    #[arg(long, value_name = "ALG")]
+    pub alg: Option<String>,
+    /// The token's expiry: an offset such as `+5m`, or `omit` for none.
+    #[arg(long, value_name = "TIME", default_value = "+5m", allow_hyphen_values = true)]
+    pub exp: String,
+    /// The audience (`aud`), when the virtual proxy requires one.
+    #[arg(long, value_name = "AUD")]
+    pub aud: Option<String>,
+    /// Accept any TLS certificate from the server (Qlik installs with a self-signed one).
+    #[arg(long, short = 'k', conflicts_with = "ca")]
+    pub insecure: bool,
+    /// A PEM file of CA certificates to trust for the server.
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<Utf8PathBuf>,
+    /// The most requests sent, the first one included.
+    #[arg(long, value_name = "N", default_value_t = 12, value_parser = clap::value_parser!(u16).range(1..=100))]
+    pub max_requests: u16,
+    /// Time limit of one request.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
+    /// The environment variable holding the password of a PFX key file.
+    #[arg(long, value_name = "VAR", default_value = DEFAULT_PASSWORD_ENV)]
+    pub password_env: String,
+}
+
+/// Path segments that the Qlik proxy reads as keywords, never as a prefix.
+const RESERVED: &[&str] = &[
+    "qmc",
+    "client",
+    "hub",
+    "qps",
+    "qrs",
+    "app",
+    "sense",
+    "api",
+    "resources",
+    "single",
+    "extensions",
+    "content",
+    "dev-hub",
+    "internal_windows_authentication",
+    "internal_forms_authentication",
+];
+
+/// The URL's prefix (its first path segment, unless that is a keyword) and the path below it.
+fn split_prefix(url: &Url) -> (Option<String>, String) {
+    let path = url.path();
+    let trimmed = path.trim_start_matches('/');
+    let (first, rest) = match trimmed.find('/') {
+        Some(i) => (&trimmed[..i], &trimmed[i..]),
+        None => (trimmed, "/"),
+    };
+    if first.is_empty() || RESERVED.iter().any(|r| r.eq_ignore_ascii_case(first)) {
+        (None, path.to_owned())
+    } else {
+        (Some(first.to_owned()), rest.to_owned())
+    }
+}
+
+/// Everything needed to build each variant's request.
+struct Prober {
+    client: Client,
+    url: Url,
+    signer: Signer,
+    alg: Alg,
+    names: ClaimNames,
+    user: String,
+    directory: String,
+    aud: Option<String>,
+    now: i64,
+    base_exp: Option<i64>,
+    /// The key kind of `--key`, for the random key of the same kind.
+    kind: Option<KeyKind>,
+}
+
+impl Prober {
+    fn claims(&self, names: &[&ClaimNames], exp: Option<i64>) -> Map<String, Value> {
+        let mut claims = Map::new();
+        for n in names {
+            claims.insert(n.user.clone(), json!(self.user));
+            claims.insert(n.directory.clone(), json!(self.directory));
+        }
+        if let Some(aud) = &self.aud {
+            claims.insert("aud".to_owned(), json!(aud));
+        }
+        if let Some(exp) = exp {
+            claims.insert("exp".to_owned(), json!(exp));
+        }
+        claims
+    }
+
+    /// The token a variant sends, or `None` for no token.
+    fn token_for(&self, variant: &Variant) -> Result<Option<String>, CliError> {
+        let base = [&self.names];
+        let (claims, signer) = match variant {
+            Variant::NoToken => return Ok(None),
+            Variant::Base | Variant::WithoutPrefix | Variant::Xrfkey => {
+                (self.claims(&base, self.base_exp), None)
+            }
+            Variant::AllCasings => {
+                let others = diagnosis::casings(&self.names);
+                let all: Vec<&ClaimNames> = base.into_iter().chain(others.iter()).collect();
+                (self.claims(&all, self.base_exp), None)
+            }
+            Variant::Casing(names) => (self.claims(&[names], self.base_exp), None),
+            Variant::NoExp => (self.claims(&base, None), None),
+            Variant::ExpInOneHour => (self.claims(&base, Some(self.now + 3600)), None),
+            Variant::OtherKey => (self.claims(&base, self.base_exp), Some(self.random_signer()?)),
+        };
+        let signer = signer.as_ref().unwrap_or(&self.signer);
+        let token = minter(self.alg, signer, Vec::new())?
+            .mint(&claims)
+            .map_err(|e| {
+                CliError::runtime(anyhow::Error::new(e).context("failed to mint the token"))
+            })?;
+        Ok(Some(token.into_exposed()))
+    }
+
+    /// A signer the proxy cannot know: a fresh key of `--key`'s kind, or a random secret.
+    fn random_signer(&self) -> Result<Signer, CliError> {
+        match self.kind {
+            Some(kind) => {
+                let (private, _) =
+                    keys::generate(kind, "jwtprobe-random", 1).map_err(CliError::runtime)?;
+                Ok(Signer::Key(private))
+            }
+            None => {
+                let mut secret = vec![0u8; 32];
+                rand::fill(&mut secret[..]);
+                Ok(Signer::Hmac(secret))
+            }
+        }
+    }
+
+    fn request_for(&self, variant: &Variant, token: Option<&str>) -> Result<Request, CliError> {
+        let mut url = self.url.clone();
+        let mut headers = HeaderMap::new();
+        match variant {
+            Variant::WithoutPrefix => {
+                let (_, rest) = split_prefix(&self.url);
+                url.set_path(&rest);
+            }
+            Variant::Xrfkey => {
+                let key: String = rand::rng()
+                    .sample_iter(&rand::distr::Alphanumeric)
+                    .take(16)
+                    .map(char::from)
+                    .collect();
+                url.query_pairs_mut().append_pair("xrfkey", &key);
+                if let Ok(v) = HeaderValue::from_str(&key) {
+                    headers.insert("x-qlik-xrfkey", v);
+                }
+            }
+            _ => {}
+        }
+        if let Some(token) = token {
+            let value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|e| {
+                CliError::runtime(anyhow::Error::new(e).context("the token is not a header value"))
+            })?;
+            headers.insert(header::AUTHORIZATION, value);
+        }
+        Ok(Request {
+            method: Method::GET,
+            url,
+            headers,
+            body: None,
+            follow_redirects: false,
+            timeout: None,
+        })
+    }
+}
+
+/// What the diagnosis needs from an exchange.
+fn answer_of(exchange: &Exchange) -> Answer {
+    let text = |name: &str| {
+        exchange
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let cap = exchange.body.len().min(4096);
+    Answer {
+        status: exchange.status,
+        location: text("location"),
+        body: String::from_utf8_lossy(&exchange.body[..cap]).into_owned(),
+        sets_cookie: exchange.headers.contains_key(header::SET_COOKIE),
+        reason: text(crate::mock::REASON_HEADER),
+    }
+}
+
+/// Headers worth showing a Qlik administrator; cookie and CSRF values are redacted.
+const SHOWN_HEADERS: &[&str] = &[
+    "content-type",
+    "location",
+    "set-cookie",
+    "www-authenticate",
+    "qlik-csrf-token",
+    crate::mock::REASON_HEADER,
+];
+
+/// The body as one short line of text: tags dropped, spaces collapsed, at most 160 characters.
+fn body_excerpt(body: &str) -> String {
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in body.chars() {
+        match c {
+            '<' => {
+                in_tag = true;
+                text.push(' ');
+            }
+            '>' => in_tag = false,
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let line = words.join(" ");
+    if line.chars().count() > 160 {
+        let cut: String = line.chars().take(160).collect();
+        format!("{cut}…")
+    } else {
+        line
+    }
+}
+
+fn reason_phrase(status: u16) -> &'static str {
+    http::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("")
+}
+
+/// The full report for the base exchange.
+fn describe_base(exchange: &Exchange, token: &str) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "GET {} -> {} {} ({} ms)",
+        exchange.request.url,
+        exchange.status,
+        reason_phrase(exchange.status),
+        exchange.elapsed.as_millis()
+    );
+    let _ = writeln!(out, "  token: {}", token::redact(token));
+    for name in SHOWN_HEADERS {
+        for value in exchange.headers.get_all(*name) {
+            let value = String::from_utf8_lossy(value.as_bytes());
+            let shown = match *name {
+                "set-cookie" => crate::runner::redact_cookies(&value),
+                "qlik-csrf-token" => token::redact_secret(&value),
+                _ => value.into_owned(),
+            };
+            let _ = writeln!(out, "  {name}: {shown}");
+        }
+    }
+    let excerpt = body_excerpt(&String::from_utf8_lossy(&exchange.body));
+    if !excerpt.is_empty() {
+        let _ = writeln!(out, "  body: {excerpt}");
+    }
+    out
+}
+
+/// One line per variant: what it was and what came back.
+fn describe_variant(observation: &Observation) -> String {
+    let what = match &observation.variant {
+        Variant::WithoutPrefix => "the URL without its prefix".to_owned(),
+        other => other.to_string(),
+    };
+    let got = match &observation.outcome {
+        Ok(a) => {
+            let mut s = format!("{} {}", a.status, reason_phrase(a.status));
+            if let Some(location) = &a.location {
+                s.push_str(&format!(" -> {location}"));
+            }
+            if a.sets_cookie {
+                s.push_str(" (session cookie set)");
+            }
+            if let Some(reason) = &a.reason {
+                s.push_str(&format!(" [emulator: {reason}]"));
+            }
+            s
+        }
+        Err(e) => format!("failed: {e}"),
+    };
+    format!("  {what:<44} {got}")
+}
 
 /// Runs the command.
-pub fn run(_args: Args) -> CmdResult {
-    Err(CliError::usage(anyhow::anyhow!("this command is not built yet")))
+pub fn run(args: Args) -> CmdResult {
+    if args.user.trim().is_empty() || args.directory.trim().is_empty() {
+        return Err(CliError::usage(anyhow::anyhow!(
+            "`--user` and `--directory` must not be empty"
+        )));
+    }
+    if !matches!(args.url.scheme(), "http" | "https") {
+        return Err(CliError::usage(anyhow::anyhow!(
+            "unsupported URL `{}`: expected http:// or https://",
+            args.url
+        )));
+    }
+    let now = chrono::Utc::now().timestamp();
+    let base_exp = resolve_time("--exp", &args.exp, now)?;
+    let (signer, alg) = signer_for(&args.key, args.alg.as_deref(), &args.password_env)?;
+    let kind = match &signer {
+        Signer::Key(k) => Some(k.kind()),
+        _ => None,
+    };
+    let mut notes = Vec::new();
+    let cert = match &args.cert {
+        Some(path) => {
+            let bundle = read_key(path, &args.password_env)?;
+            let public = bundle
+                .certificate
+                .as_ref()
+                .map(|c| c.public_key().clone())
+                .or(bundle.public);
+            let matches = match (&signer, &bundle.certificate, public) {
+                (Signer::Key(k), Some(c), _) => key_matches(k, c),
+                (Signer::Key(k), None, Some(p)) => k.public_key().spki_der() == p.spki_der(),
+                _ => true,
+            };
+            notes.push(if matches {
+                format!("`{path}` holds the public key of `{}`", args.key)
+            } else {
+                format!(
+                    "`{path}` does NOT hold the public key of `{}`: the proxy cannot verify \
+                     these tokens with it",
+                    args.key
+                )
+            });
+            Some((path.to_string(), matches))
+        }
+        None => None,
+    };
+    let settings = ClientSettings {
+        insecure: args.insecure,
+        ca_file: args.ca.clone(),
+        timeout: args.timeout,
+        connect_timeout: args.timeout.min(Duration::from_secs(5)),
+        // Each variant must be judged on its own token, never on a session from an earlier one.
+        cookies: false,
+        ..ClientSettings::default()
+    };
+    let client = Client::new(&settings).map_err(CliError::runtime)?;
+    let names = ClaimNames {
+        user: args.user_claim.clone(),
+        directory: args.directory_claim.clone(),
+    };
+    let (prefix, rest) = split_prefix(&args.url);
+    let rest_lower = rest.to_ascii_lowercase();
+    let facts = Facts {
+        prefix,
+        host: args.url.host_str().unwrap_or_default().to_owned(),
+        rest_api: rest_lower.starts_with("/qrs/") || rest_lower.starts_with("/qps/"),
+        names: names.clone(),
+        base_exp_s: base_exp.map(|e| e - now),
+        key: args.key.to_string(),
+        cert,
+    };
+    let prober = Prober {
+        client,
+        url: args.url.clone(),
+        signer,
+        alg,
+        names,
+        user: args.user.clone(),
+        directory: args.directory.clone(),
+        aud: args.aud.clone(),
+        now,
+        base_exp,
+        kind,
+    };
+    let rt = runtime()?;
+    rt.block_on(probe(&prober, &facts, usize::from(args.max_requests), &notes))
+}
+
+#[expect(
+    clippy::print_stdout,
+    reason = "the exchange and the diagnosis are this command's data"
+)]
+async fn probe(prober: &Prober, facts: &Facts, max: usize, notes: &[String]) -> CmdResult {
+    for note in notes {
+        println!("note: {note}");
+    }
+    let mut observed: Vec<Observation> = Vec::new();
+    while observed.len() < max {
+        let Some(variant) = diagnosis::next_variant(facts, &observed) else {
+            break;
+        };
+        let token = prober.token_for(&variant)?;
+        let request = prober.request_for(&variant, token.as_deref())?;
+        let outcome = prober.client.send(request).await;
+        if variant == Variant::Base {
+            let exchange = outcome.map_err(|e| {
+                let hint = matches!(e, crate::client::SendError::Tls { .. })
+                    .then_some("use --insecure for a self-signed certificate, or --ca FILE");
+                let err = CliError::runtime(e);
+                match hint {
+                    Some(h) => err.with_hint(h),
+                    None => err,
+                }
+            })?;
+            let mut summary = format!(
+                "  claims: {}={}, {}={}",
+                prober.names.user, prober.user, prober.names.directory, prober.directory
+            );
+            match facts.base_exp_s {
+                Some(s) => summary.push_str(&format!(", exp in {}", human_span(s))),
+                None => summary.push_str(", no exp"),
+            }
+            print!("{}", describe_base(&exchange, token.as_deref().unwrap_or("")));
+            println!("{summary}");
+            observed.push(Observation {
+                variant,
+                outcome: Ok(answer_of(&exchange)),
+            });
+            if observed.len() == 1 && diagnosis::next_variant(facts, &observed).is_some() {
+                println!("diagnosis (variant requests):");
+            }
+        } else {
+            let outcome = outcome
+                .map(|e| answer_of(&e))
+                .map_err(|e| crate::runner::error_text(&e));
+            let observation = Observation { variant, outcome };
+            println!("{}", describe_variant(&observation));
+            observed.push(observation);
+        }
+    }
+    let cause = diagnosis::diagnose(facts, &observed);
+    let sent = observed.len();
+    let noun = if sent == 1 { "request" } else { "requests" };
+    if cause.is_accepted() {
+        println!("result: {cause}");
+    } else {
+        println!("most likely cause: {cause}");
+    }
+    println!("sent {sent} {noun} (limit {max})");
+    Ok(match cause {
+        Cause::Accepted => Exit::Success,
+        _ => Exit::CheckFailed,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_is_the_first_segment_unless_it_is_a_keyword() {
+        let url = |s: &str| Url::parse(s).unwrap();
+        assert_eq!(
+            split_prefix(&url("https://h/jwt/hub/")),
+            (Some("jwt".to_owned()), "/hub/".to_owned())
+        );
+        assert_eq!(
+            split_prefix(&url("https://h/hub/")),
+            (None, "/hub/".to_owned())
+        );
+        assert_eq!(
+            split_prefix(&url("https://h/jwt")),
+            (Some("jwt".to_owned()), "/".to_owned())
+        );
+        assert_eq!(split_prefix(&url("https://h/")), (None, "/".to_owned()));
+        assert_eq!(
+            split_prefix(&url("https://h/QRS/about")),
+            (None, "/QRS/about".to_owned())
+        );
+    }
+
+    #[test]
+    fn body_excerpt_drops_tags_and_keeps_the_message() {
+        assert_eq!(
+            body_excerpt("<html><h1>400 - Bad Request</h1><p>The http request header is incorrect.</p></html>"),
+            "400 - Bad Request The http request header is incorrect."
+        );
+        assert!(body_excerpt(&"x".repeat(500)).ends_with('…'));
+    }
 }

@@ -258,6 +258,9 @@ pub(crate) fn signer_for(
     let bundle = read_key(key, password_env)?;
     let alg = match alg {
         Some(a) => parse_alg(a)?,
+        // A certificate or public key alone gets the RSA default, and then the error that
+        // it cannot sign.
+        None if bundle.private.is_none() && bundle.secret.is_none() => Alg::RS256,
         None => natural_alg(bundle.private.as_ref().map(crate::keys::PrivateKey::kind)),
     };
     let signer = if alg.is_hmac() {
