@@ -334,15 +334,22 @@ async fn run_load(
     thresholds: Vec<(Threshold, Option<Located>)>,
     vars: BTreeMap<String, String>,
 ) -> CmdResult {
+    let mut suite_targets = Vec::with_capacity(plan.scenarios.len());
+    for planned in &plan.scenarios {
+        suite_targets.push(target::suite_target(&planned.context.suite)?);
+    }
+    // Only profiles with a scenario that names no target of its own need an emulator.
     let profiles: Vec<_> = plan
         .scenarios
         .iter()
-        .map(|s| s.context.profile.name)
+        .zip(&suite_targets)
+        .filter(|(_, t)| t.is_none() || args.target.target.is_some())
+        .map(|(s, _)| s.context.profile.name)
         .collect();
     let targets = target::start(profiles, &args.target).await?;
     let emulator = targets.is_emulator();
-    let client = ClientSettings {
-        insecure: args.target.insecure || emulator,
+    let mut client = ClientSettings {
+        insecure: args.target.insecure,
         ca_file: args.target.ca.clone(),
         connect_timeout: args.connect_timeout,
         timeout: args.timeout,
@@ -352,13 +359,17 @@ async fn run_load(
     };
     let now = chrono::Utc::now().timestamp();
     let mut prepared = Vec::new();
-    for planned in &plan.scenarios {
-        let Some(base_url) = targets.url(planned.context.profile.name).cloned() else {
+    for (planned, suite_target) in plan.scenarios.iter().zip(&suite_targets) {
+        let profile = planned.context.profile.name;
+        let Some(base_url) = targets.url_for(profile, suite_target.as_ref()).cloned() else {
             continue;
         };
+        let on_emulator = targets.is_emulator_url(&base_url);
+        // The emulator's certificate is generated at start; it is ours and on loopback.
+        client.insecure |= on_emulator;
         let settings = RunSettings {
             base_url,
-            emulator,
+            emulator: on_emulator,
             client: client.clone(),
             vars: vars.clone(),
             now,

@@ -174,6 +174,19 @@ pub async fn run<T: Transport>(
         shard,
     } = settings;
     let keys = transport.series();
+    // Users (and their clients) are built before the clock starts, so that setting up
+    // connections pools and TLS configuration is never measured.
+    let user_numbers: Vec<u64> = match &model {
+        Model::Rate { users, .. } => (0..(*users).max(1)).collect(),
+        Model::Users { users, shard, .. } => (0..shard.share(*users))
+            // Global user numbers stay distinct across shards (token pools, cookies).
+            .map(|i| i * shard.count + shard.index)
+            .collect(),
+    };
+    let mut prepared_users: Vec<T::User> = user_numbers
+        .iter()
+        .map(|&n| transport.new_user(n))
+        .collect();
     let started_wall = SystemTime::now();
     // A short lead lets every user wait on the queue before the first arrival is due.
     let start = Instant::now() + Duration::from_millis(20);
@@ -186,11 +199,11 @@ pub async fn run<T: Transport>(
     let mut health = None;
 
     match &model {
-        Model::Rate { schedule, users: n } => {
+        Model::Rate { schedule, .. } => {
             health = Some(Health::for_rate(schedule.peak_rate()));
             let (tx, rx) = mpsc::unbounded_channel::<(Instant, bool)>();
             let rx = Arc::new(Mutex::new(rx));
-            for index in 0..(*n).max(1) {
+            for mut user in prepared_users.drain(..) {
                 let recorder = Recorder::new(Arc::clone(&keys));
                 recorders.push(recorder.clone());
                 let transport = Arc::clone(&transport);
@@ -198,7 +211,6 @@ pub async fn run<T: Transport>(
                 let backlog = Arc::clone(&backlog);
                 let stopping = Arc::clone(&stopping);
                 users.spawn(async move {
-                    let mut user = transport.new_user(index);
                     loop {
                         let next = rx.lock().await.recv().await;
                         let Some((intended, measured)) = next else {
@@ -223,29 +235,24 @@ pub async fn run<T: Transport>(
             )?);
         }
         Model::Users {
-            users: n,
             think,
             duration,
             requests,
             shard,
             ..
         } => {
-            let count = shard.share(*n);
             let limit = requests.map(|r| shard.share(r));
             let claimed = Arc::new(AtomicU64::new(0));
             let deadline = duration.map(|d| measure_from + d);
-            for index in 0..count {
+            for mut user in prepared_users.drain(..) {
                 let recorder = Recorder::new(Arc::clone(&keys));
                 recorders.push(recorder.clone());
                 let transport = Arc::clone(&transport);
                 let claimed = Arc::clone(&claimed);
                 let stopping = Arc::clone(&stopping);
                 let think = *think;
-                // Global user numbers stay distinct across shards (token pools, cookies).
-                let global = index * shard.count + shard.index;
                 users.spawn(async move {
                     tokio::time::sleep_until(start.into()).await;
-                    let mut user = transport.new_user(global);
                     loop {
                         if stopping.load(Ordering::Relaxed) {
                             return;
