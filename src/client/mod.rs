@@ -225,13 +225,12 @@ impl Client {
                     path: path.clone(),
                     source,
                 })?;
-                let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|source| {
+                reqwest::Certificate::from_pem_bundle(&pem).map_err(|source| {
                     ClientError::BadCa {
                         path: path.clone(),
                         source,
                     }
-                })?;
-                certs
+                })?
             }
             None => Vec::new(),
         };
