@@ -56,7 +56,7 @@ mod tests {
     #[test]
     fn long_sequences_use_multi_byte_lengths() {
         let big = integer(&[1; 300]);
-        let seq = sequence(&[big.clone()]);
+        let seq = sequence(std::slice::from_ref(&big));
         assert_eq!(&seq[..4], &[0x30, 0x82, 0x01, 0x30]);
         assert_eq!(&seq[4..], &big[..]);
     }
