@@ -32,7 +32,12 @@ is minted once and the key parsed once, as the emulator does; every operation is
 pub struct VerifyArgs {
     /// Algorithms to measure, comma-separated: RS256, RS384, RS512, PS256, PS384, PS512,
     /// ES256, ES384, EdDSA, HS256, HS384, HS512.
-    #[arg(long, value_name = "ALG,…", value_delimiter = ',', default_value = "RS256")]
+    #[arg(
+        long,
+        value_name = "ALG,…",
+        value_delimiter = ',',
+        default_value = "RS256"
+    )]
     pub alg: Vec<String>,
     /// Threads for the second run (default: the number of CPU cores).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
@@ -86,7 +91,11 @@ fn subject(alg: Alg, bits: usize, now: i64) -> Result<Subject, CliError> {
                 }
             })?;
             let public = private.public_key().clone();
-            (Signer::Key(private), VerifyKey::Public(public), kind.to_string())
+            (
+                Signer::Key(private),
+                VerifyKey::Public(public),
+                kind.to_string(),
+            )
         }
         None => {
             let mut secret = vec![0u8; 32];
@@ -135,10 +144,7 @@ struct Run {
 impl Run {
     /// Sum over threads of each thread's own rate.
     fn total_rate(&self) -> f64 {
-        self.per_thread
-            .iter()
-            .map(|(n, d)| rate(*n, *d))
-            .sum()
+        self.per_thread.iter().map(|(n, d)| rate(*n, *d)).sum()
     }
 
     fn mean_rate(&self) -> f64 {
@@ -189,7 +195,7 @@ fn thousands(x: f64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -236,7 +242,12 @@ fn verify(args: &VerifyArgs) -> CmdResult {
     let mut rows = Vec::new();
     for subject in &subjects {
         // A short warm-up so the first run does not pay for cold caches.
-        measure(subject, 1, (args.duration / 10).min(Duration::from_millis(300)), now);
+        measure(
+            subject,
+            1,
+            (args.duration / 10).min(Duration::from_millis(300)),
+            now,
+        );
         let one = measure(subject, 1, args.duration, now);
         let base = one.total_rate();
         rows.push(row(subject, 1, &one, base));
@@ -265,7 +276,10 @@ fn row(subject: &Subject, threads: usize, run: &Run, base: f64) -> Row {
     ]
 }
 
-#[expect(clippy::print_stdout, reason = "the throughput table is this command's data")]
+#[expect(
+    clippy::print_stdout,
+    reason = "the throughput table is this command's data"
+)]
 fn print_table(rows: &[Row]) {
     let header: Row = [
         "alg".to_owned(),

@@ -29,6 +29,8 @@ pub fn run(args: Args) -> CmdResult {
     stdout
         .write_all(&script)
         .and_then(|()| stdout.flush())
-        .map_err(|e| CliError::runtime(anyhow::Error::new(e).context("failed to write the completions")))?;
+        .map_err(|e| {
+            CliError::runtime(anyhow::Error::new(e).context("failed to write the completions"))
+        })?;
     Ok(Exit::Success)
 }

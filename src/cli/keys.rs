@@ -292,7 +292,10 @@ pub(crate) fn key_matches(private: &PrivateKey, cert: &Certificate) -> bool {
 
 fn describe_certificate(cert: &Certificate, now: i64) -> Vec<Line> {
     let validity = if now < cert.not_before() {
-        format!("not valid yet: starts {}", human_time(cert.not_before(), now))
+        format!(
+            "not valid yet: starts {}",
+            human_time(cert.not_before(), now)
+        )
     } else if now > cert.not_after() {
         format!("EXPIRED {}", human_time(cert.not_after(), now))
     } else {

@@ -65,7 +65,12 @@ pub struct Args {
     #[arg(long, value_name = "ALG")]
     pub alg: Option<String>,
     /// The token's expiry: an offset such as `+5m`, or `omit` for none.
-    #[arg(long, value_name = "TIME", default_value = "+5m", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        value_name = "TIME",
+        default_value = "+5m",
+        allow_hyphen_values = true
+    )]
     pub exp: String,
     /// The audience (`aud`), when the virtual proxy requires one.
     #[arg(long, value_name = "AUD")]
@@ -169,7 +174,10 @@ impl Prober {
             Variant::Casing(names) => (self.claims(&[names], self.base_exp), None),
             Variant::NoExp => (self.claims(&base, None), None),
             Variant::ExpInOneHour => (self.claims(&base, Some(self.now + 3600)), None),
-            Variant::OtherKey => (self.claims(&base, self.base_exp), Some(self.random_signer()?)),
+            Variant::OtherKey => (
+                self.claims(&base, self.base_exp),
+                Some(self.random_signer()?),
+            ),
         };
         let signer = signer.as_ref().unwrap_or(&self.signer);
         let token = minter(self.alg, signer, Vec::new())?
@@ -437,7 +445,12 @@ pub fn run(args: Args) -> CmdResult {
         kind,
     };
     let rt = runtime()?;
-    rt.block_on(probe(&prober, &facts, usize::from(args.max_requests), &notes))
+    rt.block_on(probe(
+        &prober,
+        &facts,
+        usize::from(args.max_requests),
+        &notes,
+    ))
 }
 
 #[expect(
@@ -474,7 +487,10 @@ async fn probe(prober: &Prober, facts: &Facts, max: usize, notes: &[String]) -> 
                 Some(s) => summary.push_str(&format!(", exp in {}", human_span(s))),
                 None => summary.push_str(", no exp"),
             }
-            print!("{}", describe_base(&exchange, token.as_deref().unwrap_or("")));
+            print!(
+                "{}",
+                describe_base(&exchange, token.as_deref().unwrap_or(""))
+            );
             println!("{summary}");
             observed.push(Observation {
                 variant,
@@ -536,7 +552,9 @@ mod tests {
     #[test]
     fn body_excerpt_drops_tags_and_keeps_the_message() {
         assert_eq!(
-            body_excerpt("<html><h1>400 - Bad Request</h1><p>The http request header is incorrect.</p></html>"),
+            body_excerpt(
+                "<html><h1>400 - Bad Request</h1><p>The http request header is incorrect.</p></html>"
+            ),
             "400 - Bad Request The http request header is incorrect."
         );
         assert!(body_excerpt(&"x".repeat(500)).ends_with('…'));

@@ -282,9 +282,7 @@ pub(crate) fn signer_for(
                 return Err(CliError::runtime(anyhow::anyhow!(
                     "`{key}` holds no private key: a certificate or public key cannot sign"
                 ))
-                .with_hint(
-                    "give the private key (`jwtprobe keys import` writes one from a PFX)",
-                ));
+                .with_hint("give the private key (`jwtprobe keys import` writes one from a PFX)"));
             }
         }
     };
@@ -344,9 +342,9 @@ fn mint(args: &MintArgs) -> CmdResult {
         );
     }
     let (signer, alg) = signer_for(&args.key, args.alg.as_deref(), &args.password_env)?;
-    let token = minter(alg, &signer, extra)?
-        .mint(&claims)
-        .map_err(|e| CliError::runtime(anyhow::Error::new(e).context("failed to mint the token")))?;
+    let token = minter(alg, &signer, extra)?.mint(&claims).map_err(|e| {
+        CliError::runtime(anyhow::Error::new(e).context("failed to mint the token"))
+    })?;
     print_token(token.expose());
     Ok(Exit::Success)
 }
@@ -505,7 +503,9 @@ fn examine(token: &str, judge: &Judge, now: i64) -> Inspection {
             .retain(|r| !matches!(r, Rejection::BadSignature));
     }
     if judge.profile == ProfileArg::QlikCloud {
-        inspection.rejections.extend(qlik_cloud_rejections(&inspection));
+        inspection
+            .rejections
+            .extend(qlik_cloud_rejections(&inspection));
     }
     inspection
 }
@@ -527,9 +527,9 @@ fn rejection_text(r: &Rejection, profile: ProfileArg) -> String {
 fn signature_text(inspection: &Inspection, cert: Option<&Utf8PathBuf>) -> String {
     match (&inspection.signature, cert) {
         (SignatureStatus::Verified, Some(c)) => format!("signature verified with `{c}`"),
-        (SignatureStatus::Invalid, Some(c)) => format!(
-            "signature does NOT verify with `{c}`: signed with another key, or altered"
-        ),
+        (SignatureStatus::Invalid, Some(c)) => {
+            format!("signature does NOT verify with `{c}`: signed with another key, or altered")
+        }
         (SignatureStatus::NoKey, _) => {
             "signature not checked: give the proxy's certificate with --cert".to_owned()
         }
@@ -601,11 +601,17 @@ fn inspection_text(
     let _ = writeln!(out, "{}", signature_text(inspection, cert));
     let profile = judge.profile.name();
     if inspection.is_accepted() {
-        let _ = writeln!(out, "verdict    accepted: profile {profile} finds nothing to refuse");
+        let _ = writeln!(
+            out,
+            "verdict    accepted: profile {profile} finds nothing to refuse"
+        );
     } else {
         let n = inspection.rejections.len();
         let noun = if n == 1 { "reason" } else { "reasons" };
-        let _ = writeln!(out, "verdict    REJECTED under profile {profile}, {n} {noun}:");
+        let _ = writeln!(
+            out,
+            "verdict    REJECTED under profile {profile}, {n} {noun}:"
+        );
         for r in &inspection.rejections {
             let _ = writeln!(out, "  - {}", rejection_text(r, judge.profile));
         }
@@ -692,8 +698,14 @@ mod tests {
     #[test]
     fn time_claims_read_as_relative_phrases() {
         assert_eq!(time_meaning("exp", 700, 1000), "expired 5 minutes ago");
-        assert_eq!(time_meaning("exp", 1000 + 3300, 1000), "valid for 55 minutes");
-        assert_eq!(time_meaning("nbf", 1120, 1000), "not valid for another 2 minutes");
+        assert_eq!(
+            time_meaning("exp", 1000 + 3300, 1000),
+            "valid for 55 minutes"
+        );
+        assert_eq!(
+            time_meaning("nbf", 1120, 1000),
+            "not valid for another 2 minutes"
+        );
         assert_eq!(human_time(1000 + 7200, 1000), "in 2 hours");
     }
 

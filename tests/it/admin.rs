@@ -25,7 +25,9 @@ fn fixture(name: &str) -> String {
 
 fn temp() -> (tempfile::TempDir, Utf8PathBuf) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let path = Utf8Path::from_path(dir.path()).expect("utf-8 temp dir").to_owned();
+    let path = Utf8Path::from_path(dir.path())
+        .expect("utf-8 temp dir")
+        .to_owned();
     (dir, path)
 }
 
@@ -38,13 +40,19 @@ struct Run {
 
 /// Fails when any private key material of the fixtures shows in `text`.
 fn assert_no_key_material(text: &str) {
-    assert!(!text.contains("PRIVATE KEY"), "a PEM private key was printed:\n{text}");
+    assert!(
+        !text.contains("PRIVATE KEY"),
+        "a PEM private key was printed:\n{text}"
+    );
     for key in ["qlik-signing.key.pem", "other.key.pem", "ec256.key.pem"] {
         let pem = fs_err::read_to_string(fixture(key)).expect("fixture key");
         // A base64 line from the middle of the key: never part of any output.
         let lines: Vec<&str> = pem.lines().filter(|l| !l.starts_with("-----")).collect();
         let chunk = lines[lines.len() / 2];
-        assert!(!text.contains(chunk), "key material of `{key}` was printed:\n{text}");
+        assert!(
+            !text.contains(chunk),
+            "key material of `{key}` was printed:\n{text}"
+        );
     }
 }
 
@@ -105,24 +113,43 @@ fn keys_import_writes_pem_files_and_prints_thumbprints(file: &str) {
     let run = cli(&["keys", "import", &fixture(file), "--out", out.as_str()]);
     assert_eq!(run.code, 0, "{}", run.err);
     assert!(run.out.contains("CN=jwtprobe-test"), "{}", run.out);
-    assert!(run.out.contains("2F71991B0FB56E0A4E3A36648C9EEFDC25EA21FB"), "{}", run.out);
     assert!(
-        run.out.contains("7073903C826304BDBCAD46752847EAF138A746782F88F5F4CC1DA7B52A9BF59E"),
+        run.out.contains("2F71991B0FB56E0A4E3A36648C9EEFDC25EA21FB"),
+        "{}",
+        run.out
+    );
+    assert!(
+        run.out
+            .contains("7073903C826304BDBCAD46752847EAF138A746782F88F5F4CC1DA7B52A9BF59E"),
         "{}",
         run.out
     );
     let stem = file.trim_end_matches(".pfx");
     let key_path = out.join(format!("{stem}.key.pem"));
-    for path in [&key_path, &out.join(format!("{stem}.cert.pem")), &out.join(format!("{stem}.pub.pem"))] {
+    for path in [
+        &key_path,
+        &out.join(format!("{stem}.cert.pem")),
+        &out.join(format!("{stem}.pub.pem")),
+    ] {
         assert!(path.is_file(), "{path} missing");
-        assert!(run.out.contains(path.as_str()), "path {path} not printed:\n{}", run.out);
+        assert!(
+            run.out.contains(path.as_str()),
+            "path {path} not printed:\n{}",
+            run.out
+        );
     }
     let written = fs_err::read_to_string(&key_path).expect("key written");
-    assert!(written.starts_with("-----BEGIN PRIVATE KEY-----"), "PKCS#8 PEM");
+    assert!(
+        written.starts_with("-----BEGIN PRIVATE KEY-----"),
+        "PKCS#8 PEM"
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
-        let mode = fs_err::metadata(&key_path).expect("metadata").permissions().mode();
+        let mode = fs_err::metadata(&key_path)
+            .expect("metadata")
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
     // The written key is the fixture's signing key.
@@ -145,20 +172,37 @@ fn keys_import_with_wrong_password_names_file_and_hint() {
     );
     assert_eq!(run.code, 3, "{}", run.err);
     assert!(run.err.contains(&file), "names the file: {}", run.err);
-    assert!(run.err.contains("hint:") && run.err.contains("JWTPROBE_PFX_PASSWORD"), "{}", run.err);
+    assert!(
+        run.err.contains("hint:") && run.err.contains("JWTPROBE_PFX_PASSWORD"),
+        "{}",
+        run.err
+    );
     assert!(run.err.contains("MAC"), "{}", run.err);
-    assert!(fs_err::read_dir(&out).expect("dir").next().is_none(), "nothing written");
+    assert!(
+        fs_err::read_dir(&out).expect("dir").next().is_none(),
+        "nothing written"
+    );
 }
 
 #[test]
 fn keys_import_without_password_variable_tries_empty_password_then_hints() {
     let (_dir, out) = temp();
     let run = cli_env(
-        &["keys", "import", &fixture("qlik-client.pfx"), "--out", out.as_str()],
+        &[
+            "keys",
+            "import",
+            &fixture("qlik-client.pfx"),
+            "--out",
+            out.as_str(),
+        ],
         &[("JWTPROBE_PFX_PASSWORD", None)],
     );
     assert_eq!(run.code, 3);
-    assert!(run.err.contains("`JWTPROBE_PFX_PASSWORD` is not set"), "{}", run.err);
+    assert!(
+        run.err.contains("`JWTPROBE_PFX_PASSWORD` is not set"),
+        "{}",
+        run.err
+    );
 }
 
 #[test]
@@ -174,7 +218,10 @@ fn keys_import_reads_the_password_from_the_named_variable() {
             "--password-env",
             "MY_PFX_SECRET",
         ],
-        &[("JWTPROBE_PFX_PASSWORD", None), ("MY_PFX_SECRET", Some(PASSWORD))],
+        &[
+            ("JWTPROBE_PFX_PASSWORD", None),
+            ("MY_PFX_SECRET", Some(PASSWORD)),
+        ],
     );
     assert_eq!(run.code, 0, "{}", run.err);
 }
@@ -185,7 +232,13 @@ fn keys_import_of_a_damaged_file_is_one_error_naming_it() {
     let bytes = fs_err::read(fixture("qlik-client.pfx")).expect("fixture");
     let damaged = out.join("damaged.pfx");
     fs_err::write(&damaged, &bytes[..bytes.len() / 2]).expect("write");
-    let run = cli(&["keys", "import", damaged.as_str(), "--out", out.join("o").as_str()]);
+    let run = cli(&[
+        "keys",
+        "import",
+        damaged.as_str(),
+        "--out",
+        out.join("o").as_str(),
+    ]);
     assert_eq!(run.code, 3);
     assert!(run.err.contains(damaged.as_str()), "{}", run.err);
     assert!(run.err.contains("JWTPROBE_PFX_PASSWORD"), "{}", run.err);
@@ -195,7 +248,13 @@ fn keys_import_of_a_damaged_file_is_one_error_naming_it() {
 #[test]
 fn keys_import_never_overwrites_existing_files() {
     let (_dir, out) = temp();
-    let args = ["keys", "import", &fixture("qlik-client.pfx"), "--out", out.as_str()];
+    let args = [
+        "keys",
+        "import",
+        &fixture("qlik-client.pfx"),
+        "--out",
+        out.as_str(),
+    ];
     assert_eq!(cli(&args).code, 0);
     let again = cli(&args);
     assert_eq!(again.code, 3);
@@ -209,7 +268,16 @@ fn keys_import_never_overwrites_existing_files() {
 fn keys_generate_writes_a_key_and_a_certificate_for_the_qmc(alg: &str, kind: &str) {
     let (_dir, out) = temp();
     let run = cli(&[
-        "keys", "generate", "--alg", alg, "--cn", "qlik-jwt", "--days", "30", "--out", out.as_str(),
+        "keys",
+        "generate",
+        "--alg",
+        alg,
+        "--cn",
+        "qlik-jwt",
+        "--days",
+        "30",
+        "--out",
+        out.as_str(),
     ]);
     assert_eq!(run.code, 0, "{}", run.err);
     let cert_path = out.join("jwt-signing.cert.pem");
@@ -220,7 +288,11 @@ fn keys_generate_writes_a_key_and_a_certificate_for_the_qmc(alg: &str, kind: &st
     assert_eq!(cert.subject(), "CN=qlik-jwt");
     assert!(run.out.contains(&cert.sha1_thumbprint()), "{}", run.out);
     assert!(run.out.contains(kind), "{}", run.out);
-    assert!(run.out.contains("JWT certificate"), "says where to paste it: {}", run.out);
+    assert!(
+        run.out.contains("JWT certificate"),
+        "says where to paste it: {}",
+        run.out
+    );
     assert!(out.join("jwt-signing.key.pem").is_file());
     let key = fs_err::read_to_string(out.join("jwt-signing.key.pem")).expect("key");
     let key_line = key.lines().nth(1).expect("a base64 line");
@@ -234,12 +306,23 @@ fn generated_key_signs_tokens_that_its_certificate_verifies() {
     let key = out.join("jwt-signing.key.pem");
     let cert = out.join("jwt-signing.cert.pem");
     let mint = cli(&[
-        "token", "mint", "--key", key.as_str(), "-c", "UserId=alice", "-c", "UserDirectory=CORP",
+        "token",
+        "mint",
+        "--key",
+        key.as_str(),
+        "-c",
+        "UserId=alice",
+        "-c",
+        "UserDirectory=CORP",
     ]);
     assert_eq!(mint.code, 0, "{}", mint.err);
     let inspect = cli(&["token", "inspect", mint.out.trim(), "--cert", cert.as_str()]);
     assert_eq!(inspect.code, 0, "{}{}", inspect.out, inspect.err);
-    assert!(inspect.out.contains("signature verified"), "{}", inspect.out);
+    assert!(
+        inspect.out.contains("signature verified"),
+        "{}",
+        inspect.out
+    );
 }
 
 #[test]
@@ -259,7 +342,11 @@ fn keys_show_describes_a_file_without_secrets(file: &str, expected: &str) {
     let run = cli(&["keys", "show", &fixture(file)]);
     assert_eq!(run.code, 0, "{}", run.err);
     assert!(run.out.contains(expected), "{}", run.out);
-    assert!(!run.out.contains("jwtprobe-test-hmac-secret"), "{}", run.out);
+    assert!(
+        !run.out.contains("jwtprobe-test-hmac-secret"),
+        "{}",
+        run.out
+    );
 }
 
 #[test]
@@ -299,14 +386,31 @@ fn mint(extra: &[&str]) -> String {
 #[test]
 fn token_mint_prints_a_token_with_typed_claims_that_verifies() {
     let token = mint(&[
-        "-c", "UserId=alice", "-c", "UserDirectory=CORP", "-c", "groups:=[\"sales\",\"eu\"]",
-        "-c", "level:=3", "--exp", "+1h", "--iat", "--kid", "k1", "--header", "x5t=abc", "--aud",
+        "-c",
+        "UserId=alice",
+        "-c",
+        "UserDirectory=CORP",
+        "-c",
+        "groups:=[\"sales\",\"eu\"]",
+        "-c",
+        "level:=3",
+        "--exp",
+        "+1h",
+        "--iat",
+        "--kid",
+        "k1",
+        "--header",
+        "x5t=abc",
+        "--aud",
         "qlik",
     ]);
     let now = chrono::Utc::now().timestamp();
     let verified = token::verify(&token, &policy("qlik-signing.cert.pem"), now).expect("verifies");
     assert_eq!(verified.user_id.as_deref(), Some("alice"));
-    assert_eq!(verified.claims["groups"], serde_json::json!(["sales", "eu"]));
+    assert_eq!(
+        verified.claims["groups"],
+        serde_json::json!(["sales", "eu"])
+    );
     assert_eq!(verified.claims["level"], serde_json::json!(3));
     assert_eq!(verified.claims["aud"], serde_json::json!("qlik"));
     let exp = verified.claims["exp"].as_i64().expect("exp");
@@ -320,7 +424,16 @@ fn token_mint_prints_a_token_with_typed_claims_that_verifies() {
 #[test]
 fn token_mint_signs_with_a_pfx_key() {
     let key = fixture("qlik-client-3des.pfx");
-    let run = cli(&["token", "mint", "--key", &key, "-c", "UserId=a", "-c", "UserDirectory=b"]);
+    let run = cli(&[
+        "token",
+        "mint",
+        "--key",
+        &key,
+        "-c",
+        "UserId=a",
+        "-c",
+        "UserDirectory=b",
+    ]);
     assert_eq!(run.code, 0, "{}", run.err);
     let now = chrono::Utc::now().timestamp();
     token::verify(run.out.trim(), &policy("qlik-signing.cert.pem"), now).expect("verifies");
@@ -331,7 +444,11 @@ fn token_mint_with_only_a_certificate_is_a_runtime_error() {
     let cert = fixture("qlik-signing.cert.pem");
     let run = cli(&["token", "mint", "--key", &cert, "-c", "UserId=a"]);
     assert_eq!(run.code, 3);
-    assert!(run.err.contains(&cert) && run.err.contains("no private key"), "{}", run.err);
+    assert!(
+        run.err.contains(&cert) && run.err.contains("no private key"),
+        "{}",
+        run.err
+    );
 }
 
 #[test_case(&["-c", "novalue"]; "claim without equals")]
@@ -349,24 +466,56 @@ fn token_mint_bad_arguments_are_usage_errors(extra: &[&str]) {
 
 #[test]
 fn token_inspect_accepts_a_good_token_and_shows_dates() {
-    let token = mint(&["-c", "UserId=alice", "-c", "UserDirectory=CORP", "--exp", "+1h"]);
-    let run = cli(&["token", "inspect", &token, "--cert", &fixture("qlik-signing.cert.pem")]);
+    let token = mint(&[
+        "-c",
+        "UserId=alice",
+        "-c",
+        "UserDirectory=CORP",
+        "--exp",
+        "+1h",
+    ]);
+    let run = cli(&[
+        "token",
+        "inspect",
+        &token,
+        "--cert",
+        &fixture("qlik-signing.cert.pem"),
+    ]);
     assert_eq!(run.code, 0, "{}", run.out);
     assert!(run.out.contains("signature verified"), "{}", run.out);
-    assert!(run.out.contains("valid for 59 minutes") || run.out.contains("valid for 1 hour"), "{}", run.out);
+    assert!(
+        run.out.contains("valid for 59 minutes") || run.out.contains("valid for 1 hour"),
+        "{}",
+        run.out
+    );
     assert!(run.out.contains("\"alice\""), "{}", run.out);
     let signature = token.rsplit('.').next().expect("signature");
-    assert!(!run.out.contains(signature), "the signature is never echoed");
+    assert!(
+        !run.out.contains(signature),
+        "the signature is never echoed"
+    );
     assert!(run.out.contains("…sig:"), "{}", run.out);
 }
 
 #[test]
 fn token_inspect_lists_every_reason_with_the_near_miss() {
     let token = mint(&[
-        "--alg", "PS256", "-c", "userid=alice", "-c", "UserDirectory=CORP", "--exp", "-5m",
+        "--alg",
+        "PS256",
+        "-c",
+        "userid=alice",
+        "-c",
+        "UserDirectory=CORP",
+        "--exp",
+        "-5m",
     ]);
     let run = cli(&[
-        "token", "inspect", &token, "--cert", &fixture("qlik-signing.cert.pem"), "--audience",
+        "token",
+        "inspect",
+        &token,
+        "--cert",
+        &fixture("qlik-signing.cert.pem"),
+        "--audience",
         "qlik.example",
     ]);
     assert_eq!(run.code, 4, "{}", run.out);
@@ -377,7 +526,11 @@ fn token_inspect_lists_every_reason_with_the_near_miss() {
         "claim `aud` is missing; expected `qlik.example`",
         "4 reasons",
     ] {
-        assert!(run.out.contains(expected), "missing `{expected}` in:\n{}", run.out);
+        assert!(
+            run.out.contains(expected),
+            "missing `{expected}` in:\n{}",
+            run.out
+        );
     }
     assert!(!holds_full_token(&run.out), "{}", run.out);
 }
@@ -385,7 +538,13 @@ fn token_inspect_lists_every_reason_with_the_near_miss() {
 #[test]
 fn token_inspect_says_why_the_signature_fails() {
     let token = mint(&["-c", "UserId=alice", "-c", "UserDirectory=CORP"]);
-    let run = cli(&["token", "inspect", &token, "--cert", &fixture("other.cert.pem")]);
+    let run = cli(&[
+        "token",
+        "inspect",
+        &token,
+        "--cert",
+        &fixture("other.cert.pem"),
+    ]);
     assert_eq!(run.code, 4);
     assert!(run.out.contains("does NOT verify"), "{}", run.out);
     assert!(run.out.contains("signature does not verify"), "{}", run.out);
@@ -415,7 +574,12 @@ fn token_inspect_reads_stdin_and_prints_json() {
         .filter_map(|r| r["code"].as_str())
         .collect();
     assert_eq!(codes, ["not_yet_valid", "missing_claim"], "{out}");
-    assert!(json["times"]["nbf"]["meaning"].as_str().expect("nbf").starts_with("not valid for another"));
+    assert!(
+        json["times"]["nbf"]["meaning"]
+            .as_str()
+            .expect("nbf")
+            .starts_with("not valid for another")
+    );
 }
 
 #[test]
@@ -425,7 +589,12 @@ fn token_inspect_honours_the_virtual_proxy_claim_names() {
     let args = ["token", "inspect", &token, "--cert", &cert];
     assert_eq!(cli(&args).code, 4);
     let mut custom = args.to_vec();
-    custom.extend(["--user-claim", "userid", "--directory-claim", "userdirectory"]);
+    custom.extend([
+        "--user-claim",
+        "userid",
+        "--directory-claim",
+        "userdirectory",
+    ]);
     let run = cli(&custom);
     assert_eq!(run.code, 0, "{}", run.out);
 }
@@ -435,8 +604,17 @@ fn token_inspect_for_qlik_cloud_names_its_required_claims() {
     let token = mint(&["-c", "sub=alice", "--exp", "+2h", "--nbf", "-1m"]);
     let run = cli(&["token", "inspect", &token, "--profile", "qlik-cloud"]);
     assert_eq!(run.code, 4);
-    for expected in ["claim `jti` is missing", "no `kid`", "at most 1 hour", "qlik.api/login/jwt-session"] {
-        assert!(run.out.contains(expected), "missing `{expected}`:\n{}", run.out);
+    for expected in [
+        "claim `jti` is missing",
+        "no `kid`",
+        "at most 1 hour",
+        "qlik.api/login/jwt-session",
+    ] {
+        assert!(
+            run.out.contains(expected),
+            "missing `{expected}`:\n{}",
+            run.out
+        );
     }
 }
 
@@ -455,7 +633,13 @@ fn token_inspect_of_garbage_is_a_rejection_and_a_missing_cert_a_runtime_error() 
 // probe against the emulator
 
 /// A one-VP emulator config (debug reasons on) with absolute fixture paths.
-fn vp_config(dir: &Utf8Path, cert: &str, user_claim: &str, directory_claim: &str, extra: &str) -> Utf8PathBuf {
+fn vp_config(
+    dir: &Utf8Path,
+    cert: &str,
+    user_claim: &str,
+    directory_claim: &str,
+    extra: &str,
+) -> Utf8PathBuf {
     let yaml = format!(
         "profile: qseow\ndebug_reasons: true\nvirtual_proxies:\n  - prefix: jwt\n    \
          session_cookie_name: X-Qlik-Session-jwt\n    jwt_certificate: {}\n    \
@@ -496,7 +680,11 @@ async fn probe(base: &url::Url, path: &str, extra: &[&str]) -> Run {
     .collect();
     args.extend(extra.iter().map(|s| (*s).to_owned()));
     let run = cli_async(args).await;
-    assert!(!holds_full_token(&run.out), "a full token was printed:\n{}", run.out);
+    assert!(
+        !holds_full_token(&run.out),
+        "a full token was printed:\n{}",
+        run.out
+    );
     run
 }
 
@@ -513,7 +701,12 @@ async fn probe_of_an_accepted_token_prints_status_and_redacted_cookie() {
     let run = probe(&server.base_url, "jwt/hub/", &[]).await;
     assert_eq!(run.code, 0, "{}{}", run.out, run.err);
     assert!(run.out.contains("-> 200 OK"), "{}", run.out);
-    assert!(run.out.contains("set-cookie: X-Qlik-Session-jwt-HTTP=••••(len 36"), "{}", run.out);
+    assert!(
+        run.out
+            .contains("set-cookie: X-Qlik-Session-jwt-HTTP=••••(len 36"),
+        "{}",
+        run.out
+    );
     assert!(run.out.contains("sent 1 request (limit 12)"), "{}", run.out);
     assert_eq!(server.hits().total, 1);
     server.shutdown().await;
@@ -524,7 +717,11 @@ async fn probe_without_prefix_explains_the_default_proxy_redirect() {
     let server = start(None, MockClock::system(), TlsMode::Plain).await;
     let run = probe(&server.base_url, "hub/", &[]).await;
     assert_eq!(run.code, 4);
-    assert!(cause(&run).starts_with("the URL has no virtual proxy prefix"), "{}", run.out);
+    assert!(
+        cause(&run).starts_with("the URL has no virtual proxy prefix"),
+        "{}",
+        run.out
+    );
     server.shutdown().await;
 }
 
@@ -535,7 +732,10 @@ async fn probe_with_an_unknown_prefix_says_it_is_not_linked() {
     assert_eq!(run.code, 4);
     let cause = cause(&run);
     assert!(cause.contains("does not know the prefix `nope`"), "{cause}");
-    assert!(cause.contains("reaches the default virtual proxy"), "{cause}");
+    assert!(
+        cause.contains("reaches the default virtual proxy"),
+        "{cause}"
+    );
     assert!(run.out.contains("sent 3 requests"), "{}", run.out);
     server.shutdown().await;
 }
@@ -545,7 +745,11 @@ async fn probe_of_the_qrs_without_xrfkey_says_to_add_one() {
     let server = start(None, MockClock::system(), TlsMode::Plain).await;
     let run = probe(&server.base_url, "jwt/qrs/about", &[]).await;
     assert_eq!(run.code, 4);
-    assert!(cause(&run).contains("accepts it with one: add `xrfkey="), "{}", run.out);
+    assert!(
+        cause(&run).contains("accepts it with one: add `xrfkey="),
+        "{}",
+        run.out
+    );
     assert!(run.out.contains("sent 2 requests"), "{}", run.out);
     server.shutdown().await;
 }
@@ -572,7 +776,8 @@ async fn probe_finds_camel_case_attribute_fields() {
     let server = start(Some(&config), MockClock::system(), TlsMode::Plain).await;
     let run = probe(&server.base_url, "jwt/hub/", &[]).await;
     assert!(
-        cause(&run).ends_with("the virtual proxy's attribute fields are `userId` and `userDirectory`"),
+        cause(&run)
+            .ends_with("the virtual proxy's attribute fields are `userId` and `userDirectory`"),
         "{}",
         run.out
     );
@@ -586,7 +791,10 @@ async fn probe_detects_a_proxy_clock_ahead_of_ours() {
     let run = probe(&server.base_url, "jwt/hub/", &[]).await;
     assert_eq!(run.code, 4);
     let cause = cause(&run);
-    assert!(cause.contains("rejects a token that expires in 5 minutes"), "{cause}");
+    assert!(
+        cause.contains("rejects a token that expires in 5 minutes"),
+        "{cause}"
+    );
     assert!(cause.contains("clock skew"), "{cause}");
     server.shutdown().await;
 }
@@ -599,7 +807,10 @@ async fn probe_blames_the_certificate_when_a_random_key_is_refused_alike() {
     let run = probe(&server.base_url, "jwt/hub/", &[]).await;
     assert_eq!(run.code, 4);
     let cause = cause(&run);
-    assert!(cause.contains("refused exactly like one signed with a fresh random key"), "{cause}");
+    assert!(
+        cause.contains("refused exactly like one signed with a fresh random key"),
+        "{cause}"
+    );
     assert!(cause.contains("\"JWT certificate\""), "{cause}");
     server.shutdown().await;
 }
@@ -612,8 +823,16 @@ async fn probe_checks_locally_that_the_certificate_matches_the_key() {
     let cert = fixture("other.cert.pem");
     let run = probe(&server.base_url, "jwt/hub/", &["--cert", &cert]).await;
     assert_eq!(run.code, 4);
-    assert!(run.out.contains("does NOT hold the public key"), "{}", run.out);
-    assert!(cause(&run).starts_with(&format!("`{cert}` does not hold the public key")), "{}", run.out);
+    assert!(
+        run.out.contains("does NOT hold the public key"),
+        "{}",
+        run.out
+    );
+    assert!(
+        cause(&run).starts_with(&format!("`{cert}` does not hold the public key")),
+        "{}",
+        run.out
+    );
     server.shutdown().await;
 }
 
@@ -623,8 +842,17 @@ async fn probe_says_the_claims_are_refused_when_only_the_audience_is_wrong() {
     let server = start(None, MockClock::system(), TlsMode::Plain).await;
     let run = probe(&server.base_url, "jwtaud/hub/", &[]).await;
     assert_eq!(run.code, 4);
-    assert!(cause(&run).contains("trusts the key but refuses the claims"), "{}", run.out);
-    let run = probe(&server.base_url, "jwtaud/hub/", &["--aud", "qlik.jwtprobe.test"]).await;
+    assert!(
+        cause(&run).contains("trusts the key but refuses the claims"),
+        "{}",
+        run.out
+    );
+    let run = probe(
+        &server.base_url,
+        "jwtaud/hub/",
+        &["--aud", "qlik.jwtprobe.test"],
+    )
+    .await;
     assert_eq!(run.code, 0, "{}", run.out);
     server.shutdown().await;
 }
@@ -642,7 +870,11 @@ async fn probe_names_a_host_missing_from_the_allow_list() {
     let server = start(Some(&config), MockClock::system(), TlsMode::Plain).await;
     let run = probe(&server.base_url, "jwt/hub/", &[]).await;
     assert_eq!(run.code, 4);
-    assert!(cause(&run).contains("refuses the host name `127.0.0.1`"), "{}", run.out);
+    assert!(
+        cause(&run).contains("refuses the host name `127.0.0.1`"),
+        "{}",
+        run.out
+    );
     server.shutdown().await;
 }
 
@@ -660,7 +892,11 @@ async fn probe_explains_a_refusal_after_authentication_by_the_session_limit() {
     assert_eq!(probe(&server.base_url, "jwt/hub/", &[]).await.code, 0);
     let run = probe(&server.base_url, "jwt/hub/", &[]).await;
     assert_eq!(run.code, 4);
-    assert!(cause(&run).contains("holds the most proxy sessions allowed"), "{}", run.out);
+    assert!(
+        cause(&run).contains("holds the most proxy sessions allowed"),
+        "{}",
+        run.out
+    );
     server.shutdown().await;
 }
 
@@ -669,7 +905,11 @@ async fn probe_of_a_missing_path_blames_the_path_not_the_token() {
     let server = start(None, MockClock::system(), TlsMode::Plain).await;
     let run = probe(&server.base_url, "jwt/no-such-page", &[]).await;
     assert_eq!(run.code, 4);
-    assert!(cause(&run).contains("accepts the token (it opened a session) but the path answers 404"), "{}", run.out);
+    assert!(
+        cause(&run).contains("accepts the token (it opened a session) but the path answers 404"),
+        "{}",
+        run.out
+    );
     server.shutdown().await;
 }
 
@@ -691,7 +931,11 @@ async fn probe_never_sends_more_than_max_requests() {
         .and_then(|n| n.parse().ok())
         .expect("a count");
     assert!(sent <= 12);
-    assert_eq!(server.hits().total, 3 + sent, "the count printed is the count sent");
+    assert_eq!(
+        server.hits().total,
+        3 + sent,
+        "the count printed is the count sent"
+    );
     server.shutdown().await;
 }
 
@@ -700,7 +944,12 @@ async fn probe_over_self_signed_tls_needs_insecure() {
     let server = start(None, MockClock::system(), TlsMode::SelfSigned).await;
     let run = probe(&server.base_url, "jwt/hub/", &[]).await;
     assert_eq!(run.code, 3, "{}", run.err);
-    assert!(run.err.contains(server.base_url.as_str().trim_end_matches('/')), "{}", run.err);
+    assert!(
+        run.err
+            .contains(server.base_url.as_str().trim_end_matches('/')),
+        "{}",
+        run.err
+    );
     assert!(run.err.contains("--insecure"), "{}", run.err);
     let run = probe(&server.base_url, "jwt/hub/", &["--insecure"]).await;
     assert_eq!(run.code, 0, "{}{}", run.out, run.err);
@@ -718,7 +967,11 @@ async fn probe_of_an_unreachable_url_is_a_runtime_error_naming_it() {
     let base: url::Url = format!("http://127.0.0.1:{port}/").parse().expect("url");
     let run = probe(&base, "jwt/hub/", &["--timeout", "3s"]).await;
     assert_eq!(run.code, 3);
-    assert!(run.err.contains(&format!("127.0.0.1:{port}")), "{}", run.err);
+    assert!(
+        run.err.contains(&format!("127.0.0.1:{port}")),
+        "{}",
+        run.err
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -734,23 +987,31 @@ async fn probe_of_a_proxy_that_ignores_the_token_says_so() {
     let base: url::Url = stub.uri().parse().expect("url");
     let run = probe(&base, "jwt/hub/", &[]).await;
     assert_eq!(run.code, 4);
-    assert!(cause(&run).contains("exactly as it answers no token at all (401)"), "{}", run.out);
+    assert!(
+        cause(&run).contains("exactly as it answers no token at all (401)"),
+        "{}",
+        run.out
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn probe_of_a_ticket_virtual_proxy_says_to_switch_it_to_jwt() {
     let stub = wiremock::MockServer::start().await;
     Mock::given(path("/win/hub/"))
-        .respond_with(
-            ResponseTemplate::new(302)
-                .insert_header("location", "/win/internal_windows_authentication/?targetId=1"),
-        )
+        .respond_with(ResponseTemplate::new(302).insert_header(
+            "location",
+            "/win/internal_windows_authentication/?targetId=1",
+        ))
         .mount(&stub)
         .await;
     let base: url::Url = stub.uri().parse().expect("url");
     let run = probe(&base, "win/hub/", &[]).await;
     assert_eq!(run.code, 4);
-    assert!(cause(&run).contains("set its authentication method to JWT"), "{}", run.out);
+    assert!(
+        cause(&run).contains("set its authentication method to JWT"),
+        "{}",
+        run.out
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -763,7 +1024,11 @@ async fn probe_of_a_failing_server_does_not_blame_the_token() {
     let base: url::Url = stub.uri().parse().expect("url");
     let run = probe(&base, "jwt/hub/", &[]).await;
     assert_eq!(run.code, 4);
-    assert!(cause(&run).starts_with("the server failed with 503"), "{}", run.out);
+    assert!(
+        cause(&run).starts_with("the server failed with 503"),
+        "{}",
+        run.out
+    );
     assert!(run.out.contains("sent 1 request"), "{}", run.out);
 }
 
@@ -773,7 +1038,14 @@ async fn probe_of_a_failing_server_does_not_blame_the_token() {
 #[test]
 fn bench_verify_prints_a_row_per_algorithm_and_thread_count() {
     let run = cli(&[
-        "bench", "verify", "--alg", "RS256,ES256,HS256", "--threads", "2", "--duration", "100ms",
+        "bench",
+        "verify",
+        "--alg",
+        "RS256,ES256,HS256",
+        "--threads",
+        "2",
+        "--duration",
+        "100ms",
     ]);
     assert_eq!(run.code, 0, "{}", run.err);
     let rows: Vec<&str> = run.out.lines().skip(1).collect();
@@ -789,7 +1061,10 @@ fn bench_verify_prints_a_row_per_algorithm_and_thread_count() {
         let cells: Vec<&str> = row.split_whitespace().collect();
         assert_eq!(cells[0], alg, "{row}");
         assert!(cells.contains(&threads), "{row}");
-        let total: u64 = cells[cells.len() - 3].replace(',', "").parse().expect("ops/s");
+        let total: u64 = cells[cells.len() - 3]
+            .replace(',', "")
+            .parse()
+            .expect("ops/s");
         assert!(total > 0, "{row}");
         if threads == "1" {
             assert!(row.ends_with("1.00x"), "{row}");

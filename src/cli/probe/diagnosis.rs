@@ -728,7 +728,9 @@ mod tests {
                 names("USERID", "USERDIRECTORY"),
             ]
         );
-        assert!(casings(&names("userid", "userdirectory")).contains(&names("UserId", "UserDirectory")));
+        assert!(
+            casings(&names("userid", "userdirectory")).contains(&names("UserId", "UserDirectory"))
+        );
     }
 
     #[test]
@@ -757,8 +759,17 @@ mod tests {
     #[test]
     fn camel_case_attribute_fields_are_named() {
         let camel = Variant::Casing(names("userId", "userDirectory"));
-        let (_, cause) = play(&facts(), 12, qseow(|v| *v == Variant::AllCasings || *v == camel));
-        assert!(cause.to_string().contains("are `userId` and `userDirectory`"), "{cause}");
+        let (_, cause) = play(
+            &facts(),
+            12,
+            qseow(|v| *v == Variant::AllCasings || *v == camel),
+        );
+        assert!(
+            cause
+                .to_string()
+                .contains("are `userId` and `userDirectory`"),
+            "{cause}"
+        );
     }
 
     #[test]
@@ -794,7 +805,10 @@ mod tests {
     #[test]
     fn clock_more_than_an_hour_ahead_says_so() {
         let (_, cause) = play(&facts(), 12, qseow(|v| *v == Variant::NoExp));
-        assert!(cause.to_string().contains("more than an hour ahead"), "{cause}");
+        assert!(
+            cause.to_string().contains("more than an hour ahead"),
+            "{cause}"
+        );
     }
 
     #[test]
@@ -815,7 +829,10 @@ mod tests {
         let mut f = facts();
         f.cert = Some(("cert.pem".to_owned(), false));
         let (_, cause) = play(&f, 12, qseow(|_| false));
-        assert!(matches!(cause, Cause::CertDoesNotMatchKey { .. }), "{cause:?}");
+        assert!(
+            matches!(cause, Cause::CertDoesNotMatchKey { .. }),
+            "{cause:?}"
+        );
     }
 
     #[test]
@@ -867,7 +884,12 @@ mod tests {
         assert_eq!(cause, Cause::NoPrefix);
         f.prefix = Some("win".to_owned());
         let (_, cause) = play(&f, 12, |_| login_redirect());
-        assert_eq!(cause, Cause::NotJwtProxy { prefix: "win".to_owned() });
+        assert_eq!(
+            cause,
+            Cause::NotJwtProxy {
+                prefix: "win".to_owned()
+            }
+        );
     }
 
     #[test]
