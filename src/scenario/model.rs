@@ -1199,9 +1199,9 @@ struct ProfileFull {
 #[serde(untagged)]
 enum CodeOrCodes {
     /// One code.
-    One(u16),
+    One(#[schemars(range(min = 100, max = 599))] u16),
     /// Several codes.
-    Many(Vec<u16>),
+    Many(#[schemars(inner(range(min = 100, max = 599)))] Vec<u16>),
 }
 
 impl From<ProfileForm> for ProfileSpec {

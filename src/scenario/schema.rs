@@ -190,14 +190,26 @@ fn explain(schema: &Value, instance: &Value, error: &ValidationError<'_>, out: &
                 None,
             ));
         }
-        ValidationErrorKind::Minimum { limit } => out.push(problem(
-            format!("expected a number of at least {limit}"),
-            None,
-        )),
-        ValidationErrorKind::Maximum { limit } => out.push(problem(
-            format!("expected a number of at most {limit}"),
-            None,
-        )),
+        ValidationErrorKind::Minimum { limit } | ValidationErrorKind::Maximum { limit }
+            if *limit == 100 || *limit == 599 =>
+        {
+            out.push(problem(
+                "expected an HTTP status code (100-599)".into(),
+                None,
+            ));
+        }
+        ValidationErrorKind::Minimum { limit } => {
+            out.push(problem(
+                format!("expected a number of at least {limit}"),
+                None,
+            ));
+        }
+        ValidationErrorKind::Maximum { limit } => {
+            out.push(problem(
+                format!("expected a number of at most {limit}"),
+                None,
+            ));
+        }
         ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
             explain_alternatives(schema, instance, &pointer, found, context, out);
         }
@@ -215,12 +227,8 @@ fn explain_alternatives(
     context: &[Vec<ValidationError<'static>>],
     out: &mut Vec<Problem>,
 ) {
-    let wrong_type = |branch: &Vec<ValidationError<'static>>| {
-        branch.iter().any(|e| {
-            e.instance_path().as_str() == pointer
-                && matches!(e.kind(), ValidationErrorKind::Type { .. })
-        })
-    };
+    let wrong_type =
+        |branch: &Vec<ValidationError<'static>>| branch_has_wrong_type(branch, pointer);
     // Unit enums with documented variants are a `oneOf` of constants: treat them as one enum.
     let candidates: Vec<&Vec<ValidationError<'static>>> =
         context.iter().filter(|b| !wrong_type(b)).collect();
@@ -284,6 +292,22 @@ fn explain_alternatives(
         ),
         hint: None,
     });
+}
+
+/// Whether a branch of an `anyOf`/`oneOf` failed because the value at `pointer` has the wrong
+/// type (directly, or in every alternative of a nested `anyOf`/`oneOf`).
+fn branch_has_wrong_type(branch: &[ValidationError<'static>], pointer: &str) -> bool {
+    branch.iter().any(|e| {
+        e.instance_path().as_str() == pointer
+            && match e.kind() {
+                ValidationErrorKind::Type { .. } => true,
+                ValidationErrorKind::AnyOf { context }
+                | ValidationErrorKind::OneOfNotValid { context } => {
+                    context.iter().all(|b| branch_has_wrong_type(b, pointer))
+                }
+                _ => false,
+            }
+    })
 }
 
 /// The property names allowed where an `additionalProperties` keyword failed.

@@ -632,3 +632,24 @@ fn reference_span(cx: &Context<'_>, pointer: &str, name: &str) -> Span {
         col: span.col + prefix.chars().count(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_typo_maps_letters_that_look_like_digits() {
+        assert_eq!(status_typo("2OO"), Some(200));
+        assert_eq!(status_typo("4O1"), Some(401));
+        assert_eq!(status_typo("l00"), Some(100));
+        assert_eq!(status_typo("9OO"), None);
+        assert_eq!(status_typo("abc"), None);
+    }
+
+    #[test]
+    fn only_short_texts_with_digits_look_like_codes() {
+        assert!(looks_numeric("2OO"));
+        assert!(!looks_numeric("reject"));
+        assert!(!looks_numeric("x2_long_name"));
+    }
+}

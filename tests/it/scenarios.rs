@@ -362,12 +362,7 @@ fn every_shipped_scenario_validates_against_the_schema_and_reads_cleanly() {
     if files.is_empty() {
         return;
     }
-    let options = scenario::ReadOptions {
-        check_variables: false,
-        ..Default::default()
-    };
-    let plan =
-        scenario::read_with(&["scenarios"], &options).unwrap_or_else(|e| panic!("{}", e.render()));
+    let plan = scenario::read(&["scenarios"]).unwrap_or_else(|e| panic!("{}", e.render()));
     assert_eq!(
         plan.files,
         files.len(),
@@ -389,4 +384,44 @@ fn valid_fixtures_validate_against_the_schema() {
         };
         assert_eq!(schema_errors(&path, schema), Vec::<String>::new());
     }
+}
+
+#[test]
+fn suite_errors_point_into_the_suite_file_with_suggestions() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = Utf8PathBuf::from_path_buf(dir.path().to_owned()).unwrap();
+    fs_err::write(
+        root.join("suite.yaml"),
+        "profile:\n  name: qseo\n  statuses: { reject: 70000 }\n",
+    )
+    .unwrap();
+    fs_err::write(root.join("a.yaml"), "name: a\nsteps:\n  - name: s\n").unwrap();
+    let Err(errors) = scenario::read(&[&root]) else {
+        panic!("the suite is invalid")
+    };
+    let diagnostics = errors.diagnostics();
+    let summary: Vec<(String, Option<String>)> = diagnostics
+        .iter()
+        .map(|d| (d.label.clone(), d.hint.clone()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (
+                "unknown value `qseo`".to_owned(),
+                Some("did you mean `qseow`?".to_owned())
+            ),
+            ("expected an HTTP status code (100-599)".to_owned(), None),
+        ]
+    );
+    assert!(
+        diagnostics
+            .iter()
+            .all(|d| d.message.starts_with("invalid suite `"))
+    );
+    assert_eq!(
+        errors.errors.len(),
+        1,
+        "the suite is reported once, not per scenario"
+    );
 }
