@@ -54,7 +54,11 @@ impl Exit {
                 Exit::Usage => 5,
             }
         }
-        if rank(other) > rank(self) { other } else { self }
+        if rank(other) > rank(self) {
+            other
+        } else {
+            self
+        }
     }
 }
 
@@ -92,7 +96,12 @@ impl CliError {
     }
     /// An error with the given exit code.
     pub fn new(exit: Exit, error: impl Into<anyhow::Error>) -> Self {
-        Self { exit, error: error.into(), rendered: None, hint: None }
+        Self {
+            exit,
+            error: error.into(),
+            rendered: None,
+            hint: None,
+        }
     }
     /// Adds pre-rendered text (diagnostics with carets) printed before the error line.
     pub fn with_rendered(mut self, rendered: String) -> Self {
@@ -156,7 +165,11 @@ pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() { Exit::Usage } else { Exit::Success };
+            let code = if e.use_stderr() {
+                Exit::Usage
+            } else {
+                Exit::Success
+            };
             // Help and version go to stdout; usage errors to stderr. clap knows which.
             let _ = e.print();
             return code.into();
@@ -209,5 +222,7 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| CliError::runtime(anyhow::Error::new(e).context("failed to start the async runtime")))
+        .map_err(|e| {
+            CliError::runtime(anyhow::Error::new(e).context("failed to start the async runtime"))
+        })
 }

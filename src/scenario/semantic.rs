@@ -567,10 +567,7 @@ fn check_variables(sink: &mut Sink<'_>, scenario: &Scenario, cx: &Context<'_>) {
             })
             .flatten();
         for r in references {
-            if r.default.is_some()
-                || defined.contains(r.name)
-                || template::BUILTINS.contains(&r.name)
-            {
+            if r.default.is_some() || defined.contains(r.name) {
                 continue;
             }
             let span = reference_span(cx, pointer, r.name);

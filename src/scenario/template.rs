@@ -6,7 +6,9 @@
 //! literal `${text}`. A `$` not followed by `{` is kept as is. [`references`] lists the names
 //! a string uses, so the reader can check captures before anything runs.
 
-/// Variables the runner always defines (`uuid`: a fresh UUID v4 per use).
+/// Variables the runner always defines: `uuid` is a fresh random UUID at each use (for
+/// claims such as Qlik Cloud's `jti` that must differ per token); put it in a scenario
+/// variable to share one value across the steps of a run.
 pub const BUILTIN_VARS: &[&str] = &["uuid"];
 
 /// An error rendering a template.
@@ -90,11 +92,6 @@ fn parse(s: &str) -> Result<Vec<Piece<'_>>, TemplateError> {
     pieces.push(Piece::Text(&s[rest_start..]));
     Ok(pieces)
 }
-
-/// Variables the runner always defines: `uuid` is a fresh random UUID at each use (for
-/// claims such as Qlik Cloud's `jti` that must differ per token); put it in a scenario
-/// variable to share one value across the steps of a run.
-pub const BUILTINS: &[&str] = &["uuid"];
 
 /// Renders a template, looking each `${NAME}` up with `lookup`.
 pub fn render(s: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<String, TemplateError> {
