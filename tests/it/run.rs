@@ -503,3 +503,79 @@ fn tag_filter_runs_only_tagged_scenarios() {
         );
     }
 }
+
+/// Writes a generic suite and one scenario into `dir` that GETs `/jwt/x` expecting 200.
+fn write_simple(dir: &Utf8Path, key_file: &Utf8Path) {
+    let suite = format!(
+        "name: t\nprofile: generic\nprefix: jwt\nkeys:\n  signing: {{ file: {key_file} }}\n\
+         defaults:\n  token: {{ key: signing, alg: RS256 }}\n"
+    );
+    fs_err::write(dir.join("suite.yaml"), suite).unwrap();
+    fs_err::write(
+        dir.join("s.yaml"),
+        "name: s\nsteps:\n  - name: one\n    request: { path: /x }\n    expect: { status: 200 }\n  \
+         - name: two\n    request: { path: /x }\n    expect: { status: 200 }\n",
+    )
+    .unwrap();
+}
+
+/// Runs `jwtprobe run DIR --target URL EXTRA… --json FILE` and returns (code, stderr, report).
+fn run_against(dir: &Utf8Path, url: &str, extra: &[&str]) -> (i32, String, serde_json::Value) {
+    let json = dir.join("out.json");
+    let mut args = vec![
+        "run",
+        dir.as_str(),
+        "--target",
+        url,
+        "--json",
+        json.as_str(),
+    ];
+    args.extend_from_slice(extra);
+    let (code, _, err) = cli(&args);
+    let report = serde_json::from_str(&fs_err::read_to_string(&json).unwrap()).unwrap();
+    (code, err, report)
+}
+
+#[test]
+fn timeout_is_exit_3_naming_the_url_and_later_steps_are_skipped() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(stub(canned().set_delay(Duration::from_secs(3))));
+    let dir = tempfile::tempdir().unwrap();
+    let d = Utf8Path::from_path(dir.path()).unwrap();
+    write_simple(d, &repo().join("fixtures/keys/qlik-signing.key.pem"));
+    let (code, err, report) = run_against(d, &server.uri(), &["--timeout", "300ms"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("timed out") && err.contains("/jwt/x"), "{err}");
+    let steps = &report["scenarios"][0]["steps"];
+    assert_eq!(steps[0]["status"], "error");
+    assert_eq!(steps[0]["class"], "timeout");
+    assert_eq!(steps[1]["status"], "skipped");
+}
+
+#[test]
+fn body_over_the_cap_is_exit_3() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(stub(canned()));
+    let dir = tempfile::tempdir().unwrap();
+    let d = Utf8Path::from_path(dir.path()).unwrap();
+    write_simple(d, &repo().join("fixtures/keys/qlik-signing.key.pem"));
+    let (code, err, report) = run_against(d, &server.uri(), &["--body-cap", "16"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("larger than the cap of 16 bytes"), "{err}");
+    assert_eq!(
+        report["scenarios"][0]["steps"][0]["class"],
+        "body_too_large"
+    );
+}
+
+#[test]
+fn certificate_named_as_signing_key_is_a_step_error_saying_a_private_key_is_needed() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(stub(canned()));
+    let dir = tempfile::tempdir().unwrap();
+    let d = Utf8Path::from_path(dir.path()).unwrap();
+    write_simple(d, &repo().join("fixtures/keys/qlik-signing.cert.pem"));
+    let (code, err, _) = run_against(d, &server.uri(), &[]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("needs a private key"), "{err}");
+}
