@@ -8,7 +8,8 @@
 # `JWTPROBE_INSTALL_OHA=1` runs `cargo install oha` first (several minutes of compiling, so it
 # is off by default). The target is nginx when installed (a static 200), else the emulator's
 # unauthenticated `/health` (`jwtprobe mock`). Prints the median req/s and generator CPU µs per
-# request of each tool, and jwtprobe's ratios to the others. Results depend on the machine:
+# request of each tool, and jwtprobe's ratios to the others. jwtprobe uses one shared pool
+# (`--connections shared`, up to 50 connections like the others). Results depend on the machine:
 # print `nproc` and the load average next to them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -101,7 +102,7 @@ for round in $(seq "$ROUNDS"); do
            rps=$(echo "$out" | awk '/Requests\/sec/ {print $2; exit}')
            n=$(python3 -c "print(round($rps*$SECS))") ;;
       jwtprobe) out=$(cpu_run "$BIN" load "$WORK/sc" --target "$BASE" --users $CONNS \
-                        --duration ${SECS}s --connections per-user --json "$WORK/j.json" 2>&1)
+                        --duration ${SECS}s --connections shared --json "$WORK/j.json" 2>&1)
            rps=$(python3 -c "import json;print(json.load(open('$WORK/j.json'))['overall']['rps'])")
            n=$(python3 -c "import json;print(json.load(open('$WORK/j.json'))['overall']['requests'])") ;;
     esac

@@ -191,6 +191,10 @@ pub async fn run<T: Transport>(
     // A short lead lets every user wait on the queue before the first arrival is due.
     let start = Instant::now() + Duration::from_millis(20);
     let measure_from = start + model.warmup();
+    // Log offsets count from the log's StartTime, written before the users were built.
+    let log_base = hlog.as_ref().map_or(Duration::ZERO, |h| {
+        started_wall.duration_since(h.start()).unwrap_or_default()
+    });
     let stopping = Arc::new(AtomicBool::new(false));
     let mut users: JoinSet<()> = JoinSet::new();
     let mut recorders = Vec::new();
@@ -294,7 +298,7 @@ pub async fn run<T: Transport>(
             _ = ticker.tick() => {
                 let now = Instant::now();
                 let interval_stats = drain(&recorders);
-                write_interval(&mut hlog, &mut hlog_error, start, last_tick, now, &interval_stats);
+                write_interval(&mut hlog, &mut hlog_error, log_base, start, last_tick, now, &interval_stats);
                 let requests = interval_stats.overall().requests();
                 totals.add(&interval_stats);
                 let all = totals.overall();
@@ -349,6 +353,7 @@ pub async fn run<T: Transport>(
     write_interval(
         &mut hlog,
         &mut hlog_error,
+        log_base,
         start,
         last_tick,
         finished,
@@ -363,7 +368,8 @@ pub async fn run<T: Transport>(
     };
     if let Some(writer) = hlog.take() {
         let facts = RunFacts {
-            measured_from_s: measure_from.saturating_duration_since(start).as_secs_f64(),
+            measured_from_s: (log_base + measure_from.saturating_duration_since(start))
+                .as_secs_f64(),
             measured_s: elapsed.as_secs_f64(),
             schedule_kept: schedule.is_ok(),
             schedule_note: schedule.clone().err(),
@@ -407,6 +413,7 @@ fn drain(recorders: &[Recorder]) -> Stats {
 fn write_interval(
     hlog: &mut Option<HlogWriter<std::io::BufWriter<fs_err::File>>>,
     error: &mut Option<HlogError>,
+    log_base: Duration,
     start: Instant,
     from: Instant,
     to: Instant,
@@ -418,7 +425,7 @@ fn write_interval(
     if stats.is_empty() {
         return;
     }
-    let offset = from.saturating_duration_since(start);
+    let offset = log_base + from.saturating_duration_since(start);
     let length = to.saturating_duration_since(from);
     if let Err(e) = writer.write_interval(offset, length, stats) {
         *error = Some(e);

@@ -92,6 +92,7 @@ pub struct HlogWriter<W: Write> {
     out: W,
     path: Utf8PathBuf,
     serializer: V2DeflateSerializer,
+    start: SystemTime,
 }
 
 impl<W: Write> std::fmt::Debug for HlogWriter<W> {
@@ -142,7 +143,13 @@ impl<W: Write> HlogWriter<W> {
             out,
             path,
             serializer,
+            start,
         })
+    }
+
+    /// The log's StartTime (and BaseTime): interval offsets count from here.
+    pub fn start(&self) -> SystemTime {
+        self.start
     }
 
     fn io_error(&self, source: std::io::Error) -> HlogError {
