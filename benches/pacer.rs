@@ -63,7 +63,10 @@ fn line(name: &str, p: &Percentiles) {
 
 #[expect(clippy::print_stdout, reason = "a bench prints its measurements")]
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
     let rate: f64 = args.first().and_then(|a| a.parse().ok()).unwrap_or(5000.0);
     let secs: f64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(5.0);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -95,7 +98,10 @@ fn main() {
     if let Some(pacer) = &result.pacer {
         line("pacer wake-up lateness", &Percentiles::of(&pacer.lateness));
     }
-    line("send lateness (pacer + hand-off)", &Percentiles::of(&all.lateness));
+    line(
+        "send lateness (pacer + hand-off)",
+        &Percentiles::of(&all.lateness),
+    );
     println!(
         "requests {} ({:.0}/s), schedule {}",
         all.requests(),
