@@ -233,8 +233,8 @@ impl CloudRuntime {
                 return self.unauthorized(ctx, &format!("JWT_LOGIN_VALIDATIONS {}", reason(&r)));
             }
         };
-        let claims = &verified.claims;
-        match verified.header.get("kid").and_then(Value::as_str) {
+        let claims = verified.claims();
+        match verified.header().get("kid").and_then(Value::as_str) {
             None => return self.invalid(ctx, "JWT_LOGIN_VALIDATIONS Missing required header: kid"),
             Some(kid) if kid != self.config.kid => {
                 return self

@@ -240,7 +240,7 @@ fn authenticate(ctx: &Ctx<'_>, vp: &VpRuntime) -> Result<Authenticated, Box<Resp
                 .verify(token, inner.clock.now_s())
                 .map_err(|r| Box::new(reject(ctx, vp, &reason(&r))))?;
             for mapping in vp.config.attribute_map.iter().filter(|m| m.mandatory) {
-                if !verified.claims.contains_key(&mapping.claim) {
+                if !verified.claims().contains_key(&mapping.claim) {
                     let r = Rejection::MissingClaim {
                         name: mapping.claim.clone(),
                         near_miss: None,
@@ -261,7 +261,7 @@ fn authenticate(ctx: &Ctx<'_>, vp: &VpRuntime) -> Result<Authenticated, Box<Resp
             }
             let mut attributes = Map::new();
             for mapping in &vp.config.attribute_map {
-                if let Some(v) = verified.claims.get(&mapping.claim) {
+                if let Some(v) = verified.claims().get(&mapping.claim) {
                     attributes.insert(mapping.attribute.clone(), v.clone());
                 }
             }

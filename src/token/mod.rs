@@ -15,6 +15,7 @@
 //! This module is synchronous and does no I/O; it imports only [`keys`](crate::keys).
 
 pub mod redact;
+mod pick;
 mod verify;
 
 use std::fmt;

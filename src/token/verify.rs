@@ -1,6 +1,7 @@
 //! The one verification path: [`verify`] (first reason) and [`inspect`] (every reason).
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use aws_lc_rs::hmac;
 use base64::Engine as _;
@@ -8,6 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 
 use super::Alg;
+use super::pick::{PickError, pick};
 use crate::keys::PublicKey;
 
 /// What a token must satisfy; built once (the key is parsed once) and shared.
@@ -46,16 +48,82 @@ impl fmt::Debug for VerifyKey {
 }
 
 /// A token that passed every check.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Verification reads only what it checks (`alg`, `exp`, `nbf`, `aud`, the identity claims);
+/// the full header and claims are parsed from the kept JSON on first use of [`header`] or
+/// [`claims`], so a caller that needs only the identity pays nothing for them.
+///
+/// [`header`]: Self::header
+/// [`claims`]: Self::claims
+#[derive(Clone)]
 pub struct Verified {
-    /// The decoded header.
-    pub header: Map<String, Value>,
-    /// The decoded claims.
-    pub claims: Map<String, Value>,
+    /// The header's `alg`, one the policy accepts.
+    pub alg: Alg,
     /// The value of the policy's user claim, when the policy names one.
     pub user_id: Option<String>,
     /// The value of the policy's directory claim, when the policy names one.
     pub user_directory: Option<String>,
+    /// The decoded header JSON followed by the decoded payload JSON.
+    json: Vec<u8>,
+    /// Where the payload starts in `json`.
+    header_len: usize,
+    header: OnceLock<Map<String, Value>>,
+    claims: OnceLock<Map<String, Value>>,
+}
+
+impl Verified {
+    /// The decoded header, parsed on first use.
+    #[must_use]
+    pub fn header(&self) -> &Map<String, Value> {
+        self.header.get_or_init(|| object_of(self.header_json()))
+    }
+
+    /// The decoded claims, parsed on first use (insertion order kept; of duplicate names, the
+    /// last value, as verification saw it).
+    #[must_use]
+    pub fn claims(&self) -> &Map<String, Value> {
+        self.claims.get_or_init(|| object_of(self.claims_json()))
+    }
+
+    /// The header JSON exactly as decoded from the token.
+    #[must_use]
+    pub fn header_json(&self) -> &[u8] {
+        &self.json[..self.header_len]
+    }
+
+    /// The payload JSON exactly as decoded from the token.
+    #[must_use]
+    pub fn claims_json(&self) -> &[u8] {
+        &self.json[self.header_len..]
+    }
+}
+
+/// Parses JSON that verification already checked is an object. That check accepts exactly what
+/// `serde_json` accepts, so the empty fallback is never taken; it only keeps this panic-free.
+fn object_of(json: &[u8]) -> Map<String, Value> {
+    serde_json::from_slice(json).unwrap_or_default()
+}
+
+impl PartialEq for Verified {
+    fn eq(&self, other: &Self) -> bool {
+        self.alg == other.alg
+            && self.user_id == other.user_id
+            && self.user_directory == other.user_directory
+            && self.json == other.json
+            && self.header_len == other.header_len
+    }
+}
+
+impl fmt::Debug for Verified {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Verified")
+            .field("alg", &self.alg)
+            .field("user_id", &self.user_id)
+            .field("user_directory", &self.user_directory)
+            .field("header", self.header())
+            .field("claims", self.claims())
+            .finish()
+    }
 }
 
 /// Why a token is refused. Display is written for a Qlik administrator.
@@ -254,18 +322,43 @@ impl Inspection {
 /// Longest signature accepted: 1024 bytes (RSA 8192).
 const MAX_SIG: usize = 1024;
 
+/// Longest token accepted: 1 MiB, far above what any proxy lets through in a header (8–64 KiB),
+/// so that a huge input is refused before it is decoded.
+const MAX_TOKEN_LEN: usize = 1 << 20;
+
+fn too_long(len: usize) -> Rejection {
+    Rejection::Malformed(format!(
+        "the token is {len} bytes long; at most {MAX_TOKEN_LEN} bytes are accepted"
+    ))
+}
+
+fn not_base64(what: &str, e: &base64::DecodeError) -> Rejection {
+    Rejection::Malformed(format!("the {what} is not base64url ({e})"))
+}
+
+fn not_object(what: &str) -> Rejection {
+    Rejection::Malformed(format!("the {what} is JSON but not an object"))
+}
+
+fn not_json(what: &str, e: &serde_json::Error) -> Rejection {
+    Rejection::Malformed(format!("the {what} is not valid JSON ({e})"))
+}
+
+fn pick_error(what: &str, e: &PickError) -> Rejection {
+    match e {
+        PickError::NotObject => not_object(what),
+        PickError::Json(e) => not_json(what, e),
+    }
+}
+
 fn decode_json(segment: &str, what: &str) -> Result<Map<String, Value>, Rejection> {
     let bytes = URL_SAFE_NO_PAD
         .decode(segment)
-        .map_err(|e| Rejection::Malformed(format!("the {what} is not base64url ({e})")))?;
+        .map_err(|e| not_base64(what, &e))?;
     match serde_json::from_slice::<Value>(&bytes) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(Rejection::Malformed(format!(
-            "the {what} is JSON but not an object"
-        ))),
-        Err(e) => Err(Rejection::Malformed(format!(
-            "the {what} is not valid JSON ({e})"
-        ))),
+        Ok(_) => Err(not_object(what)),
+        Err(e) => Err(not_json(what, &e)),
     }
 }
 
@@ -289,8 +382,8 @@ fn decode_sig(segment: &str, buf: &mut [u8; MAX_SIG]) -> Result<usize, Rejection
         .map_err(|e| Rejection::Malformed(format!("the signature is not base64url ({e})")))
 }
 
-fn header_alg(header: &Map<String, Value>) -> Result<&str, Rejection> {
-    match header.get("alg") {
+fn header_alg(alg: Option<&Value>) -> Result<&str, Rejection> {
+    match alg {
         Some(Value::String(alg)) => Ok(alg),
         Some(_) => Err(Rejection::Malformed(
             "`alg` in the header is not a string".to_owned(),
@@ -326,8 +419,8 @@ fn check_signature(alg: Alg, key: &VerifyKey, input: &[u8], sig: &[u8]) -> Resul
     }
 }
 
-fn numeric_claim(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, Rejection> {
-    match claims.get(name) {
+fn numeric_claim(value: Option<&Value>, name: &str) -> Result<Option<i64>, Rejection> {
+    match value {
         None => Ok(None),
         Some(Value::Number(n)) => match n.as_i64() {
             Some(v) => Ok(Some(v)),
@@ -341,26 +434,26 @@ fn numeric_claim(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>,
     }
 }
 
-fn check_exp(claims: &Map<String, Value>, now: i64, leeway: i64) -> Result<(), Rejection> {
-    match numeric_claim(claims, "exp")? {
+fn check_exp(exp: Option<&Value>, now: i64, leeway: i64) -> Result<(), Rejection> {
+    match numeric_claim(exp, "exp")? {
         Some(exp) if now >= exp.saturating_add(leeway) => Err(Rejection::Expired { exp, now }),
         _ => Ok(()),
     }
 }
 
-fn check_nbf(claims: &Map<String, Value>, now: i64, leeway: i64) -> Result<(), Rejection> {
-    match numeric_claim(claims, "nbf")? {
+fn check_nbf(nbf: Option<&Value>, now: i64, leeway: i64) -> Result<(), Rejection> {
+    match numeric_claim(nbf, "nbf")? {
         Some(nbf) if now.saturating_add(leeway) < nbf => Err(Rejection::NotYetValid { nbf, now }),
         _ => Ok(()),
     }
 }
 
-fn check_audience(claims: &Map<String, Value>, expected: &str) -> Result<(), Rejection> {
+fn check_audience(aud: Option<&Value>, expected: &str) -> Result<(), Rejection> {
     let mismatch = |actual| Rejection::AudienceMismatch {
         expected: expected.to_owned(),
         actual,
     };
-    match claims.get("aud") {
+    match aud {
         None => Err(mismatch(None)),
         Some(Value::String(aud)) if aud == expected => Ok(()),
         Some(Value::String(aud)) => Err(mismatch(Some(aud.clone()))),
@@ -391,14 +484,23 @@ fn json_kind(v: &Value) -> &'static str {
     }
 }
 
-fn check_identity(claims: &Map<String, Value>, name: &str) -> Result<String, Rejection> {
-    match claims.get(name) {
+/// A claim name that differs from `name` only in case, in document order.
+fn near_miss<'a>(mut names: impl Iterator<Item = &'a String>, name: &str) -> Option<String> {
+    let lower = name.to_lowercase();
+    names.find(|k| k.to_lowercase() == lower).cloned()
+}
+
+/// Checks an identity claim's value; `near` names a case-only near miss when it is absent
+/// (called only then, since it may have to read every claim).
+fn check_identity(
+    value: Option<&Value>,
+    name: &str,
+    near: impl FnOnce() -> Option<String>,
+) -> Result<String, Rejection> {
+    match value {
         None => Err(Rejection::MissingClaim {
             name: name.to_owned(),
-            near_miss: claims
-                .keys()
-                .find(|k| k.to_lowercase() == name.to_lowercase())
-                .cloned(),
+            near_miss: near(),
         }),
         Some(Value::String(s)) if s.is_empty() => Err(Rejection::InvalidIdentity(format!(
             "claim `{name}` is empty"
@@ -418,58 +520,131 @@ fn check_identity(claims: &Map<String, Value>, name: &str) -> Result<String, Rej
     }
 }
 
+/// The claim names [`verify`] reads, each once: `exp`, `nbf`, then the policy's audience and
+/// identity claims (which may repeat a name: a policy could use `sub` for both).
+struct Wanted<'p> {
+    names: [&'p str; 5],
+    len: usize,
+}
+
+impl<'p> Wanted<'p> {
+    const EXP: usize = 0;
+    const NBF: usize = 1;
+
+    fn new() -> Self {
+        Self {
+            names: ["exp", "nbf", "", "", ""],
+            len: 2,
+        }
+    }
+
+    /// The slot of `name`, added when new.
+    fn slot(&mut self, name: &'p str) -> usize {
+        if let Some(i) = self.names[..self.len].iter().position(|n| *n == name) {
+            return i;
+        }
+        self.names[self.len] = name;
+        self.len += 1;
+        self.len - 1
+    }
+
+    fn names(&self) -> &[&'p str] {
+        &self.names[..self.len]
+    }
+}
+
 /// Verifies a compact token against `policy` at time `now` (seconds since the Unix epoch) and
 /// returns the first reason to refuse it.
 ///
-/// Checks in order: structure (3 segments, base64url, JSON objects; 5 segments is a JWE),
-/// `alg` allowed (`none` only when listed), signature (with the key parsed once), `exp` (absent
-/// is fine), `nbf`, audience, then the identity claims (exact case, a non-empty string without
-/// a backslash). `leeway_s` applies to `exp` and `nbf`.
+/// Checks in order: structure (at most 1 MiB, 3 segments, base64url, JSON objects; 5 segments
+/// is a JWE), `alg` allowed (`none` only when listed), signature (with the key parsed once),
+/// `exp` (absent is fine), `nbf`, audience, then the identity claims (exact case, a non-empty
+/// string without a backslash). `leeway_s` applies to `exp` and `nbf`.
+///
+/// Header and payload are validated in full, but only the members checked are materialized;
+/// [`Verified::header`] and [`Verified::claims`] parse the rest on demand.
 ///
 /// # Errors
 /// The first [`Rejection`].
 pub fn verify(token: &str, policy: &VerifyPolicy, now: i64) -> Result<Verified, Rejection> {
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(too_long(token.len()));
+    }
     let mut parts = token.split('.');
     let (Some(h), Some(p), Some(s), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(segments_error(token.split('.').count()));
     };
-    let header = decode_json(h, "header")?;
-    let claims = decode_json(p, "payload")?;
+
+    // Header and payload are decoded into one buffer, kept for `Verified::header`/`claims`.
+    let mut json = Vec::with_capacity((h.len() + p.len()) / 4 * 3 + 6);
+    URL_SAFE_NO_PAD
+        .decode_vec(h, &mut json)
+        .map_err(|e| not_base64("header", &e))?;
+    let header_len = json.len();
+    let mut alg = [None];
+    pick(&json, &["alg"], &mut alg).map_err(|e| pick_error("header", &e))?;
+
+    URL_SAFE_NO_PAD
+        .decode_vec(p, &mut json)
+        .map_err(|e| not_base64("payload", &e))?;
+    let mut wanted = Wanted::new();
+    let aud_slot = policy.audience.as_deref().map(|a| (a, wanted.slot("aud")));
+    let user_slot = policy.user_claim.as_deref().map(|n| (n, wanted.slot(n)));
+    let dir_slot = policy
+        .directory_claim
+        .as_deref()
+        .map(|n| (n, wanted.slot(n)));
+    let mut values: [Option<Value>; 5] = Default::default();
+    let payload = &json[header_len..];
+    pick(payload, wanted.names(), &mut values[..wanted.len])
+        .map_err(|e| pick_error("payload", &e))?;
+
     let mut sig = [0u8; MAX_SIG];
     let sig_len = decode_sig(s, &mut sig)?;
 
-    let alg = allowed_alg(header_alg(&header)?, policy)?;
+    let alg = allowed_alg(header_alg(alg[0].as_ref())?, policy)?;
     let input = &token.as_bytes()[..h.len() + 1 + p.len()];
     if check_signature(alg, &policy.key, input, &sig[..sig_len]) != Ok(true) {
         return Err(Rejection::BadSignature);
     }
 
-    check_exp(&claims, now, policy.leeway_s)?;
-    check_nbf(&claims, now, policy.leeway_s)?;
-    if let Some(aud) = &policy.audience {
-        check_audience(&claims, aud)?;
+    check_exp(values[Wanted::EXP].as_ref(), now, policy.leeway_s)?;
+    check_nbf(values[Wanted::NBF].as_ref(), now, policy.leeway_s)?;
+    if let Some((expected, slot)) = aud_slot {
+        check_audience(values[slot].as_ref(), expected)?;
     }
-    let user_id = match &policy.user_claim {
-        Some(name) => Some(check_identity(&claims, name)?),
-        None => None,
+    let identity = |named: Option<(&str, usize)>| {
+        named
+            .map(|(name, slot)| {
+                check_identity(values[slot].as_ref(), name, || near_miss_in(payload, name))
+            })
+            .transpose()
     };
-    let user_directory = match &policy.directory_claim {
-        Some(name) => Some(check_identity(&claims, name)?),
-        None => None,
-    };
+    let user_id = identity(user_slot)?;
+    let user_directory = identity(dir_slot)?;
     Ok(Verified {
-        header,
-        claims,
+        alg,
         user_id,
         user_directory,
+        json,
+        header_len,
+        header: OnceLock::new(),
+        claims: OnceLock::new(),
     })
+}
+
+/// The near miss for a missing claim: reads every claim name (the slow path, taken only when
+/// the token is about to be refused).
+fn near_miss_in(payload: &[u8], name: &str) -> Option<String> {
+    near_miss(object_of(payload).keys(), name)
 }
 
 /// Decodes a token and reports every reason `policy` would refuse it, not just the first.
 ///
-/// Header and claims are decoded even when the signature fails. Without a policy the signature
+/// Header and claims are decoded even when the signature fails, and even when the token is
+/// longer than [`verify`] accepts (that is reported as a rejection). Without a policy the signature
 /// is not checked ([`SignatureStatus::NoKey`]) and only `exp`/`nbf` are judged (no leeway).
 #[must_use]
 pub fn inspect(token: &str, policy: Option<&VerifyPolicy>, now: i64) -> Inspection {
@@ -484,6 +659,9 @@ pub fn inspect(token: &str, policy: Option<&VerifyPolicy>, now: i64) -> Inspecti
         user_id: None,
         user_directory: None,
     };
+    if token.len() > MAX_TOKEN_LEN {
+        out.rejections.push(too_long(token.len()));
+    }
     if segs.len() != 3 {
         out.rejections.push(segments_error(segs.len()));
     }
@@ -516,7 +694,7 @@ pub fn inspect(token: &str, policy: Option<&VerifyPolicy>, now: i64) -> Inspecti
     };
 
     if let Some(header) = &out.header {
-        match header_alg(header) {
+        match header_alg(header.get("alg")) {
             Ok(alg) => out.alg = Some(alg.to_owned()),
             Err(r) => out.rejections.push(r),
         }
@@ -562,26 +740,26 @@ pub fn inspect(token: &str, policy: Option<&VerifyPolicy>, now: i64) -> Inspecti
 
     let leeway = policy.map_or(0, |p| p.leeway_s);
     if let Some(claims) = &out.claims {
-        if let Err(r) = check_exp(claims, now, leeway) {
+        if let Err(r) = check_exp(claims.get("exp"), now, leeway) {
             out.rejections.push(r);
         }
-        if let Err(r) = check_nbf(claims, now, leeway) {
+        if let Err(r) = check_nbf(claims.get("nbf"), now, leeway) {
             out.rejections.push(r);
         }
         if let Some(policy) = policy {
             if let Some(aud) = &policy.audience
-                && let Err(r) = check_audience(claims, aud)
+                && let Err(r) = check_audience(claims.get("aud"), aud)
             {
                 out.rejections.push(r);
             }
             if let Some(name) = &policy.user_claim {
-                match check_identity(claims, name) {
+                match check_identity(claims.get(name), name, || near_miss(claims.keys(), name)) {
                     Ok(v) => out.user_id = Some(v),
                     Err(r) => out.rejections.push(r),
                 }
             }
             if let Some(name) = &policy.directory_claim {
-                match check_identity(claims, name) {
+                match check_identity(claims.get(name), name, || near_miss(claims.keys(), name)) {
                     Ok(v) => out.user_directory = Some(v),
                     Err(r) => out.rejections.push(r),
                 }
@@ -658,7 +836,7 @@ mod tests {
         let verified = verify(&rs256(good_claims()), &policy(), NOW).expect("accepted");
         assert_eq!(verified.user_id.as_deref(), Some("alice"));
         assert_eq!(verified.user_directory.as_deref(), Some("QLIK"));
-        assert_eq!(verified.header.get("alg"), Some(&json!("RS256")));
+        assert_eq!(verified.header().get("alg"), Some(&json!("RS256")));
     }
 
     #[test]
@@ -955,6 +1133,190 @@ mod tests {
         assert_eq!(
             inspect(bad.expose(), Some(&policy()), NOW).rejections,
             [Rejection::BadSignature]
+        );
+    }
+
+    /// An RS256 token over this exact payload text.
+    fn rs256_payload(payload: &str) -> String {
+        mint(&TokenSpec {
+            payload: Part::Raw(payload.to_owned()),
+            ..TokenSpec::new(Map::new(), Alg::RS256, Signer::Key(signing_key()))
+        })
+        .expect("mint")
+        .into_exposed()
+    }
+
+    #[test]
+    fn verified_header_and_claims_are_the_full_decoded_objects() {
+        let token = rs256(json!({
+            "UserId": "alice", "UserDirectory": "QLIK", "exp": NOW + 300,
+            "groups": ["a", "b"], "extra": {"nested": [1, 2.5, null]}
+        }));
+        let verified = verify(&token, &policy(), NOW).expect("accepted");
+        let segments: Vec<&str> = token.split('.').collect();
+        assert_eq!(
+            Some(verified.header()),
+            decode_json(segments[0], "header").ok().as_ref()
+        );
+        assert_eq!(
+            Some(verified.claims()),
+            decode_json(segments[1], "payload").ok().as_ref()
+        );
+        assert_eq!(
+            verified.claims_json(),
+            URL_SAFE_NO_PAD.decode(segments[1]).expect("base64url")
+        );
+        assert_eq!(verified.alg, Alg::RS256);
+        assert_eq!(verified.header()["typ"], json!("JWT"));
+    }
+
+    #[test]
+    fn duplicate_claims_are_judged_by_their_last_value() {
+        let last_bad =
+            rs256_payload(r#"{"UserId":"alice","UserDirectory":"QLIK","UserId":"QLIK\\bob"}"#);
+        let Err(Rejection::InvalidIdentity(why)) = verify(&last_bad, &policy(), NOW) else {
+            panic!("expected the last `UserId` to be judged");
+        };
+        assert!(why.contains("backslash"), "{why}");
+        let last_good = rs256_payload(
+            r#"{"UserId":42,"UserDirectory":"QLIK","UserId":"bob","exp":1,"exp":1900000000}"#,
+        );
+        let verified = verify(&last_good, &policy(), NOW).expect("accepted");
+        assert_eq!(verified.user_id.as_deref(), Some("bob"));
+        assert_eq!(verified.claims()["UserId"], json!("bob"));
+        assert_eq!(verified.claims()["exp"], json!(1_900_000_000));
+    }
+
+    #[test]
+    fn escaped_claim_names_and_values_are_unescaped() {
+        let token =
+            rs256_payload(r#"{"\u0055serId":"al\u00efce \"A\"","User\u0044irectory":"Q\/LIK"}"#);
+        let verified = verify(&token, &policy(), NOW).expect("accepted");
+        assert_eq!(verified.user_id.as_deref(), Some("al\u{ef}ce \"A\""));
+        assert_eq!(verified.user_directory.as_deref(), Some("Q/LIK"));
+        assert_eq!(verified.claims()["UserId"], json!("al\u{ef}ce \"A\""));
+    }
+
+    #[test]
+    fn non_string_identities_name_their_json_kind() {
+        for (user, kind) in [
+            (json!(null), "null"),
+            (json!(true), "a boolean"),
+            (json!(1.5), "a number"),
+            (json!(["alice"]), "an array"),
+            (json!({"id": "alice"}), "an object"),
+        ] {
+            let token = rs256(json!({"UserId": user, "UserDirectory": "QLIK"}));
+            assert_eq!(
+                verify(&token, &policy(), NOW),
+                Err(Rejection::InvalidIdentity(format!(
+                    "claim `UserId` must be a string, found {kind}"
+                )))
+            );
+        }
+    }
+
+    #[test]
+    fn one_claim_can_serve_as_user_and_directory() {
+        let same = VerifyPolicy {
+            directory_claim: Some("UserId".to_owned()),
+            ..policy()
+        };
+        let verified = verify(&rs256(good_claims()), &same, NOW).expect("accepted");
+        assert_eq!(verified.user_id.as_deref(), Some("alice"));
+        assert_eq!(verified.user_directory.as_deref(), Some("alice"));
+    }
+
+    #[test]
+    fn invalid_json_in_an_unchecked_claim_is_malformed() {
+        for payload in [
+            r#"{"UserId":"alice","UserDirectory":"QLIK","x":"\ud800"}"#,
+            r#"{"UserId":"alice","UserDirectory":"QLIK","x":1e999}"#,
+            r#"{"UserId":"alice","UserDirectory":"QLIK","x":[1,}"#,
+            r#"["UserId","alice"]"#,
+        ] {
+            let Err(Rejection::Malformed(why)) = verify(&rs256_payload(payload), &policy(), NOW)
+            else {
+                panic!("expected malformed for {payload}");
+            };
+            assert!(why.starts_with("the payload is "), "{why}");
+            let inspection = inspect(&rs256_payload(payload), Some(&policy()), NOW);
+            assert_eq!(inspection.claims, None, "{payload}");
+        }
+    }
+
+    #[test]
+    fn header_alg_must_be_a_string_and_present() {
+        let spec = |header: &str| TokenSpec {
+            header: Part::Raw(header.to_owned()),
+            ..TokenSpec::new(
+                object(good_claims()),
+                Alg::RS256,
+                Signer::Key(signing_key()),
+            )
+        };
+        for (header, why) in [
+            (r#"{"alg":256}"#, "`alg` in the header is not a string"),
+            (r#"{"typ":"JWT"}"#, "the header has no `alg`"),
+            (r#"{"alg":"none","alg":"RS256"}"#, ""),
+        ] {
+            let token = mint(&spec(header)).expect("mint");
+            let result = verify(token.expose(), &policy(), NOW);
+            if why.is_empty() {
+                assert!(result.is_ok(), "the last `alg` wins: {result:?}");
+            } else {
+                assert_eq!(result, Err(Rejection::Malformed(why.to_owned())));
+            }
+        }
+    }
+
+    #[test]
+    fn huge_tokens_are_refused_cleanly() {
+        let big = URL_SAFE_NO_PAD.encode(format!(
+            r#"{{"UserId":"alice","UserDirectory":"QLIK","pad":"{}"}}"#,
+            "x".repeat(MAX_TOKEN_LEN)
+        ));
+        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256"}"#);
+        let token = format!("{header}.{big}.sig");
+        let Err(Rejection::Malformed(why)) = verify(&token, &policy(), NOW) else {
+            panic!("expected malformed");
+        };
+        assert!(why.contains("at most 1048576 bytes"), "{why}");
+        let inspection = inspect(&token, Some(&policy()), NOW);
+        assert_eq!(inspection.rejections[0], Rejection::Malformed(why));
+
+        // Under the limit but nested far deeper than JSON parsing allows.
+        let deep = format!(
+            r#"{{"UserId":"alice","UserDirectory":"QLIK","x":{}{}}}"#,
+            "[".repeat(50_000),
+            "]".repeat(50_000)
+        );
+        let Err(Rejection::Malformed(why)) = verify(&rs256_payload(&deep), &policy(), NOW) else {
+            panic!("expected malformed");
+        };
+        assert!(why.contains("recursion limit"), "{why}");
+
+        // Large but well formed: accepted, and every claim is there.
+        let wide = format!(
+            r#"{{"UserId":"alice","UserDirectory":"QLIK","pad":"{}"}}"#,
+            "y".repeat(500_000)
+        );
+        let verified = verify(&rs256_payload(&wide), &policy(), NOW).expect("accepted");
+        assert_eq!(
+            verified.claims()["pad"].as_str().map(str::len),
+            Some(500_000)
+        );
+    }
+
+    #[test]
+    fn near_miss_is_found_on_the_slow_path_after_a_fast_miss() {
+        let token = rs256_payload(r#"{"USERID":"a","userid":"b","UserDirectory":"QLIK"}"#);
+        assert_eq!(
+            verify(&token, &policy(), NOW),
+            Err(Rejection::MissingClaim {
+                name: "UserId".to_owned(),
+                near_miss: Some("USERID".to_owned())
+            })
         );
     }
 

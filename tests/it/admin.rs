@@ -408,17 +408,17 @@ fn token_mint_prints_a_token_with_typed_claims_that_verifies() {
     let verified = token::verify(&token, &policy("qlik-signing.cert.pem"), now).expect("verifies");
     assert_eq!(verified.user_id.as_deref(), Some("alice"));
     assert_eq!(
-        verified.claims["groups"],
+        verified.claims()["groups"],
         serde_json::json!(["sales", "eu"])
     );
-    assert_eq!(verified.claims["level"], serde_json::json!(3));
-    assert_eq!(verified.claims["aud"], serde_json::json!("qlik"));
-    let exp = verified.claims["exp"].as_i64().expect("exp");
+    assert_eq!(verified.claims()["level"], serde_json::json!(3));
+    assert_eq!(verified.claims()["aud"], serde_json::json!("qlik"));
+    let exp = verified.claims()["exp"].as_i64().expect("exp");
     assert!((now + 3500..=now + 3700).contains(&exp), "{exp}");
-    assert!(verified.claims.contains_key("iat"));
-    assert_eq!(verified.header["kid"], serde_json::json!("k1"));
-    assert_eq!(verified.header["x5t"], serde_json::json!("abc"));
-    assert_eq!(verified.header["alg"], serde_json::json!("RS256"));
+    assert!(verified.claims().contains_key("iat"));
+    assert_eq!(verified.header()["kid"], serde_json::json!("k1"));
+    assert_eq!(verified.header()["x5t"], serde_json::json!("abc"));
+    assert_eq!(verified.header()["alg"], serde_json::json!("RS256"));
 }
 
 #[test]
