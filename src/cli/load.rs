@@ -334,21 +334,10 @@ async fn run_load(
     thresholds: Vec<(Threshold, Option<Located>)>,
     vars: BTreeMap<String, String>,
 ) -> CmdResult {
-    let mut suite_targets = Vec::with_capacity(plan.scenarios.len());
-    for planned in &plan.scenarios {
-        suite_targets.push(target::suite_target(&planned.context.suite)?);
-    }
-    // Only profiles with a scenario that names no target of its own need an emulator.
-    let profiles: Vec<_> = plan
-        .scenarios
-        .iter()
-        .zip(&suite_targets)
-        .filter(|(_, t)| t.is_none() || args.target.target.is_some())
-        .map(|(s, _)| s.context.profile.name)
-        .collect();
-    let targets = target::start(profiles, &args.target).await?;
+    let resolved = target::start_for_plan(&plan, &args.target).await?;
+    let targets = &resolved.targets;
     let emulator = targets.is_emulator();
-    let mut client = ClientSettings {
+    let client = ClientSettings {
         insecure: args.target.insecure,
         ca_file: args.target.ca.clone(),
         connect_timeout: args.connect_timeout,
@@ -359,18 +348,14 @@ async fn run_load(
     };
     let now = chrono::Utc::now().timestamp();
     let mut prepared = Vec::new();
-    for (planned, suite_target) in plan.scenarios.iter().zip(&suite_targets) {
-        let profile = planned.context.profile.name;
-        let Some(base_url) = targets.url_for(profile, suite_target.as_ref()).cloned() else {
+    for (planned, place) in plan.scenarios.iter().zip(&resolved.per_scenario) {
+        let Some((base_url, on_emulator)) = place.clone() else {
             continue;
         };
-        let on_emulator = targets.is_emulator_url(&base_url);
-        // The emulator's certificate is generated at start; it is ours and on loopback.
-        client.insecure |= on_emulator;
         let settings = RunSettings {
             base_url,
             emulator: on_emulator,
-            client: client.clone(),
+            client: resolved.client_for(&client, on_emulator),
             vars: vars.clone(),
             now,
             prefix: args.prefix.clone(),
@@ -398,7 +383,7 @@ async fn run_load(
         }
     }
     if !rendered.is_empty() {
-        targets.shutdown().await;
+        resolved.targets.shutdown().await;
         return Err(
             CliError::invalid(anyhow::anyhow!("a load threshold names an unknown step"))
                 .with_rendered(rendered),
@@ -504,7 +489,7 @@ async fn run_load(
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
-    targets.shutdown().await;
+    resolved.targets.shutdown().await;
     let result = result?;
     finish(&args, &describe, &prepared, &result, &thresholds)
 }

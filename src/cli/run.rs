@@ -185,20 +185,8 @@ async fn run_plan(
     vars: BTreeMap<String, String>,
 ) -> Result<RunResult, CliError> {
     let started = Instant::now();
-    let mut suite_targets = Vec::with_capacity(plan.scenarios.len());
-    for planned in &plan.scenarios {
-        suite_targets.push(target::suite_target(&planned.context.suite)?);
-    }
-    // Only profiles with a scenario that names no target of its own need an emulator.
-    let profiles: Vec<_> = plan
-        .scenarios
-        .iter()
-        .zip(&suite_targets)
-        .filter(|(_, t)| t.is_none() || args.target.target.is_some())
-        .map(|(s, _)| s.context.profile.name)
-        .collect();
-    let targets = target::start(profiles, &args.target).await?;
-    let emulator = targets.is_emulator();
+    let resolved = target::start_for_plan(plan, &args.target).await?;
+    let emulator = resolved.targets.is_emulator();
     let client = ClientSettings {
         insecure: args.target.insecure,
         ca_file: args.target.ca.clone(),
@@ -216,20 +204,15 @@ async fn run_plan(
     let mut first_url = None;
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
-    for (planned, suite_target) in plan.scenarios.iter().zip(&suite_targets) {
-        let profile = planned.context.profile.name;
-        let Some(base_url) = targets.url_for(profile, suite_target.as_ref()).cloned() else {
+    for (planned, place) in plan.scenarios.iter().zip(&resolved.per_scenario) {
+        let Some((base_url, on_emulator)) = place.clone() else {
             continue;
         };
-        let on_emulator = targets.is_emulator_url(&base_url);
         first_url.get_or_insert_with(|| base_url.clone());
-        let mut client = client.clone();
-        // The emulator's certificate is generated at start; it is ours and on loopback.
-        client.insecure |= on_emulator;
         let settings = RunSettings {
             base_url,
             emulator: on_emulator,
-            client,
+            client: resolved.client_for(&client, on_emulator),
             vars: vars.clone(),
             now,
             prefix: args.prefix.clone(),
@@ -245,7 +228,7 @@ async fn run_plan(
             }
         }
     }
-    targets.shutdown().await;
+    resolved.targets.shutdown().await;
     let target = if emulator {
         first_url.map(|u| u.to_string()).unwrap_or_default()
     } else {

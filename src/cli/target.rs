@@ -168,6 +168,65 @@ pub async fn start(
     })
 }
 
+/// Where each scenario of a plan goes: `--target`, its suite's `target:`, or an emulator.
+#[derive(Debug)]
+pub struct PlanTargets {
+    /// The targets and the emulators started for them (shut them down when done).
+    pub targets: Targets,
+    /// Per scenario of the plan, in order: its base URL and whether that is an emulator;
+    /// `None` when no target serves it.
+    pub per_scenario: Vec<Option<(Url, bool)>>,
+}
+
+impl PlanTargets {
+    /// Client settings for a scenario: the emulator's generated certificate is trusted (it is
+    /// ours and on loopback); any other target keeps `--insecure`/`--ca` as given.
+    pub fn client_for(
+        &self,
+        base: &crate::client::ClientSettings,
+        on_emulator: bool,
+    ) -> crate::client::ClientSettings {
+        let mut settings = base.clone();
+        settings.insecure |= on_emulator;
+        settings
+    }
+}
+
+/// Starts what a plan needs (one emulator per profile whose scenarios name no target) and
+/// resolves every scenario's base URL.
+pub async fn start_for_plan(
+    plan: &crate::runner::Plan,
+    args: &TargetArgs,
+) -> Result<PlanTargets, CliError> {
+    let mut suite_targets = Vec::with_capacity(plan.scenarios.len());
+    for planned in &plan.scenarios {
+        suite_targets.push(suite_target(&planned.context.suite)?);
+    }
+    // Only profiles with a scenario that names no target of its own need an emulator.
+    let profiles: Vec<_> = plan
+        .scenarios
+        .iter()
+        .zip(&suite_targets)
+        .filter(|(_, t)| t.is_none() || args.target.is_some())
+        .map(|(s, _)| s.context.profile.name)
+        .collect();
+    let targets = start(profiles, args).await?;
+    let per_scenario = plan
+        .scenarios
+        .iter()
+        .zip(&suite_targets)
+        .map(|(planned, suite_target)| {
+            targets
+                .url_for(planned.context.profile.name, suite_target.as_ref())
+                .map(|url| (url.clone(), targets.is_emulator_url(url)))
+        })
+        .collect();
+    Ok(PlanTargets {
+        targets,
+        per_scenario,
+    })
+}
+
 /// The `target:` of a suite, parsed; an invalid URL is an invalid scenario (exit 2).
 pub fn suite_target(suite: &crate::scenario::Suite) -> Result<Option<Url>, CliError> {
     suite

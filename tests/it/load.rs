@@ -203,7 +203,7 @@ async fn merging_two_shard_logs_gives_the_totals_of_both_runs() {
         .arg(fx.root.join("merged.json"))
         .arg("--threshold")
         .arg("requests >= 100")
-        .timeout(Duration::from_secs(20))
+        .timeout(Duration::from_secs(90))
         .output()
         .expect("merge ran");
     assert_eq!(
@@ -234,7 +234,7 @@ fn unknown_threshold_metric_exits_2_with_a_caret() {
             "1s",
         ])
         .args(["--threshold", "p99x < 20ms"])
-        .timeout(Duration::from_secs(20))
+        .timeout(Duration::from_secs(90))
         .output()
         .expect("load ran");
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -264,7 +264,7 @@ fn breached_threshold_exits_5_and_fails_the_junit_testcase() {
         ])
         .args(["--threshold", "p99 < 1us", "--threshold", "error_rate < 1%"])
         .args(["--junit", junit.as_str()])
-        .timeout(Duration::from_secs(20))
+        .timeout(Duration::from_secs(90))
         .output()
         .expect("load ran");
     let stderr = String::from_utf8_lossy(&output.stderr);
