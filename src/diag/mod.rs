@@ -17,11 +17,16 @@
 //! The text carries no color, so the console, JUnit and HTML reports embed the same string.
 //! [`did_you_mean`] is the one suggestion helper shared by every module.
 //!
+//! [`yaml`] reads YAML text into a `serde_json::Value` with a [`Span`] for every node, for the
+//! readers of scenario and config files.
+//!
 //! This module is synchronous and does no I/O.
 
 use std::fmt::Write as _;
 
 use camino::{Utf8Path, Utf8PathBuf};
+
+pub mod yaml;
 
 /// A range of a source text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize)]
@@ -34,6 +39,17 @@ pub struct Span {
     pub line: usize,
     /// Column of `start`, 1-based, counted in characters.
     pub col: usize,
+}
+
+impl Span {
+    /// The empty span at the start of a text (line 1, column 1): where a problem that has no
+    /// better place is shown.
+    pub const START: Self = Self {
+        start: 0,
+        end: 0,
+        line: 1,
+        col: 1,
+    };
 }
 
 /// A place in a file: the file and a span in it.

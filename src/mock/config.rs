@@ -12,7 +12,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use super::yaml::{self, Pos, SpannedDoc};
+use crate::diag::yaml::{self, SpanMap, push_pointer};
 use crate::diag::{self, Diagnostic, Located, Span};
 use crate::keys::{self, PublicKey, SignatureAlg};
 
@@ -290,19 +290,15 @@ pub(crate) fn parse_config(
     file: &Utf8Path,
     resolve: &dyn Fn(&Utf8Path) -> Utf8PathBuf,
 ) -> Result<MockConfig, Vec<Diagnostic>> {
-    let doc = match yaml::parse(source) {
-        Ok(doc) => doc,
-        Err(e) => {
-            return Err(vec![diag_at(
-                file,
-                e.pos,
-                format!("invalid YAML: {}", e.message),
-                None,
-            )]);
-        }
-    };
+    let (root, spans) = yaml::parse(source).map_err(|errors| {
+        errors
+            .into_iter()
+            .map(|e| diag_at(file, e.span, e.message, e.hint))
+            .collect::<Vec<_>>()
+    })?;
     let mut r = Reader {
-        doc: &doc,
+        root: &root,
+        spans: &spans,
         file,
         diags: Vec::new(),
         resolve,
@@ -314,12 +310,7 @@ pub(crate) fn parse_config(
             if r.diags.is_empty() {
                 r.diags.push(diag_at(
                     file,
-                    Pos {
-                        start: 0,
-                        end: 0,
-                        line: 1,
-                        col: 1,
-                    },
+                    Span::START,
                     "invalid config".to_owned(),
                     None,
                 ));
@@ -331,13 +322,7 @@ pub(crate) fn parse_config(
     }
 }
 
-fn diag_at(file: &Utf8Path, pos: Pos, label: String, hint: Option<String>) -> Diagnostic {
-    let span = Span {
-        start: pos.start,
-        end: pos.end,
-        line: pos.line,
-        col: pos.col,
-    };
+fn diag_at(file: &Utf8Path, span: Span, label: String, hint: Option<String>) -> Diagnostic {
     Diagnostic::new(format!("invalid mock config `{file}`"), label)
         .at(Some(Located::new(file, span)))
         .with_hint_opt(hint)
@@ -415,7 +400,10 @@ fn valid_prefix(prefix: &str) -> bool {
 
 /// Walks the spanned document and collects diagnostics.
 struct Reader<'a> {
-    doc: &'a SpannedDoc,
+    /// The document as JSON.
+    root: &'a Value,
+    /// Where each node of the document is.
+    spans: &'a SpanMap,
     file: &'a Utf8Path,
     diags: Vec<Diagnostic>,
     resolve: &'a dyn Fn(&Utf8Path) -> Utf8PathBuf,
@@ -423,8 +411,9 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     fn error(&mut self, pointer: &str, label: impl Into<String>, hint: Option<String>) {
-        let pos = self.doc.pos(pointer);
-        self.diags.push(diag_at(self.file, pos, label.into(), hint));
+        let span = self.spans.nearest(pointer).unwrap_or(Span::START);
+        self.diags
+            .push(diag_at(self.file, span, label.into(), hint));
     }
 
     /// The mapping at `pointer`, after reporting unknown keys.
@@ -440,8 +429,8 @@ impl Reader<'_> {
         };
         for key in map.keys() {
             if !known.contains(&key.as_str()) {
-                let child = format!("{pointer}/{}", yaml::escape(key));
-                let pos = self.doc.key_pos(&child);
+                let child = push_pointer(pointer, key);
+                let pos = self.spans.key(&child).unwrap_or(Span::START);
                 let hint = did_you_mean(key, known).map(|c| format!("did you mean `{c}`?"));
                 self.diags.push(diag_at(
                     self.file,
@@ -636,8 +625,8 @@ impl Reader<'_> {
     }
 
     fn config(&mut self) -> Option<MockConfig> {
-        let root = self.doc.value.clone();
-        let map = self.object(&root, "", TOP_KEYS)?;
+        let root = self.root;
+        let map = self.object(root, "", TOP_KEYS)?;
         let profile = match self.field::<String>(map, "", "profile", "a profile name") {
             Some(name) => {
                 match Profile::from_name(&name) {
@@ -963,7 +952,7 @@ impl Reader<'_> {
         };
         let mut out = Vec::new();
         for (name, value) in m {
-            let hat = format!("{at}/{}", yaml::escape(name));
+            let hat = push_pointer(&at, name);
             let text = match value {
                 Value::String(s) => s.clone(),
                 Value::Number(n) => n.to_string(),
@@ -974,7 +963,7 @@ impl Reader<'_> {
                 }
             };
             if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
-                let pos = self.doc.key_pos(&hat);
+                let pos = self.spans.key(&hat).unwrap_or(Span::START);
                 self.diags.push(diag_at(
                     self.file,
                     pos,

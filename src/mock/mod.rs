@@ -21,7 +21,6 @@ mod route;
 mod server;
 mod session;
 mod verify;
-mod yaml;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -31,7 +31,6 @@ pub mod schema;
 mod semantic;
 pub mod template;
 pub mod time;
-pub mod yaml;
 
 pub use model::{
     Body, BodyCheck, BodyCheckKind, Capture, CaptureKind, Connections, CookieCheck, Encoding,
@@ -42,6 +41,9 @@ pub use model::{
 };
 pub use profile::Profile;
 pub use read::{ReadOptions, read, read_with};
+
+/// The YAML reader of the first stage, shared with the mock's config reader: [`diag::yaml`].
+pub use crate::diag::yaml;
 
 /// The JSON Schema of a scenario file (what `jwtprobe schema` prints).
 pub fn schema() -> serde_json::Value {

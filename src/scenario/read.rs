@@ -7,11 +7,11 @@ use camino::{Utf8Path, Utf8PathBuf};
 use serde_json::Value;
 
 use super::schema::{self, FileKind};
-use super::yaml::{self, SpanMap};
 use super::{
     Plan, PlannedScenario, Profile, Scenario, ScenarioReadError, ScenarioReadErrors, Sources,
     Suite, semantic,
 };
+use crate::diag::yaml::{self, SpanMap, YamlErrorKind};
 use crate::diag::{Diagnostic, Located, Span};
 
 /// Options of [`read_with`].
@@ -199,9 +199,15 @@ impl Reader<'_> {
                 let diagnostics = errors
                     .into_iter()
                     .map(|e| {
+                        let hint = match e.kind {
+                            YamlErrorKind::Empty => {
+                                Some("a scenario needs at least `name` and `steps`".to_owned())
+                            }
+                            YamlErrorKind::Syntax | YamlErrorKind::Unsupported => e.hint,
+                        };
                         Diagnostic::new(headline.clone(), e.message)
                             .at(Some(Located::new(path, e.span)))
-                            .with_hint_opt(e.hint)
+                            .with_hint_opt(hint)
                     })
                     .collect();
                 ScenarioReadError::Invalid {
@@ -220,15 +226,7 @@ impl Reader<'_> {
                         spans.nearest(&p.pointer)
                     };
                     Diagnostic::new(headline.clone(), p.label)
-                        .at(Some(Located::new(
-                            path,
-                            span.unwrap_or(Span {
-                                start: 0,
-                                end: 0,
-                                line: 1,
-                                col: 1,
-                            }),
-                        )))
+                        .at(Some(Located::new(path, span.unwrap_or(Span::START))))
                         .with_hint_opt(p.hint)
                 })
                 .collect();
@@ -362,15 +360,8 @@ fn invalid(path: &Utf8Path, mut diagnostics: Vec<Diagnostic>) -> ScenarioReadErr
 }
 
 fn deserialize_error(path: &Utf8Path, kind: FileKind, e: &serde_json::Error) -> ScenarioReadError {
-    let d = Diagnostic::new(headline(path, kind), e.to_string()).at(Some(Located::new(
-        path,
-        Span {
-            start: 0,
-            end: 0,
-            line: 1,
-            col: 1,
-        },
-    )));
+    let d = Diagnostic::new(headline(path, kind), e.to_string())
+        .at(Some(Located::new(path, Span::START)));
     invalid(path, vec![d])
 }
 

@@ -13,8 +13,8 @@ use jsonschema::{JsonType, ValidationError, Validator};
 use serde_json::Value;
 
 use super::model::{Scenario, Suite};
-use super::yaml::push_pointer;
 use crate::diag::did_you_mean;
+use crate::diag::yaml::push_pointer;
 
 /// The JSON Schema of a scenario file.
 pub fn scenario_schema() -> Value {

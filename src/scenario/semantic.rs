@@ -12,8 +12,8 @@ use super::model::{
 use super::read::ReadOptions;
 use super::template;
 use super::time;
-use super::yaml::{SpanMap, push_pointer};
 use super::{BodyCheckKind, Profile};
+use crate::diag::yaml::{SpanMap, push_pointer};
 use crate::diag::{Diagnostic, Located, Span, did_you_mean};
 
 /// What a scenario's checks need to know.
