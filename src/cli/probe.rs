@@ -26,6 +26,7 @@ use super::token::{human_span, minter, resolve_time, signer_for};
 use super::{CliError, CmdResult, Exit, runtime};
 use crate::client::{Client, ClientSettings, Exchange, Request};
 use crate::keys::{self, KeyKind};
+use crate::mock;
 use crate::token::{self, Alg, Signer};
 
 /// Arguments of this command.
@@ -92,26 +93,9 @@ pub struct Args {
     pub password_env: String,
 }
 
-/// Path segments that the Qlik proxy reads as keywords, never as a prefix.
-const RESERVED: &[&str] = &[
-    "qmc",
-    "client",
-    "hub",
-    "qps",
-    "qrs",
-    "app",
-    "sense",
-    "api",
-    "resources",
-    "single",
-    "extensions",
-    "content",
-    "dev-hub",
-    "internal_windows_authentication",
-    "internal_forms_authentication",
-];
-
-/// The URL's prefix (its first path segment, unless that is a keyword) and the path below it.
+/// The URL's prefix (its first path segment, unless that is a keyword of the Qlik proxy, as
+/// [`mock::is_qlik_keyword`] says) and the path below it. The emulator's own endpoints
+/// (`/health`) are no keywords here: on a real server they may be a prefix.
 fn split_prefix(url: &Url) -> (Option<String>, String) {
     let path = url.path();
     let trimmed = path.trim_start_matches('/');
@@ -119,7 +103,7 @@ fn split_prefix(url: &Url) -> (Option<String>, String) {
         Some(i) => (&trimmed[..i], &trimmed[i..]),
         None => (trimmed, "/"),
     };
-    if first.is_empty() || RESERVED.iter().any(|r| r.eq_ignore_ascii_case(first)) {
+    if first.is_empty() || mock::is_qlik_keyword(first) {
         (None, path.to_owned())
     } else {
         (Some(first.to_owned()), rest.to_owned())
@@ -547,6 +531,22 @@ mod tests {
             split_prefix(&url("https://h/QRS/about")),
             (None, "/QRS/about".to_owned())
         );
+    }
+
+    #[test]
+    fn qlik_cloud_login_has_no_prefix_and_health_may_be_one() {
+        let cases = [
+            (
+                "https://tenant.eu.qlikcloud.com/login/jwt-session",
+                None,
+                "/login/jwt-session",
+            ),
+            ("https://h/health/hub/", Some("health"), "/hub/"),
+        ];
+        for (text, prefix, rest) in cases {
+            let (p, r) = split_prefix(&Url::parse(text).unwrap());
+            assert_eq!((p.as_deref(), r.as_str()), (prefix, rest), "{text}");
+        }
     }
 
     #[test]

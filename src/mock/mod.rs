@@ -36,6 +36,7 @@ pub use config::{
     AttributeMapping, CloudConfig, CloudStatuses, CookieAttributes, CookieTransport,
     DefaultProxyConfig, MockConfig, Profile, SameSite, VirtualProxyConfig, VpStatuses, read_config,
 };
+pub use route::is_qlik_keyword;
 pub use server::{MockError, MockServer, TlsMode, start, start_with_clock};
 pub use session::MockClock;
 

@@ -2,9 +2,10 @@
 //! between the host and a reserved, case-insensitive keyword (`hub`, `qps`, `qrs`, …); with no
 //! prefix the default virtual proxy answers.
 
-/// Path segments that end the prefix. The proxy documents `qmc`, `client`, `hub`, `qps` and
-/// `app`; the others are what clients meet in practice.
-const RESERVED: &[&str] = &[
+/// Path segments that the Qlik proxy reads as keywords, never as a prefix. The proxy documents
+/// `qmc`, `client`, `hub`, `qps` and `app`; the others are what clients meet in practice
+/// (`login` is Qlik Cloud's `/login/jwt-session`).
+const QLIK_KEYWORDS: &[&str] = &[
     "qmc",
     "client",
     "hub",
@@ -20,13 +21,31 @@ const RESERVED: &[&str] = &[
     "dev-hub",
     "internal_windows_authentication",
     "internal_forms_authentication",
-    "health",
     "login",
 ];
 
-/// Whether `segment` is a reserved keyword (case-insensitive), so cannot be a prefix.
+/// Path segments that only the emulator reserves, for its own endpoints (`/health`); on a real
+/// Qlik server they may be a prefix.
+const EMULATOR_KEYWORDS: &[&str] = &["health"];
+
+/// Whether `segment` is a path keyword of the Qlik proxy (case-insensitive), so a real Qlik
+/// server never reads it as a virtual proxy prefix: `hub`, `qrs`, `qps`, `login`, ….
+///
+/// This is the list the emulator routes by, less its own endpoints; `jwtprobe probe` uses it to
+/// find the prefix in a URL.
+pub fn is_qlik_keyword(segment: &str) -> bool {
+    QLIK_KEYWORDS
+        .iter()
+        .any(|r| r.eq_ignore_ascii_case(segment))
+}
+
+/// Whether `segment` is reserved in the emulator (case-insensitive), so cannot be a prefix:
+/// a Qlik keyword or one of the emulator's own endpoints.
 pub(crate) fn is_reserved(segment: &str) -> bool {
-    RESERVED.iter().any(|r| r.eq_ignore_ascii_case(segment))
+    is_qlik_keyword(segment)
+        || EMULATOR_KEYWORDS
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(segment))
 }
 
 /// A request path split into prefix and the rest.
@@ -159,6 +178,17 @@ mod tests {
                 rest: "/"
             }
         );
+    }
+
+    #[test]
+    fn health_is_reserved_by_the_emulator_but_is_no_qlik_keyword() {
+        assert!(is_reserved("health"));
+        assert!(is_reserved("HEALTH"));
+        assert!(!is_qlik_keyword("health"));
+        assert_eq!(split("/health").prefix, None);
+        assert!(is_qlik_keyword("Login"));
+        assert!(is_reserved("login"));
+        assert!(!is_qlik_keyword("jwt"));
     }
 
     #[test]
