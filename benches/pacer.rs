@@ -5,6 +5,11 @@
 //! A small harness, not criterion: the quantity is a distribution of lateness, not a
 //! throughput. Run with `cargo bench --bench pacer` (optionally `-- RATE SECONDS`).
 
+#![expect(
+    clippy::print_stdout,
+    reason = "a benchmark harness prints its results on stdout"
+)]
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
