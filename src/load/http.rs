@@ -1,12 +1,17 @@
-//! The HTTP transport: prepared scenario steps sent by virtual users through [`Client`].
+//! The HTTP transport: prepared scenario steps sent by virtual users.
 //!
 //! [`HttpTransport::new`] takes scenarios prepared once by [`runner::prepare`] (URL, headers,
-//! token) and compiles each step's checks ([`CompiledExpect`]); the hot path clones the
-//! request, adds the token or the session cookie, sends, checks and reports. Nothing is
-//! rendered or parsed per request.
+//! token) and compiles each step's checks ([`CompiledExpect`]); the hot path sends, checks and
+//! reports. Nothing is rendered or parsed per request.
 //!
-//! - Connections ([`Connections`]): one client per virtual user, one shared pool, or a new
-//!   connection per request (`pool_max_idle = 0`).
+//! Plain `http://` steps go through a lean HTTP/1.1 client on hyper ([`super::lean`], whose
+//! docs say why): each user keeps the step's request with its token applied and only rebuilds
+//! it when the token changes, so a request is a few clones of prebuilt parts. HTTPS steps and
+//! steps that follow redirects go through [`Client`] (reqwest), one per user when connections
+//! are per user; the per-user clients are only built when such a step exists.
+//!
+//! - Connections ([`Connections`]): one connection (or client) per virtual user, one shared
+//!   pool, or a new connection per request (`pool_max_idle = 0`).
 //! - Tokens ([`TokenStrategy`]): the prepared token for everyone; a pool of distinct users
 //!   minted before the timed phase (the user claim gets a `-N` suffix); a fresh token per
 //!   request; or the user's token re-minted ahead of its `exp`. Minting in the timed phase is
@@ -25,6 +30,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use serde_json::{Map, Value};
 
 use super::engine::{Sent, Transport};
+use super::lean;
 use super::stats::{ErrorClass, Outcome, Recorder, SeriesKey, SessionMode};
 use crate::check::{self, CompiledExpect};
 use crate::client::{self, Client, ClientSettings};
@@ -184,6 +190,8 @@ enum TokenSource {
 
 struct StepPlan {
     request: client::Request,
+    /// The request without a token for the lean client; `None` when it needs [`Client`].
+    lean: Option<lean::Prepared>,
     token: Option<(PreparedToken, TokenSource)>,
     check: CompiledExpect,
     reject: Vec<u16>,
@@ -197,6 +205,10 @@ pub struct HttpTransport {
     scenarios: Vec<Vec<StepPlan>>,
     keys: Arc<[SeriesKey]>,
     shared: Client,
+    /// Some step needs [`Client`] (HTTPS, redirects followed).
+    needs_client: bool,
+    /// Idle lean connections shared by every user ([`Connections::Shared`]).
+    pool: lean::Pool,
     settings: HttpSettings,
 }
 
@@ -218,8 +230,14 @@ pub struct HttpUser {
     scenario: usize,
     step: usize,
     cookies: BTreeMap<String, String>,
+    /// The `Cookie` header built from `cookies`, rebuilt when they change.
+    cookie_header: Option<http::HeaderValue>,
     /// Per step of its scenario: the user's current token and its `exp` (refresh strategy).
     tokens: Vec<Option<(Arc<str>, Option<i64>)>>,
+    /// Per step: the lean request with the token it was built for.
+    bearer: Vec<Option<(Arc<str>, lean::Prepared)>>,
+    /// The user's own idle lean connections ([`Connections::PerUser`]), by origin.
+    idle: Vec<(String, lean::Conn)>,
 }
 
 /// The step labels of prepared scenarios, as series and thresholds name them: the step name
@@ -274,6 +292,7 @@ impl HttpTransport {
                     )),
                 };
                 steps.push(StepPlan {
+                    lean: lean::Prepared::from_request(&step.request, settings.client.timeout),
                     request: step.request.clone(),
                     token,
                     check: CompiledExpect::new(&step.expect),
@@ -295,10 +314,13 @@ impl HttpTransport {
             client_settings.pool_max_idle = Some(0);
         }
         let shared = Client::new(&client_settings).map_err(HttpError::Client)?;
+        let needs_client = plans.iter().flatten().any(|p| p.lean.is_none());
         Ok(Self {
             scenarios: plans,
             keys: Arc::from(keys),
             shared,
+            needs_client,
+            pool: lean::Pool::default(),
             settings: HttpSettings {
                 client: client_settings,
                 ..settings
@@ -345,6 +367,146 @@ impl HttpTransport {
             }
         })
     }
+}
+
+impl HttpTransport {
+    /// Sends a step through the lean client (see the module docs).
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the hot path's state, passed apart to keep borrows disjoint"
+    )]
+    async fn send_lean(
+        &self,
+        user: &mut HttpUser,
+        plan: &StepPlan,
+        plain: &lean::Prepared,
+        step: usize,
+        by_cookie: bool,
+        series: usize,
+        recorder: &Recorder,
+    ) -> Sent {
+        let failed = |class| {
+            let now = Instant::now();
+            Sent {
+                series,
+                started: now,
+                finished: now,
+                outcome: Outcome::Failed(class),
+            }
+        };
+        // The request with the user's token, rebuilt only when the token changed.
+        let with_token = if by_cookie {
+            false
+        } else {
+            match self.token_for(user, plan, step, recorder) {
+                None => false,
+                Some(Err(())) => return failed(ErrorClass::Other),
+                Some(Ok(token)) => {
+                    let cached = user.bearer[step]
+                        .as_ref()
+                        .is_some_and(|(t, _)| Arc::ptr_eq(t, &token));
+                    if !cached {
+                        let mut request = plan.request.clone();
+                        let built = plan.token.as_ref().and_then(|(prepared, _)| {
+                            runner::apply_token(&mut request, prepared, &token).ok()?;
+                            lean::Prepared::from_request(&request, self.settings.client.timeout)
+                        });
+                        let Some(built) = built else {
+                            return failed(ErrorClass::Other);
+                        };
+                        user.bearer[step] = Some((token, built));
+                    }
+                    true
+                }
+            }
+        };
+        let conn = match self.settings.connections {
+            Connections::PerUser => take_idle(&mut user.idle, &plain.authority),
+            Connections::Shared => self.pool.take(&plain.authority),
+            Connections::PerRequest => None,
+        };
+        let prepared = match &user.bearer[step] {
+            Some((_, built)) if with_token => built,
+            _ => plain,
+        };
+        let cookie = if by_cookie {
+            user.cookie_header.as_ref()
+        } else {
+            None
+        };
+        let started = Instant::now();
+        let (answer, conn) = lean::send(prepared, conn, cookie, &self.settings.client).await;
+        let finished = Instant::now();
+        if let Some(conn) = conn {
+            match self.settings.connections {
+                Connections::PerUser => user.idle.push((plain.authority.clone(), conn)),
+                Connections::Shared => self.pool.put(&plain.authority, conn),
+                Connections::PerRequest => {}
+            }
+        }
+        let outcome = match answer {
+            Ok(answer) => {
+                let response = check::Response {
+                    status: answer.status,
+                    headers: &answer.headers,
+                    body: &answer.body,
+                    elapsed: finished.saturating_duration_since(started),
+                };
+                let outcome = judge(plan, &response);
+                if self.settings.session == SessionMode::Cookie {
+                    user.absorb_cookies(&answer.headers);
+                }
+                outcome
+            }
+            Err(failure) => Outcome::Failed(ErrorClass::from_client(failure.class())),
+        };
+        Sent {
+            series,
+            started,
+            finished,
+            outcome,
+        }
+    }
+}
+
+/// Takes the user's idle connection to `authority`, if any.
+fn take_idle(idle: &mut Vec<(String, lean::Conn)>, authority: &str) -> Option<lean::Conn> {
+    let at = idle.iter().position(|(a, _)| a == authority)?;
+    Some(idle.swap_remove(at).1)
+}
+
+/// The outcome of a response: passed, an auth reject, or a failed check.
+fn judge(plan: &StepPlan, response: &check::Response<'_>) -> Outcome {
+    let error = if plan.check.passed(response, &plan.profile) {
+        None
+    } else if plan.reject.contains(&response.status) {
+        Some(ErrorClass::AuthReject)
+    } else {
+        Some(ErrorClass::Check)
+    };
+    Outcome::Response {
+        status: response.status,
+        error,
+    }
+}
+
+impl HttpUser {
+    /// Keeps the response's cookies and rebuilds the `Cookie` header when they changed.
+    fn absorb_cookies(&mut self, headers: &http::HeaderMap) {
+        if absorb_cookies(&mut self.cookies, headers) {
+            self.cookie_header = cookie_header(&self.cookies);
+        }
+    }
+}
+
+/// The `Cookie` header for a set of cookies; `None` when there are none (or not a valid
+/// header value).
+fn cookie_header(cookies: &BTreeMap<String, String>) -> Option<http::HeaderValue> {
+    if cookies.is_empty() {
+        return None;
+    }
+    let header: Vec<String> = cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    http::HeaderValue::from_str(&header.join("; ")).ok()
 }
 
 fn token_source(
@@ -408,7 +570,9 @@ fn unix_now() -> i64 {
 }
 
 /// Keeps the `name=value` of each `Set-Cookie`; an empty value or `Max-Age=0` removes it.
-fn absorb_cookies(cookies: &mut BTreeMap<String, String>, headers: &http::HeaderMap) {
+/// Returns true when the cookies changed.
+fn absorb_cookies(cookies: &mut BTreeMap<String, String>, headers: &http::HeaderMap) -> bool {
+    let mut changed = false;
     for value in headers.get_all(http::header::SET_COOKIE) {
         let Ok(text) = value.to_str() else { continue };
         let mut parts = text.split(';');
@@ -418,11 +582,13 @@ fn absorb_cookies(cookies: &mut BTreeMap<String, String>, headers: &http::Header
         let expired = parts.any(|a| a.trim().eq_ignore_ascii_case("max-age=0"));
         let (name, value) = (name.trim(), value.trim());
         if expired || value.is_empty() {
-            cookies.remove(name);
-        } else {
+            changed |= cookies.remove(name).is_some();
+        } else if cookies.get(name).is_none_or(|v| v != value) {
             cookies.insert(name.to_owned(), value.to_owned());
+            changed = true;
         }
     }
+    changed
 }
 
 impl Transport for HttpTransport {
@@ -435,19 +601,27 @@ impl Transport for HttpTransport {
     fn new_user(&self, index: u64) -> HttpUser {
         let client = match self.settings.connections {
             // Same settings as the shared client, which was built without error.
-            Connections::PerUser => {
+            // Building a reqwest client loads the root certificates (milliseconds each), so
+            // per-user clients are only built when a step needs one.
+            Connections::PerUser if self.needs_client => {
                 Client::new(&self.settings.client).unwrap_or_else(|_| self.shared.clone())
             }
-            Connections::Shared | Connections::PerRequest => self.shared.clone(),
+            Connections::PerUser | Connections::Shared | Connections::PerRequest => {
+                self.shared.clone()
+            }
         };
         let scenario = (index as usize) % self.scenarios.len();
+        let steps = self.scenarios[scenario].len();
         HttpUser {
             index,
             client,
             scenario,
             step: 0,
             cookies: BTreeMap::new(),
-            tokens: vec![None; self.scenarios[scenario].len()],
+            cookie_header: None,
+            tokens: vec![None; steps],
+            bearer: (0..steps).map(|_| None).collect(),
+            idle: Vec::new(),
         }
     }
 
@@ -456,17 +630,17 @@ impl Transport for HttpTransport {
         let step = user.step;
         user.step = (step + 1) % steps.len();
         let plan = &steps[step];
-        let mut request = plan.request.clone();
         let by_cookie = self.settings.session == SessionMode::Cookie && !user.cookies.is_empty();
         let series = plan.series[usize::from(by_cookie)];
+        if let Some(plain) = &plan.lean {
+            return self
+                .send_lean(user, plan, plain, step, by_cookie, series, recorder)
+                .await;
+        }
+        let mut request = plan.request.clone();
         if by_cookie {
-            let header: Vec<String> = user
-                .cookies
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
-            if let Ok(value) = http::HeaderValue::from_str(&header.join("; ")) {
-                request.headers.insert(http::header::COOKIE, value);
+            if let Some(value) = &user.cookie_header {
+                request.headers.insert(http::header::COOKIE, value.clone());
             }
         } else if let Some(token) = self.token_for(user, plan, step, recorder) {
             let applied = token.ok().and_then(|compact| {
@@ -494,20 +668,11 @@ impl Transport for HttpTransport {
                     body: &exchange.body,
                     elapsed: exchange.elapsed,
                 };
-                let error = if plan.check.passed(&response, &plan.profile) {
-                    None
-                } else if plan.reject.contains(&exchange.status) {
-                    Some(ErrorClass::AuthReject)
-                } else {
-                    Some(ErrorClass::Check)
-                };
+                let outcome = judge(plan, &response);
                 if self.settings.session == SessionMode::Cookie {
-                    absorb_cookies(&mut user.cookies, &exchange.headers);
+                    user.absorb_cookies(&exchange.headers);
                 }
-                Outcome::Response {
-                    status: exchange.status,
-                    error,
-                }
+                outcome
             }
             Err(e) => Outcome::Failed(ErrorClass::from_client(e.class())),
         };

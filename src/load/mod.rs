@@ -12,6 +12,7 @@
 pub mod engine;
 pub mod hlog;
 pub mod http;
+pub(crate) mod lean;
 pub mod pacer;
 pub mod report;
 pub mod stats;

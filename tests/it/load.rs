@@ -13,7 +13,7 @@ use jwtprobe::load::engine::{self, EngineSettings, LoadResult, Model};
 use jwtprobe::load::hlog::HlogWriter;
 use jwtprobe::load::http::{Connections, HttpSettings, HttpTransport, TokenStrategy};
 use jwtprobe::load::pacer::{Schedule, Shard};
-use jwtprobe::load::stats::SessionMode;
+use jwtprobe::load::stats::{ErrorClass, SessionMode};
 use jwtprobe::mock::{self, MockServer, TlsMode};
 use jwtprobe::runner::{self, Filters, RunSettings};
 
@@ -67,6 +67,15 @@ async fn emulator(root: &Utf8Path) -> MockServer {
 }
 
 fn transport(root: &Utf8Path, server: &MockServer, session: SessionMode) -> HttpTransport {
+    transport_with(root, server, session, Connections::Shared)
+}
+
+fn transport_with(
+    root: &Utf8Path,
+    server: &MockServer,
+    session: SessionMode,
+    connections: Connections,
+) -> HttpTransport {
     let read = jwtprobe::scenario::read(&[root.join("load")]).expect("valid scenario");
     let plan = runner::Plan::build(&read, &Filters::default(), &BTreeMap::new()).expect("plan");
     let now = chrono::Utc::now().timestamp();
@@ -88,7 +97,7 @@ fn transport(root: &Utf8Path, server: &MockServer, session: SessionMode) -> Http
         &prepared,
         HttpSettings {
             client,
-            connections: Connections::Shared,
+            connections,
             tokens: TokenStrategy::Shared,
             session,
             pinned_now: now,
@@ -171,6 +180,55 @@ async fn cookie_session_mode_reports_bearer_and_cookie_requests_apart() {
     assert_eq!(result.stats.overall().error_count(), 0);
     assert_eq!(hits.accepted, 2, "{hits:?}");
     assert_eq!(hits.total, 40);
+}
+
+fn closed(users: u64, requests: u64) -> Model {
+    Model::Users {
+        users,
+        think: Duration::ZERO,
+        duration: None,
+        requests: Some(requests),
+        warmup: Duration::ZERO,
+        shard: Shard::default(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_connection_policy_records_exactly_what_the_emulator_served() {
+    let fx = fixture();
+    for connections in [
+        Connections::PerUser,
+        Connections::Shared,
+        Connections::PerRequest,
+    ] {
+        for session in [SessionMode::Bearer, SessionMode::Cookie] {
+            let server = emulator(&fx.root).await;
+            let transport = transport_with(&fx.root, &server, session, connections);
+            let result = drive(transport, closed(4, 120), None).await;
+            let hits = server.hits();
+            server.shutdown().await;
+            let all = result.stats.overall();
+            let what = format!("{connections:?} {session:?}");
+            assert_eq!(all.requests(), 120, "{what}");
+            assert_eq!(hits.total, 120, "{what}: served");
+            assert_eq!(all.error_count(), 0, "{what}: {:?}", all.errors);
+            assert_eq!(all.statuses.get(&200).copied(), Some(120), "{what}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_to_a_stopped_target_count_as_connect_errors() {
+    let fx = fixture();
+    let server = emulator(&fx.root).await;
+    let transport = transport_with(&fx.root, &server, SessionMode::Bearer, Connections::PerUser);
+    server.shutdown().await;
+    let result = drive(transport, closed(2, 10), None).await;
+    let all = result.stats.overall();
+    assert_eq!(all.requests(), 10);
+    assert_eq!(all.errors.get(&ErrorClass::Connect).copied(), Some(10));
+    assert!(all.statuses.is_empty());
+    assert!(all.latency.is_empty(), "transport errors have no latency");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
