@@ -8,9 +8,10 @@
 # `JWTPROBE_INSTALL_OHA=1` runs `cargo install oha` first (several minutes of compiling, so it
 # is off by default). The target is nginx when installed (a static 200), else the emulator's
 # unauthenticated `/health` (`jwtprobe mock`). Prints the median req/s and generator CPU µs per
-# request of each tool, and jwtprobe's ratios to the others. jwtprobe uses one shared pool
-# (`--connections shared`, up to 50 connections like the others). Results depend on the machine:
-# print `nproc` and the load average next to them.
+# request of each tool (and its user-space part; the rest is the kernel's TCP work), and
+# jwtprobe's ratios to the others. jwtprobe uses one shared pool (`--connections shared`, up to
+# 50 connections like the others) and its lean HTTP/1.1 client (plain http targets). Results
+# depend on the machine: `nproc` and the load average are printed next to them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-5}
@@ -82,11 +83,11 @@ out = subprocess.run(sys.argv[1:], capture_output=True, text=True)
 ru = resource.getrusage(resource.RUSAGE_CHILDREN)
 sys.stdout.write(out.stdout)
 sys.stderr.write(out.stderr)
-print(f"CPU {ru.ru_utime + ru.ru_stime:.3f}")
+print(f"CPU {ru.ru_utime + ru.ru_stime:.3f} {ru.ru_utime:.3f}")
 PY
 }
 
-declare -A RPS CPU
+declare -A RPS CPU USR
 tools=()
 command -v wrk >/dev/null && tools+=(wrk)
 command -v oha >/dev/null && tools+=(oha)
@@ -107,18 +108,20 @@ for round in $(seq "$ROUNDS"); do
            n=$(python3 -c "import json;print(json.load(open('$WORK/j.json'))['overall']['requests'])") ;;
     esac
     cpu=$(echo "$out" | awk '/^CPU / {print $2}')
+    usr=$(echo "$out" | awk '/^CPU / {print $3}')
     us=$(python3 -c "print(f'{$cpu/max($n,1)*1e6:.2f}')")
-    printf 'round %d %-9s %10.0f req/s  %6s µs CPU/req\n' "$round" "$tool" "$rps" "$us"
-    RPS[$tool]+="$rps "; CPU[$tool]+="$us "
+    uus=$(python3 -c "print(f'{$usr/max($n,1)*1e6:.2f}')")
+    printf 'round %d %-9s %10.0f req/s  %6s µs CPU/req (%s user)  load %s\n' "$round" "$tool" "$rps" "$us" "$uus" "$(cut -d' ' -f1 /proc/loadavg)"
+    RPS[$tool]+="$rps "; CPU[$tool]+="$us "; USR[$tool]+="$uus "
   done
 done
 
 median() { python3 -c "import statistics,sys; print(statistics.median(map(float, sys.argv[1:])))" $1; }
 echo
 echo "target: $TARGET_NAME at $URL; $CONNS connections; ${SECS}s × $ROUNDS rounds; $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-9s %12s %14s\n' tool "req/s (med)" "µs CPU/req"
+printf '%-9s %12s %14s %14s\n' tool "req/s (med)" "µs CPU/req" "of it user"
 for tool in "${tools[@]}"; do
-  printf '%-9s %12.0f %14.2f\n' "$tool" "$(median "${RPS[$tool]}")" "$(median "${CPU[$tool]}")"
+  printf '%-9s %12.0f %14.2f %14.2f\n' "$tool" "$(median "${RPS[$tool]}")" "$(median "${CPU[$tool]}")" "$(median "${USR[$tool]}")"
 done
 for other in wrk oha; do
   if [ -n "${RPS[$other]:-}" ]; then
