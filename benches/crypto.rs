@@ -1,5 +1,6 @@
 //! Signing and verification throughput: `token::verify` (parse, signature, claims, identity)
-//! and `token::Minter` per algorithm, plus raw aws-lc-rs signing as the floor for minting.
+//! and `token::Minter` per algorithm, plus raw aws-lc-rs signing and verification as the floors.
+//! `verify-claims` adds building the full header and claims maps, which `verify` defers.
 //!
 //! Run: `cargo bench --bench crypto` (or `-- 'RS256/2048'` for one size). Keys for 2048-bit RSA,
 //! EC and Ed25519 come from `fixtures/keys`; 3072/4096-bit RSA keys are generated at start.
@@ -112,6 +113,18 @@ fn minter(case: &Case) -> Minter {
     }
 }
 
+/// The emulator's policy for a case: its algorithm, the identity claims Qlik requires.
+fn policy(case: &Case) -> VerifyPolicy {
+    VerifyPolicy {
+        algs: vec![case.alg],
+        key: case.key.clone(),
+        user_claim: Some("UserId".to_owned()),
+        directory_claim: Some("UserDirectory".to_owned()),
+        audience: None,
+        leeway_s: 0,
+    }
+}
+
 fn bench_verify(c: &mut Criterion, cases: &[Case]) {
     let mut group = c.benchmark_group("verify");
     group.throughput(Throughput::Elements(1));
@@ -120,14 +133,7 @@ fn bench_verify(c: &mut Criterion, cases: &[Case]) {
             Ok(t) => t.into_exposed(),
             Err(e) => panic!("failed to mint for `{}`: {e}", case.id),
         };
-        let policy = VerifyPolicy {
-            algs: vec![case.alg],
-            key: case.key.clone(),
-            user_claim: Some("UserId".to_owned()),
-            directory_claim: Some("UserDirectory".to_owned()),
-            audience: None,
-            leeway_s: 0,
-        };
+        let policy = policy(case);
         assert!(
             token::verify(&token, &policy, NOW).is_ok(),
             "the `{}` bench token verifies",
@@ -135,6 +141,28 @@ fn bench_verify(c: &mut Criterion, cases: &[Case]) {
         );
         group.bench_function(case.id.as_str(), |b| {
             b.iter(|| token::verify(black_box(&token), black_box(&policy), NOW));
+        });
+    }
+    group.finish();
+
+    // What a caller that needs every claim pays: `verify` defers building the header and claims
+    // maps until `Verified::claims` is called (the emulator does on some paths).
+    let mut group = c.benchmark_group("verify-claims");
+    group.throughput(Throughput::Elements(1));
+    for case in cases
+        .iter()
+        .filter(|c| c.id == "RS256/2048" || c.id == "HS256")
+    {
+        let token = match minter(case).mint(&claims()) {
+            Ok(t) => t.into_exposed(),
+            Err(e) => panic!("failed to mint for `{}`: {e}", case.id),
+        };
+        let policy = policy(case);
+        group.bench_function(case.id.as_str(), |b| {
+            b.iter(|| {
+                token::verify(black_box(&token), black_box(&policy), NOW)
+                    .map(|v| v.claims().len() + v.header().len())
+            });
         });
     }
     group.finish();
