@@ -14,8 +14,8 @@
 //!
 //! This module is synchronous and does no I/O; it imports only [`keys`](crate::keys).
 
-pub mod redact;
 mod pick;
+pub mod redact;
 mod verify;
 
 use std::fmt;
