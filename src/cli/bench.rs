@@ -107,10 +107,15 @@ fn subject(alg: Alg, bits: usize, now: i64) -> Result<Subject, CliError> {
             )
         }
     };
+    // The same Qlik-like claims as `benches/crypto.rs`, so the two measurements agree.
     let mut claims = Map::new();
-    claims.insert("UserId".to_owned(), json!("bench-user"));
-    claims.insert("UserDirectory".to_owned(), json!("BENCH"));
-    claims.insert("exp".to_owned(), Value::from(now + 86_400));
+    claims.insert("UserId".to_owned(), json!("alice"));
+    claims.insert("UserDirectory".to_owned(), json!("QLIK"));
+    claims.insert("name".to_owned(), json!("Alice Example"));
+    claims.insert("email".to_owned(), json!("alice@example.com"));
+    claims.insert("groups".to_owned(), json!(["analysts", "sales"]));
+    claims.insert("iat".to_owned(), Value::from(now - 10));
+    claims.insert("exp".to_owned(), Value::from(now + 3600));
     let token = Minter::new(alg, &signer)
         .and_then(|m| m.mint(&claims))
         .map_err(|e| CliError::runtime(anyhow::Error::new(e).context("failed to mint the token")))?
