@@ -458,18 +458,11 @@ fn qlik_cloud_rejections(inspection: &Inspection) -> Vec<Rejection> {
     let Some(claims) = &inspection.claims else {
         return out;
     };
-    for name in [
-        "iss",
-        "sub",
-        "subType",
-        "name",
-        "email",
-        "email_verified",
-        "jti",
-        "iat",
-        "nbf",
-        "exp",
-    ] {
+    // `aud` is checked by the policy's audience, which names the expected value.
+    for name in crate::mock::CLOUD_REQUIRED_CLAIMS
+        .into_iter()
+        .filter(|c| *c != "aud")
+    {
         if !claims.contains_key(name) {
             out.push(Rejection::MissingClaim {
                 name: name.to_owned(),

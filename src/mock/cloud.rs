@@ -21,8 +21,9 @@ use super::verify::{Verifier, reason};
 use super::{AuthHeader, Ctx, RouteClass, auth_header, empty, status};
 use crate::token::Rejection;
 
-/// The claims every `/login/jwt-session` token must carry, in the order they are checked.
-const REQUIRED_CLAIMS: [&str; 11] = [
+/// The claims every `/login/jwt-session` token must carry, in the order they are checked
+/// (reference/qlik-proxy.md §4). `token inspect --profile qlik-cloud` checks the same list.
+pub const REQUIRED_CLAIMS: [&str; 11] = [
     "iss",
     "aud",
     "sub",

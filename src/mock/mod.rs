@@ -32,6 +32,7 @@ use axum::extract::{Request, State};
 use axum::response::Response;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
+pub use cloud::REQUIRED_CLAIMS as CLOUD_REQUIRED_CLAIMS;
 pub use config::{
     AttributeMapping, CloudConfig, CloudStatuses, CookieAttributes, CookieTransport,
     DefaultProxyConfig, MockConfig, Profile, SameSite, VirtualProxyConfig, VpStatuses, read_config,
