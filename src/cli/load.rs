@@ -22,7 +22,7 @@ use crate::load::pacer::{Schedule, Shard, Stage};
 use crate::load::report::{self, Summary};
 use crate::load::stats::{ErrorClass, SessionMode, format_us};
 use crate::load::threshold::{self, Threshold};
-use crate::runner::{self, Filters, RunSettings};
+use crate::runner::{self, Filters};
 use crate::scenario::{self, LoadBlock, Spanned};
 
 /// Run scenarios under fixed-rate (open) or fixed-user (closed) load.
@@ -348,18 +348,9 @@ async fn run_load(
     };
     let now = chrono::Utc::now().timestamp();
     let mut prepared = Vec::new();
-    for (planned, place) in plan.scenarios.iter().zip(&resolved.per_scenario) {
-        let Some((base_url, on_emulator)) = place.clone() else {
-            continue;
-        };
-        let settings = RunSettings {
-            base_url,
-            emulator: on_emulator,
-            client: resolved.client_for(&client, on_emulator),
-            vars: vars.clone(),
-            now,
-            prefix: args.prefix.clone(),
-        };
+    for (planned, settings) in
+        resolved.settings_for(&plan, &client, &vars, now, args.prefix.as_deref())
+    {
         let one = runner::Plan {
             scenarios: vec![planned.clone()],
         };

@@ -10,7 +10,7 @@ use super::target::{self, TargetArgs};
 use super::{CliError, CmdResult, Exit};
 use crate::client::ClientSettings;
 use crate::report::{self, ConsoleReporter};
-use crate::runner::{self, EventSink, Filters, Plan, RunResult, RunSettings, StepStatus};
+use crate::runner::{self, EventSink, Filters, Plan, RunResult, StepStatus};
 use crate::scenario;
 
 /// Run scenarios and check every step.
@@ -204,19 +204,10 @@ async fn run_plan(
     let mut first_url = None;
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
-    for (planned, place) in plan.scenarios.iter().zip(&resolved.per_scenario) {
-        let Some((base_url, on_emulator)) = place.clone() else {
-            continue;
-        };
-        first_url.get_or_insert_with(|| base_url.clone());
-        let settings = RunSettings {
-            base_url,
-            emulator: on_emulator,
-            client: resolved.client_for(&client, on_emulator),
-            vars: vars.clone(),
-            now,
-            prefix: args.prefix.clone(),
-        };
+    for (planned, settings) in
+        resolved.settings_for(plan, &client, &vars, now, args.prefix.as_deref())
+    {
+        first_url.get_or_insert_with(|| settings.base_url.clone());
         let one = Plan {
             scenarios: vec![planned.clone()],
         };

@@ -179,16 +179,38 @@ pub struct PlanTargets {
 }
 
 impl PlanTargets {
-    /// Client settings for a scenario: the emulator's generated certificate is trusted (it is
-    /// ours and on loopback); any other target keeps `--insecure`/`--ca` as given.
-    pub fn client_for(
+    /// Run settings for every scenario of `plan` that a target serves, in plan order: the
+    /// scenario's base URL, and `client` with the emulator's generated certificate trusted (it
+    /// is ours and on loopback); any other target keeps `--insecure`/`--ca` as given.
+    pub fn settings_for<'p>(
         &self,
-        base: &crate::client::ClientSettings,
-        on_emulator: bool,
-    ) -> crate::client::ClientSettings {
-        let mut settings = base.clone();
-        settings.insecure |= on_emulator;
-        settings
+        plan: &'p crate::runner::Plan,
+        client: &crate::client::ClientSettings,
+        vars: &BTreeMap<String, String>,
+        now: i64,
+        prefix: Option<&str>,
+    ) -> Vec<(
+        &'p crate::runner::PlannedScenario,
+        crate::runner::RunSettings,
+    )> {
+        plan.scenarios
+            .iter()
+            .zip(&self.per_scenario)
+            .filter_map(|(planned, place)| {
+                let (base_url, on_emulator) = place.clone()?;
+                let mut client = client.clone();
+                client.insecure |= on_emulator;
+                let settings = crate::runner::RunSettings {
+                    base_url,
+                    emulator: on_emulator,
+                    client,
+                    vars: vars.clone(),
+                    now,
+                    prefix: prefix.map(str::to_owned),
+                };
+                Some((planned, settings))
+            })
+            .collect()
     }
 }
 
