@@ -4,9 +4,9 @@
 //! token) and compiles each step's checks ([`CompiledExpect`]); the hot path sends, checks and
 //! reports. Nothing is rendered or parsed per request.
 //!
-//! Plain `http://` steps go through a lean HTTP/1.1 client on hyper ([`super::lean`], whose
+//! Plain `http://` steps go through a lean HTTP/1.1 client (httparse; [`super::lean`], whose
 //! docs say why): each user keeps the step's request with its token applied and only rebuilds
-//! it when the token changes, so a request is a few clones of prebuilt parts. HTTPS steps and
+//! it when the token changes, so a request is one write of prebuilt bytes. HTTPS steps and
 //! steps that follow redirects go through [`Client`] (reqwest), one per user when connections
 //! are per user; the per-user clients are only built when such a step exists.
 //!

@@ -1,123 +1,51 @@
-//! A lean HTTP/1.1 client for the load hot path: plain `http://` steps on
-//! `hyper::client::conn::http1`, one connection per virtual user (or a shared pool, or one per
-//! request), kept alive, driven inside the user's own task.
+//! A lean HTTP/1.1 client for the load hot path: plain `http://` steps, one connection per
+//! virtual user (or a shared pool, or one per request), kept alive, driven inside the user's
+//! own task. Requests are serialized once, when a step is prepared; responses are parsed by
+//! `httparse` straight from the connection's read buffer.
 //!
 //! Why not [`crate::client::Client`] (reqwest) here: measured with callgrind against the
 //! emulator's `/health`, a request through reqwest cost about 57,000 instructions in the
-//! generator, of which only about 11,000 were hyper's connection (writing the request, parsing
-//! the response). The rest was reqwest's per-request machinery that load does not use: the URL
-//! is parsed three times per request (request building, the cookie layer and the redirect
-//! policy, each also running IDNA on the host), the redirect and retry layers, the pool
-//! checkout, header map copies, and a task switch between the user's task and the connection's.
-//! That made the generator, not the target, the bottleneck at 50 connections (0.4× wrk's
-//! throughput on two cores). Here a request is three clones of prebuilt parts (method, URI,
-//! header map) and the connection is polled by the same task that awaits the response, so a
-//! request costs hyper's own work and little else.
+//! generator, most of it reqwest's per-request machinery that load does not use (the URL parsed
+//! three times per request, redirect and retry layers, pool checkout, header map copies, a task
+//! switch). Why not hyper's `client::conn::http1` either (the previous version of this module):
+//! about 12,000 of the remaining 25,000 instructions per request were hyper's dispatcher (the
+//! request's method, URI and header map cloned and encoded again on every send, the response
+//! decoded through its state machine and body channel), and the generator, not the target, was
+//! the bottleneck at 50 connections (0.77× oha's throughput, 0.85× wrk's, on two cores). Here a
+//! request is one `write` of prebuilt bytes and a response is one `httparse` call over bytes
+//! already read, with header values sliced out of the read buffer without copying. This is
+//! hand-written because no maintained crate offers an HTTP/1.1 client below hyper's level; the
+//! parsing itself (status line, headers, chunk sizes) is `httparse`, the parser hyper uses.
 //!
 //! What it keeps from the client's behaviour: `Accept: */*` unless the step sets it, no
 //! redirects followed (a 302 is a response to check), the total timeout (connect, send and
-//! the whole body) and the connect timeout, the body cap, `TCP_NODELAY`, and the error
-//! classes (connect, timeout, other). A kept-alive connection that the server has closed
-//! while idle is noticed before the request is written and replaced, so an idle close never
-//! counts as an error. HTTPS and steps that follow redirects stay on the reqwest client (see
-//! [`super::http`]).
+//! the whole body) and the connect timeout, the body cap, `TCP_NODELAY`, and the error classes
+//! (connect, timeout, other). Responses are framed per RFC 9112 §6: no body for `HEAD`, 1xx,
+//! 204 and 304; chunked (trailers skipped); `Content-Length`; else until the server closes.
+//! Interim 1xx responses are skipped. A kept-alive connection that the server closed while idle
+//! never counts as an error: an idempotent request that finds it closed (nothing read back) is
+//! sent again on a new connection; a non-idempotent one checks the connection before it is
+//! written, so it is never sent twice (RFC 9110 §9.2.2). HTTPS and steps that follow redirects
+//! stay on the reqwest client (see [`super::http`]).
 
-use std::future::{Future, poll_fn};
 use std::io;
-use std::pin::{Pin, pin};
+use std::ops::Range;
 use std::sync::{Mutex, PoisonError};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Method, Uri};
-use hyper::body::{Body, Frame, Incoming, SizeHint};
-use hyper::client::conn::http1;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use bytes::{Buf, Bytes, BytesMut};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, header};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::client;
 
-/// A request body sent in one frame (or none).
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Full(Option<Bytes>);
-
-impl Body for Full {
-    type Data = Bytes;
-    type Error = std::convert::Infallible;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        Poll::Ready(self.0.take().map(|b| Ok(Frame::data(b))))
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.0.is_none()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        SizeHint::with_exact(self.0.as_ref().map_or(0, |b| b.len() as u64))
-    }
-}
-
-/// A TCP stream as hyper's I/O traits want it. Reads go through a small buffer of our own
-/// (the crate forbids `unsafe`, which reading straight into hyper's uninitialized buffer
-/// needs); the copy is a few hundred bytes per response.
-struct Io {
-    stream: TcpStream,
-    scratch: Box<[u8]>,
-}
-
-impl hyper::rt::Read for Io {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        mut buf: hyper::rt::ReadBufCursor<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        let want = buf.remaining().min(this.scratch.len());
-        let mut read = ReadBuf::new(&mut this.scratch[..want]);
-        match Pin::new(&mut this.stream).poll_read(cx, &mut read) {
-            Poll::Ready(Ok(())) => {
-                buf.put_slice(read.filled());
-                Poll::Ready(Ok(()))
-            }
-            other => other,
-        }
-    }
-}
-
-impl hyper::rt::Write for Io {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.stream.is_write_vectored()
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
-    }
-}
+/// The most response headers read; a response with more is a protocol error.
+const MAX_HEADERS: usize = 128;
+/// The longest response head (status line and headers) read.
+const MAX_HEAD: usize = 64 * 1024;
+/// How much free room the read buffer gets before each read.
+const READ_CHUNK: usize = 16 * 1024;
 
 /// Why an exchange failed, in the client's error classes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,23 +83,30 @@ pub(crate) struct Answer {
     pub(crate) body: Bytes,
 }
 
-/// A prepared request: the parts cloned per send.
+/// A prepared request: its bytes on the wire, built once.
 #[derive(Debug, Clone)]
 pub(crate) struct Prepared {
-    method: Method,
-    uri: Uri,
-    /// The headers, `Host` included.
-    pub(crate) headers: HeaderMap,
-    body: Option<Bytes>,
+    /// Request line and headers, each line ending in CRLF, without the request's own `Cookie`
+    /// headers and without the blank line.
+    head: Bytes,
+    /// The body (empty when none).
+    body: Bytes,
+    /// `head`, the request's own `Cookie` lines, the blank line and the body: written as is
+    /// when no cookie is given at send time.
+    wire: Bytes,
     /// `host:port` to connect to.
     pub(crate) authority: String,
     /// The total timeout.
     pub(crate) timeout: Duration,
+    /// Safe to send again when a kept-alive connection turns out closed (RFC 9110 §9.2.2).
+    idempotent: bool,
+    /// False for `HEAD`: the response has no body whatever its headers say.
+    response_has_body: bool,
 }
 
 impl Prepared {
     /// Prepares a client request for the lean path; `None` when it needs the full client
-    /// (not `http://`, follows redirects, or a URL hyper would not take).
+    /// (not `http://`, follows redirects, or a URL without a host).
     pub(crate) fn from_request(
         request: &client::Request,
         default_timeout: Duration,
@@ -182,68 +117,139 @@ impl Prepared {
         }
         let host = url.host_str()?;
         let port = url.port_or_known_default()?;
-        let host_header = match url.port() {
-            Some(p) => format!("{host}:{p}"),
-            None => host.to_owned(),
-        };
-        let mut path = url.path().to_owned();
+        let method = &request.method;
+        let mut head = Vec::with_capacity(256);
+        head.extend_from_slice(method.as_str().as_bytes());
+        head.push(b' ');
+        // `Url` keeps the path and query percent-encoded: no space or control byte.
+        head.extend_from_slice(url.path().as_bytes());
         if let Some(query) = url.query() {
-            path.push('?');
-            path.push_str(query);
+            head.push(b'?');
+            head.extend_from_slice(query.as_bytes());
         }
-        let uri = Uri::try_from(path).ok()?;
-        let mut headers = request.headers.clone();
-        if !headers.contains_key(http::header::HOST) {
-            headers.insert(
-                http::header::HOST,
-                HeaderValue::from_str(&host_header).ok()?,
+        head.extend_from_slice(b" HTTP/1.1\r\n");
+        let line = |out: &mut Vec<u8>, name: &[u8], value: &[u8]| {
+            out.extend_from_slice(name);
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value);
+            out.extend_from_slice(b"\r\n");
+        };
+        if !request.headers.contains_key(header::HOST) {
+            let host_header = match url.port() {
+                Some(p) => format!("{host}:{p}"),
+                None => host.to_owned(),
+            };
+            line(&mut head, b"host", host_header.as_bytes());
+        }
+        let mut own_cookies = Vec::new();
+        for (name, value) in &request.headers {
+            let out = if name == header::COOKIE {
+                &mut own_cookies
+            } else {
+                &mut head
+            };
+            line(out, name.as_str().as_bytes(), value.as_bytes());
+        }
+        if !request.headers.contains_key(header::ACCEPT) {
+            line(&mut head, b"accept", b"*/*");
+        }
+        let body = request.body.clone().unwrap_or_default();
+        let framed = request.headers.contains_key(header::CONTENT_LENGTH)
+            || request.headers.contains_key(header::TRANSFER_ENCODING);
+        let sends_length =
+            !body.is_empty() || matches!(*method, Method::POST | Method::PUT | Method::PATCH);
+        if !framed && sends_length {
+            line(
+                &mut head,
+                b"content-length",
+                body.len().to_string().as_bytes(),
             );
         }
-        if !headers.contains_key(http::header::ACCEPT) {
-            headers.insert(http::header::ACCEPT, HeaderValue::from_static("*/*"));
-        }
+        let mut wire = Vec::with_capacity(head.len() + own_cookies.len() + 2 + body.len());
+        wire.extend_from_slice(&head);
+        wire.extend_from_slice(&own_cookies);
+        wire.extend_from_slice(b"\r\n");
+        wire.extend_from_slice(&body);
         // An IPv6 host keeps its brackets for connecting (`[::1]:80`).
         let authority = match url.host() {
             Some(url::Host::Ipv6(addr)) => format!("[{addr}]:{port}"),
             _ => format!("{host}:{port}"),
         };
         Some(Self {
-            method: request.method.clone(),
-            uri,
-            headers,
-            body: request.body.clone(),
+            head: Bytes::from(head),
+            body,
+            wire: Bytes::from(wire),
             authority,
             timeout: request.timeout.unwrap_or(default_timeout),
+            idempotent: method.is_idempotent(),
+            response_has_body: *method != Method::HEAD,
         })
     }
 
-    /// The request to send, with `cookie` replacing any `Cookie` header when given.
-    pub(crate) fn request(&self, cookie: Option<&HeaderValue>) -> http::Request<Full> {
-        let mut request = http::Request::new(Full(self.body.clone()));
-        *request.method_mut() = self.method.clone();
-        *request.uri_mut() = self.uri.clone();
-        *request.headers_mut() = self.headers.clone();
-        if let Some(cookie) = cookie {
-            request
-                .headers_mut()
-                .insert(http::header::COOKIE, cookie.clone());
-        }
-        request
+    /// The request's bytes with `cookie` replacing its own `Cookie` headers, into `out`.
+    fn write_with_cookie(&self, cookie: &HeaderValue, out: &mut Vec<u8>) {
+        out.clear();
+        out.extend_from_slice(&self.head);
+        out.extend_from_slice(b"cookie: ");
+        out.extend_from_slice(cookie.as_bytes());
+        out.extend_from_slice(b"\r\n\r\n");
+        out.extend_from_slice(&self.body);
     }
 }
 
-/// One kept-alive HTTP/1.1 connection, driven by whoever awaits it.
+/// How a response's body is delimited (RFC 9112 §6.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    /// No body (`HEAD`, 1xx, 204, 304).
+    Empty,
+    /// `Content-Length` bytes.
+    Length(u64),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+    /// Until the server closes the connection.
+    UntilClose,
+}
+
+/// A response head: status, headers, framing and whether the connection stays open.
+struct Head {
+    status: u16,
+    headers: HeaderMap,
+    framing: Framing,
+    keep_alive: bool,
+}
+
+/// Why an exchange on a connection failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ExchangeError {
+    /// A reused connection was found closed before any byte of a response came back: the
+    /// request can be sent again on a new connection when that is safe.
+    Stale,
+    /// Anything else.
+    Failed(Failure),
+}
+
+impl From<Failure> for ExchangeError {
+    fn from(failure: Failure) -> Self {
+        Self::Failed(failure)
+    }
+}
+
+/// One kept-alive HTTP/1.1 connection.
 pub(crate) struct Conn {
-    sender: http1::SendRequest<Full>,
-    driver: http1::Connection<Io, Full>,
-    /// The connection future has finished (closed); it must not be polled again.
-    closed: bool,
+    stream: TcpStream,
+    /// Bytes read and not yet consumed. Response heads and bodies are split off it and frozen;
+    /// once the caller drops them, the buffer reclaims the space.
+    read: BytesMut,
+    /// Scratch for a request with a cookie added.
+    write: Vec<u8>,
+    /// Responses read on this connection (a stale close is only possible after the first).
+    served: u64,
 }
 
 impl std::fmt::Debug for Conn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Conn")
-            .field("closed", &self.closed)
+            .field("served", &self.served)
             .finish_non_exhaustive()
     }
 }
@@ -259,113 +265,277 @@ impl Conn {
             };
         // Like the client: requests are small and latency matters.
         let _ = stream.set_nodelay(true);
-        let io = Io {
-            stream,
-            scratch: vec![0; 16 * 1024].into_boxed_slice(),
-        };
-        let (sender, driver) = http1::handshake(io).await.map_err(|_| Failure::Connect)?;
         Ok(Self {
-            sender,
-            driver,
-            closed: false,
+            stream,
+            read: BytesMut::with_capacity(READ_CHUNK),
+            write: Vec::new(),
+            served: 0,
         })
     }
 
-    /// True when the connection can take a request (a connection the server closed while
-    /// idle is not).
-    pub(crate) async fn ready(&mut self) -> bool {
-        if self.closed {
-            return false;
-        }
-        drive(&mut self.driver, &mut self.closed, self.sender.ready())
-            .await
-            .is_ok()
+    /// True when the server has not closed the connection (nor sent anything unasked). Costs a
+    /// `recv` that returns at once; only requests that must not be sent twice ask.
+    fn looks_open(&self) -> bool {
+        let mut probe = [0u8; 1];
+        matches!(self.stream.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
     }
 
-    /// True when the connection may be kept for another request.
-    pub(crate) fn reusable(&self) -> bool {
-        !self.closed && !self.sender.is_closed()
-    }
-
-    /// Sends a request and reads the whole response (at most `cap` body bytes).
-    pub(crate) async fn exchange(
+    /// Sends `prepared` (with `cookie` replacing its own cookies when given) and reads the
+    /// whole response, at most `cap` body bytes. Returns the answer and whether the connection
+    /// may carry another request.
+    async fn exchange(
         &mut self,
-        request: http::Request<Full>,
+        prepared: &Prepared,
+        cookie: Option<&HeaderValue>,
         cap: usize,
-    ) -> Result<Answer, Failure> {
-        let sender = &mut self.sender;
-        let exchange = async move {
-            let response = sender
-                .send_request(request)
-                .await
-                .map_err(|_| Failure::Other)?;
-            let (parts, body) = response.into_parts();
-            let declared = parts
-                .headers
-                .get(http::header::CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse::<u64>().ok());
-            if declared.is_some_and(|len| len > cap as u64) {
-                return Err(Failure::BodyTooLarge);
+    ) -> Result<(Answer, bool), ExchangeError> {
+        let reused = self.served > 0;
+        let sent = match cookie {
+            None => self.stream.write_all(&prepared.wire).await,
+            Some(cookie) => {
+                prepared.write_with_cookie(cookie, &mut self.write);
+                self.stream.write_all(&self.write).await
             }
-            let body = read_body(body, cap).await?;
-            Ok(Answer {
-                status: parts.status.as_u16(),
-                headers: parts.headers,
-                body,
-            })
         };
-        drive(&mut self.driver, &mut self.closed, exchange).await
+        if sent.is_err() {
+            return Err(if reused {
+                ExchangeError::Stale
+            } else {
+                ExchangeError::Failed(Failure::Other)
+            });
+        }
+        let head = loop {
+            let head = self.read_head(reused).await?;
+            // Interim responses (100 Continue, 103 Early Hints) precede the real one.
+            if !(100..200).contains(&head.status) || head.status == 101 {
+                break head;
+            }
+        };
+        self.served += 1;
+        let framing = if prepared.response_has_body {
+            head.framing
+        } else {
+            Framing::Empty
+        };
+        let body = match framing {
+            Framing::Empty => Bytes::new(),
+            Framing::Length(len) => self.read_sized(len, cap).await?,
+            Framing::Chunked => self.read_chunked(cap).await?,
+            Framing::UntilClose => self.read_until_close(cap).await?,
+        };
+        // Bytes nobody asked for mean the connection is out of step: do not reuse it.
+        let keep = head.keep_alive
+            && head.status != 101
+            && framing != Framing::UntilClose
+            && self.read.is_empty();
+        let answer = Answer {
+            status: head.status,
+            headers: head.headers,
+            body,
+        };
+        Ok((answer, keep))
     }
-}
 
-/// Polls `fut` to completion while driving the connection in the same task, so that a
-/// request costs no task switch; `closed` is set once the connection future has finished.
-async fn drive<F: Future>(
-    driver: &mut http1::Connection<Io, Full>,
-    closed: &mut bool,
-    fut: F,
-) -> F::Output {
-    let mut fut = pin!(fut);
-    poll_fn(|cx| {
-        if let Poll::Ready(out) = fut.as_mut().poll(cx) {
-            return Poll::Ready(out);
+    /// Reads more bytes into the buffer; `Ok(0)` at the end of the stream.
+    async fn fill(&mut self) -> io::Result<usize> {
+        if self.read.capacity() - self.read.len() < READ_CHUNK / 4 {
+            self.read.reserve(READ_CHUNK);
         }
-        if !*closed && Pin::new(&mut *driver).poll(cx).is_ready() {
-            *closed = true;
-        }
-        fut.as_mut().poll(cx)
-    })
-    .await
-}
+        self.stream.read_buf(&mut self.read).await
+    }
 
-/// Reads a whole body, failing past `cap` bytes; a body of one frame is not copied.
-async fn read_body(mut body: Incoming, cap: usize) -> Result<Bytes, Failure> {
-    let mut first: Option<Bytes> = None;
-    let mut rest: Vec<u8> = Vec::new();
-    while let Some(frame) = poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
-        let frame = frame.map_err(|_| Failure::Other)?;
-        let Ok(data) = frame.into_data() else {
-            continue;
+    /// Reads and parses one response head. `reused`: a close before any byte is stale.
+    async fn read_head(&mut self, reused: bool) -> Result<Head, ExchangeError> {
+        loop {
+            if !self.read.is_empty()
+                && let Some(head) = self.parse_head()?
+            {
+                return Ok(head);
+            }
+            if self.read.len() > MAX_HEAD {
+                return Err(Failure::Other.into());
+            }
+            let nothing_yet = self.read.is_empty();
+            match self.fill().await {
+                Ok(0) | Err(_) if reused && nothing_yet && self.served > 0 => {
+                    return Err(ExchangeError::Stale);
+                }
+                Ok(0) | Err(_) => return Err(Failure::Other.into()),
+                Ok(_) => {}
+            }
+        }
+    }
+
+    /// Parses a complete head at the start of the buffer and consumes it; `None` when more
+    /// bytes are needed.
+    fn parse_head(&mut self) -> Result<Option<Head>, Failure> {
+        let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut response = httparse::Response::new(&mut slots);
+        let len = match response.parse(&self.read) {
+            Ok(httparse::Status::Complete(len)) => len,
+            Ok(httparse::Status::Partial) => return Ok(None),
+            Err(_) => return Err(Failure::Other),
         };
-        let have = first.as_ref().map_or(0, Bytes::len) + rest.len();
-        if have + data.len() > cap {
+        let status = response.code.ok_or(Failure::Other)?;
+        let http11 = response.version == Some(1);
+        // Where each name and value lies in the buffer, so that values can be sliced out of
+        // the frozen head without copying.
+        let base = self.read.as_ptr().addr();
+        let mut places: [(Range<usize>, Range<usize>); MAX_HEADERS] =
+            std::array::from_fn(|_| (0..0, 0..0));
+        let count = response.headers.len();
+        for (place, h) in places.iter_mut().zip(response.headers.iter()) {
+            let name = h.name.as_ptr().addr() - base;
+            let value = h.value.as_ptr().addr() - base;
+            *place = (name..name + h.name.len(), value..value + h.value.len());
+        }
+        let bytes = self.read.split_to(len).freeze();
+        let mut headers = HeaderMap::with_capacity(count);
+        let mut framing = None;
+        let mut chunked = false;
+        let mut close = !http11;
+        for (name, value) in &places[..count] {
+            let name = HeaderName::from_bytes(&bytes[name.clone()]).map_err(|_| Failure::Other)?;
+            let value = HeaderValue::from_maybe_shared(bytes.slice(value.clone()))
+                .map_err(|_| Failure::Other)?;
+            if name == header::CONTENT_LENGTH {
+                let len = parse_length(value.as_bytes()).ok_or(Failure::Other)?;
+                // Repeated lengths must agree (RFC 9112 §6.3, item 5).
+                if framing.is_some_and(|f| f != Framing::Length(len)) {
+                    return Err(Failure::Other);
+                }
+                framing = Some(Framing::Length(len));
+            } else if name == header::TRANSFER_ENCODING {
+                // Only the last coding says whether the body is chunked.
+                chunked = value
+                    .as_bytes()
+                    .rsplit(|b| *b == b',')
+                    .next()
+                    .is_some_and(|c| c.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+            } else if name == header::CONNECTION {
+                for token in value.as_bytes().split(|b| *b == b',') {
+                    let token = token.trim_ascii();
+                    if token.eq_ignore_ascii_case(b"close") {
+                        close = true;
+                    } else if token.eq_ignore_ascii_case(b"keep-alive") && !http11 {
+                        close = false;
+                    }
+                }
+            }
+            headers.append(name, value);
+        }
+        let framing = if (100..200).contains(&status) || status == 204 || status == 304 {
+            Framing::Empty
+        } else if headers.contains_key(header::TRANSFER_ENCODING) {
+            // Transfer-Encoding overrides Content-Length; a non-chunked coding runs to close.
+            if chunked {
+                Framing::Chunked
+            } else {
+                Framing::UntilClose
+            }
+        } else {
+            framing.unwrap_or(Framing::UntilClose)
+        };
+        Ok(Some(Head {
+            status,
+            headers,
+            framing,
+            keep_alive: !close,
+        }))
+    }
+
+    /// Reads a body of `len` bytes.
+    async fn read_sized(&mut self, len: u64, cap: usize) -> Result<Bytes, Failure> {
+        if len > cap as u64 {
             return Err(Failure::BodyTooLarge);
         }
-        match &first {
-            None if rest.is_empty() => first = Some(data),
-            _ => {
-                if let Some(f) = first.take() {
-                    rest.extend_from_slice(&f);
+        let len = len as usize;
+        while self.read.len() < len {
+            if self.read.capacity() - self.read.len() < len - self.read.len() {
+                self.read.reserve(len - self.read.len());
+            }
+            match self.stream.read_buf(&mut self.read).await {
+                Ok(0) | Err(_) => return Err(Failure::Other),
+                Ok(_) => {}
+            }
+        }
+        Ok(self.read.split_to(len).freeze())
+    }
+
+    /// Reads a chunked body (RFC 9112 §7.1), skipping chunk extensions and trailers.
+    async fn read_chunked(&mut self, cap: usize) -> Result<Bytes, Failure> {
+        let mut body = BytesMut::new();
+        loop {
+            let size = loop {
+                match httparse::parse_chunk_size(&self.read) {
+                    Ok(httparse::Status::Complete((used, size))) => {
+                        self.read.advance(used);
+                        break size;
+                    }
+                    Ok(httparse::Status::Partial) => self.more().await?,
+                    Err(_) => return Err(Failure::Other),
                 }
-                rest.extend_from_slice(&data);
+            };
+            if size == 0 {
+                break;
+            }
+            if (body.len() as u64).saturating_add(size) > cap as u64 {
+                return Err(Failure::BodyTooLarge);
+            }
+            let size = size as usize;
+            while self.read.len() < size + 2 {
+                self.more().await?;
+            }
+            if &self.read[size..size + 2] != b"\r\n" {
+                return Err(Failure::Other);
+            }
+            body.extend_from_slice(&self.read[..size]);
+            self.read.advance(size + 2);
+        }
+        // Trailer fields, each a line, up to an empty line.
+        loop {
+            match self.read.windows(2).position(|w| w == b"\r\n") {
+                Some(0) => {
+                    self.read.advance(2);
+                    return Ok(body.freeze());
+                }
+                Some(end) => self.read.advance(end + 2),
+                None if self.read.len() > MAX_HEAD => return Err(Failure::Other),
+                None => self.more().await?,
             }
         }
     }
-    Ok(match first {
-        Some(f) => f,
-        None => Bytes::from(rest),
-    })
+
+    /// Reads a body that ends when the server closes the connection.
+    async fn read_until_close(&mut self, cap: usize) -> Result<Bytes, Failure> {
+        loop {
+            if self.read.len() > cap {
+                return Err(Failure::BodyTooLarge);
+            }
+            match self.fill().await {
+                Ok(0) => return Ok(self.read.split().freeze()),
+                Ok(_) => {}
+                Err(_) => return Err(Failure::Other),
+            }
+        }
+    }
+
+    /// Reads more bytes; the end of the stream mid-response is an error.
+    async fn more(&mut self) -> Result<(), Failure> {
+        match self.fill().await {
+            Ok(0) | Err(_) => Err(Failure::Other),
+            Ok(_) => Ok(()),
+        }
+    }
+}
+
+/// A `Content-Length` value: decimal digits only.
+fn parse_length(value: &[u8]) -> Option<u64> {
+    let value = value.trim_ascii();
+    if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(value).ok()?.parse().ok()
 }
 
 /// Idle connections per origin, shared by every user.
@@ -389,34 +559,40 @@ impl Pool {
     }
 }
 
-/// Sends `prepared` over `conn` (or a new connection when it is `None` or no longer usable),
-/// within the total timeout. Returns the answer and the connection when it may be reused.
+/// Sends `prepared` over `conn` (or a new connection when it is `None` or found closed), with
+/// `cookie` replacing the request's own cookies when given, within the total timeout. Returns
+/// the answer and the connection when it may be reused.
 pub(crate) async fn send(
     prepared: &Prepared,
     conn: Option<Conn>,
     cookie: Option<&HeaderValue>,
     settings: &client::ClientSettings,
 ) -> (Result<Answer, Failure>, Option<Conn>) {
-    let request = prepared.request(cookie);
+    let cap = settings.body_cap;
     let exchange = async move {
-        let reused = match conn {
-            Some(mut c) => c.ready().await.then_some(c),
-            None => None,
-        };
-        let mut conn = match reused {
-            Some(c) => c,
-            None => Conn::open(&prepared.authority, settings.connect_timeout).await?,
-        };
-        let answer = conn.exchange(request, settings.body_cap).await;
-        Ok::<_, Failure>((answer, conn))
+        // A request that must not be sent twice finds a closed connection before it is
+        // written; others find out from the write or the read and are sent again.
+        let reused = conn.filter(|c| prepared.idempotent || c.looks_open());
+        if let Some(mut conn) = reused {
+            match conn.exchange(prepared, cookie, cap).await {
+                Ok((answer, keep)) => return Ok((answer, keep.then_some(conn))),
+                Err(ExchangeError::Failed(failure)) => return Err(failure),
+                // The server may have read the request before it closed.
+                Err(ExchangeError::Stale) if !prepared.idempotent => return Err(Failure::Other),
+                Err(ExchangeError::Stale) => {}
+            }
+        }
+        let mut conn = Conn::open(&prepared.authority, settings.connect_timeout).await?;
+        match conn.exchange(prepared, cookie, cap).await {
+            Ok((answer, keep)) => Ok((answer, keep.then_some(conn))),
+            Err(ExchangeError::Failed(failure)) => Err(failure),
+            Err(ExchangeError::Stale) => Err(Failure::Other),
+        }
     };
     match tokio::time::timeout(prepared.timeout, exchange).await {
         Err(_) => (Err(Failure::Timeout), None),
         Ok(Err(failure)) => (Err(failure), None),
-        Ok(Ok((answer, conn))) => {
-            let keep = answer.is_ok() && conn.reusable();
-            (answer, keep.then_some(conn))
-        }
+        Ok(Ok((answer, conn))) => (Ok(answer), conn),
     }
 }
 
@@ -470,14 +646,52 @@ mod tests {
     #[test]
     fn prepared_request_carries_host_path_query_and_accept() {
         let p = prepared("http://127.0.0.1:8080/hub/?a=1&b=2");
-        let r = p.request(Some(&HeaderValue::from_static("s=1")));
-        assert_eq!(r.uri(), "/hub/?a=1&b=2");
-        assert_eq!(r.headers()["host"], "127.0.0.1:8080");
-        assert_eq!(r.headers()["accept"], "*/*");
-        assert_eq!(r.headers()["cookie"], "s=1");
+        assert_eq!(
+            &p.wire[..],
+            b"GET /hub/?a=1&b=2 HTTP/1.1\r\nhost: 127.0.0.1:8080\r\naccept: */*\r\n\r\n"
+        );
         assert_eq!(p.authority, "127.0.0.1:8080");
         let p = prepared("http://[::1]/x");
         assert_eq!(p.authority, "[::1]:80");
+    }
+
+    #[test]
+    fn a_cookie_given_at_send_time_replaces_the_requests_own() {
+        let mut request = client::Request {
+            method: Method::POST,
+            url: url::Url::parse("http://example.test/qps/user").unwrap(),
+            headers: HeaderMap::new(),
+            body: Some(Bytes::from_static(b"{}")),
+            follow_redirects: false,
+            timeout: None,
+        };
+        request
+            .headers
+            .insert(header::COOKIE, HeaderValue::from_static("own=1"));
+        request.headers.insert(
+            "x-qlik-xrfkey",
+            HeaderValue::from_static("abcdefghijklmnop"),
+        );
+        let p = Prepared::from_request(&request, Duration::from_secs(1)).unwrap();
+        let wire = String::from_utf8(p.wire.to_vec()).unwrap();
+        assert!(
+            wire.starts_with("POST /qps/user HTTP/1.1\r\nhost: example.test\r\n"),
+            "{wire}"
+        );
+        assert!(wire.contains("\r\ncookie: own=1\r\n"), "{wire}");
+        assert!(
+            wire.contains("\r\nx-qlik-xrfkey: abcdefghijklmnop\r\n"),
+            "{wire}"
+        );
+        assert!(wire.contains("\r\ncontent-length: 2\r\n"), "{wire}");
+        assert!(wire.ends_with("\r\n\r\n{}"), "{wire}");
+        assert!(!p.idempotent);
+        let mut out = Vec::new();
+        p.write_with_cookie(&HeaderValue::from_static("s=2"), &mut out);
+        let with = String::from_utf8(out).unwrap();
+        assert!(with.contains("\r\ncookie: s=2\r\n"), "{with}");
+        assert!(!with.contains("own=1"), "{with}");
+        assert!(with.ends_with("\r\n\r\n{}"), "{with}");
     }
 
     #[tokio::test]
@@ -566,5 +780,235 @@ mod tests {
         assert_eq!(answer.unwrap_err(), Failure::BodyTooLarge);
         assert!(kept.is_none());
         server.abort();
+    }
+
+    /// A server that, on each accepted connection in turn, answers one request per scripted
+    /// reply and then closes. Returns the request heads it read, per connection.
+    async fn scripted(
+        script: Vec<Vec<&'static [u8]>>,
+    ) -> (
+        std::net::SocketAddr,
+        tokio::task::JoinHandle<Vec<Vec<String>>>,
+    ) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let mut seen = Vec::new();
+            for replies in script {
+                let (mut sock, _) = listener.accept().await.unwrap();
+                let mut heads = Vec::new();
+                for reply in replies {
+                    heads.push(read_head(&mut sock).await);
+                    sock.write_all(reply).await.unwrap();
+                }
+                seen.push(heads);
+            }
+            seen
+        });
+        (addr, server)
+    }
+
+    #[tokio::test]
+    async fn chunked_interim_empty_and_head_responses_are_framed_on_one_connection() {
+        let (addr, server) = scripted(vec![vec![
+            // An interim 100 before the real answer; a chunked body with an extension and a
+            // trailer.
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\
+              X-Qlik-User: UserDirectory=CORP; UserId=alice\r\n\r\n\
+              5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n",
+            // 204 and 304 have no body whatever they declare.
+            b"HTTP/1.1 204 No Content\r\n\r\n",
+            b"HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n",
+            // A HEAD response declares a length but sends no body.
+            b"HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n",
+            b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n",
+        ]])
+        .await;
+        let settings = client::ClientSettings::default();
+        let get = prepared(&format!("http://{addr}/hub/"));
+        let head_request = client::Request {
+            method: Method::HEAD,
+            url: url::Url::parse(&format!("http://{addr}/hub/")).unwrap(),
+            headers: HeaderMap::new(),
+            body: None,
+            follow_redirects: false,
+            timeout: None,
+        };
+        let head = Prepared::from_request(&head_request, Duration::from_secs(5)).unwrap();
+        let mut conn = None;
+        let mut got = Vec::new();
+        for p in [&get, &get, &get, &head, &get] {
+            let (answer, kept) = send(p, conn.take(), None, &settings).await;
+            let answer = answer.unwrap();
+            assert!(
+                kept.is_some(),
+                "status {} keeps the connection",
+                answer.status
+            );
+            conn = kept;
+            got.push(answer);
+        }
+        assert_eq!(got[0].status, 200);
+        assert_eq!(&got[0].body[..], b"hello world");
+        assert_eq!(
+            got[0].headers["x-qlik-user"],
+            "UserDirectory=CORP; UserId=alice"
+        );
+        assert_eq!(
+            got.iter().map(|a| a.status).collect::<Vec<_>>(),
+            [200, 204, 304, 200, 401]
+        );
+        assert!(got[1..].iter().all(|a| a.body.is_empty()));
+        let seen = server.await.unwrap();
+        assert_eq!(seen.len(), 1, "one connection served all five");
+        assert!(
+            seen[0][3].starts_with("HEAD /hub/ HTTP/1.1\r\n"),
+            "{}",
+            seen[0][3]
+        );
+    }
+
+    #[tokio::test]
+    async fn connection_close_http10_and_unframed_bodies_end_the_connection() {
+        let (addr, server) = scripted(vec![
+            vec![b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok"],
+            vec![b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok"],
+            // No length and not chunked: the body runs until the server closes.
+            vec![b"HTTP/1.1 200 OK\r\n\r\nuntil close"],
+            vec![b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok"],
+        ])
+        .await;
+        let settings = client::ClientSettings::default();
+        let p = prepared(&format!("http://{addr}/"));
+        for expected_body in [&b"ok"[..], b"ok", b"until close"] {
+            let (answer, kept) = send(&p, None, None, &settings).await;
+            assert_eq!(&answer.unwrap().body[..], expected_body);
+            assert!(kept.is_none());
+        }
+        let (answer, kept) = send(&p, None, None, &settings).await;
+        assert_eq!(answer.unwrap().status, 200);
+        assert!(kept.is_some(), "HTTP/1.0 with keep-alive is kept");
+        assert_eq!(server.await.unwrap().len(), 4);
+    }
+
+    #[tokio::test]
+    async fn malformed_and_oversized_responses_fail() {
+        let (addr, server) = scripted(vec![
+            vec![b"HTTP/1.1 2000 OK\r\n\r\n"],
+            vec![b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok"],
+            vec![b"HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\nok"],
+            vec![b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"],
+            vec![b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n3\r\ndef\r\n0\r\n\r\n"],
+            vec![b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort"],
+        ])
+        .await;
+        let settings = client::ClientSettings {
+            body_cap: 4,
+            ..client::ClientSettings::default()
+        };
+        let p = prepared(&format!("http://{addr}/"));
+        let mut failures = Vec::new();
+        for _ in 0..6 {
+            let (answer, kept) = send(&p, None, None, &settings).await;
+            assert!(kept.is_none());
+            failures.push(answer.unwrap_err());
+        }
+        assert_eq!(
+            failures,
+            [
+                Failure::Other,
+                Failure::Other,
+                Failure::Other,
+                Failure::Other,
+                Failure::BodyTooLarge,
+                Failure::BodyTooLarge,
+            ]
+        );
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn a_post_on_a_connection_closed_while_idle_is_sent_once_on_a_new_one() {
+        let (addr, server) = scripted(vec![
+            vec![b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"],
+            vec![b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"],
+        ])
+        .await;
+        let settings = client::ClientSettings::default();
+        let request = client::Request {
+            method: Method::POST,
+            url: url::Url::parse(&format!("http://{addr}/login/jwt-session")).unwrap(),
+            headers: HeaderMap::new(),
+            body: None,
+            follow_redirects: false,
+            timeout: None,
+        };
+        let post = Prepared::from_request(&request, Duration::from_secs(5)).unwrap();
+        let (answer, kept) = send(&post, None, None, &settings).await;
+        assert_eq!(answer.unwrap().status, 200);
+        // The server closes the first connection after its one reply.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let (answer, _) = send(&post, kept, None, &settings).await;
+        assert_eq!(answer.unwrap().status, 201);
+        let seen = server.await.unwrap();
+        assert_eq!(seen.iter().map(Vec::len).collect::<Vec<_>>(), [1, 1]);
+        assert!(
+            seen[1][0].contains("content-length: 0\r\n"),
+            "{}",
+            seen[1][0]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_close_after_the_request_was_read_resends_a_get_but_never_a_post() {
+        let ok: &'static [u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+        // Each first connection answers once, then reads the next request and closes
+        // without a reply (an empty scripted reply).
+        let (addr, server) = scripted(vec![vec![ok, b""], vec![ok]]).await;
+        let settings = client::ClientSettings::default();
+        let get = prepared(&format!("http://{addr}/"));
+        let (_, kept) = send(&get, None, None, &settings).await;
+        let (answer, _) = send(&get, kept, None, &settings).await;
+        assert_eq!(answer.unwrap().status, 200, "the GET was sent again");
+        assert_eq!(
+            server
+                .await
+                .unwrap()
+                .iter()
+                .map(Vec::len)
+                .collect::<Vec<_>>(),
+            [2, 1]
+        );
+
+        let (addr, server) = scripted(vec![vec![ok, b""], vec![ok]]).await;
+        let request = client::Request {
+            method: Method::POST,
+            url: url::Url::parse(&format!("http://{addr}/")).unwrap(),
+            headers: HeaderMap::new(),
+            body: None,
+            follow_redirects: false,
+            timeout: None,
+        };
+        let post = Prepared::from_request(&request, Duration::from_secs(5)).unwrap();
+        let (_, kept) = send(&post, None, None, &settings).await;
+        let (answer, kept) = send(&post, kept, None, &settings).await;
+        assert_eq!(
+            answer.unwrap_err(),
+            Failure::Other,
+            "the POST is not sent twice"
+        );
+        assert!(kept.is_none());
+        // The second connection is still there for the next request.
+        let (answer, _) = send(&post, None, None, &settings).await;
+        assert_eq!(answer.unwrap().status, 200);
+        assert_eq!(
+            server
+                .await
+                .unwrap()
+                .iter()
+                .map(Vec::len)
+                .collect::<Vec<_>>(),
+            [2, 1]
+        );
     }
 }
