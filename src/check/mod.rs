@@ -95,6 +95,11 @@ enum CompiledBody {
 }
 
 impl CompiledExpect {
+    /// Whether the checks read the response's headers (header or cookie checks).
+    pub fn reads_headers(&self) -> bool {
+        !self.expect.headers.is_empty() || !self.expect.cookies.is_empty()
+    }
+
     /// Compiles the regexes and JSONPaths of `expect`. An invalid one (the reader rejects them,
     /// so only hand-built expectations have any) becomes a check that always fails.
     pub fn new(expect: &Expect) -> Self {

@@ -194,6 +194,8 @@ struct StepPlan {
     lean: Option<lean::Prepared>,
     token: Option<(PreparedToken, TokenSource)>,
     check: CompiledExpect,
+    /// The response's headers are read (by checks, or for the session cookie).
+    reads_headers: bool,
     reject: Vec<u16>,
     profile: Arc<Profile>,
     /// Series indices: bearer, cookie.
@@ -291,11 +293,15 @@ impl HttpTransport {
                         token_source(prepared, &scenario.identity, label, &settings)?,
                     )),
                 };
+                let check = CompiledExpect::new(&step.expect);
+                let reads_headers =
+                    check.reads_headers() || settings.session == SessionMode::Cookie;
                 steps.push(StepPlan {
-                    lean: lean::Prepared::from_request(&step.request, settings.client.timeout),
+                    lean: lean_prepared(&step.request, &settings, reads_headers),
                     request: step.request.clone(),
                     token,
-                    check: CompiledExpect::new(&step.expect),
+                    check,
+                    reads_headers,
                     reject: reject.clone(),
                     profile: Arc::clone(&profile),
                     series,
@@ -409,7 +415,7 @@ impl HttpTransport {
                         let mut request = plan.request.clone();
                         let built = plan.token.as_ref().and_then(|(prepared, _)| {
                             runner::apply_token(&mut request, prepared, &token).ok()?;
-                            lean::Prepared::from_request(&request, self.settings.client.timeout)
+                            lean_prepared(&request, &self.settings, plan.reads_headers)
                         });
                         let Some(built) = built else {
                             return failed(ErrorClass::Other);
@@ -467,6 +473,20 @@ impl HttpTransport {
             outcome,
         }
     }
+}
+
+/// A request prepared for the lean client; `None` when it needs [`Client`].
+fn lean_prepared(
+    request: &client::Request,
+    settings: &HttpSettings,
+    reads_headers: bool,
+) -> Option<lean::Prepared> {
+    let prepared = lean::Prepared::from_request(request, settings.client.timeout)?;
+    Some(if reads_headers {
+        prepared
+    } else {
+        prepared.without_headers()
+    })
 }
 
 /// Takes the user's idle connection to `authority`, if any.

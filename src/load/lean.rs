@@ -29,6 +29,7 @@
 //! stay on the reqwest client (see [`super::http`]).
 
 use std::io;
+use std::mem::MaybeUninit;
 use std::ops::Range;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
@@ -42,6 +43,8 @@ use crate::client;
 
 /// The most response headers read; a response with more is a protocol error.
 const MAX_HEADERS: usize = 128;
+/// Response headers parsed without a heap table.
+const FEW_HEADERS: usize = 24;
 /// The longest response head (status line and headers) read.
 const MAX_HEAD: usize = 64 * 1024;
 /// How much free room the read buffer gets before each read.
@@ -77,7 +80,7 @@ impl Failure {
 pub(crate) struct Answer {
     /// The status code.
     pub(crate) status: u16,
-    /// The headers.
+    /// The headers (empty when the request was prepared [`Prepared::without_headers`]).
     pub(crate) headers: HeaderMap,
     /// The body, at most the cap.
     pub(crate) body: Bytes,
@@ -102,6 +105,8 @@ pub(crate) struct Prepared {
     idempotent: bool,
     /// False for `HEAD`: the response has no body whatever its headers say.
     response_has_body: bool,
+    /// Whether [`Answer::headers`] is filled (true unless [`Prepared::without_headers`]).
+    keep_headers: bool,
 }
 
 impl Prepared {
@@ -183,7 +188,15 @@ impl Prepared {
             timeout: request.timeout.unwrap_or(default_timeout),
             idempotent: method.is_idempotent(),
             response_has_body: *method != Method::HEAD,
+            keep_headers: true,
         })
+    }
+
+    /// The same request, for a caller that never reads the response's headers: answers come
+    /// with an empty header map (framing headers are still read).
+    pub(crate) fn without_headers(mut self) -> Self {
+        self.keep_headers = false;
+        self
     }
 
     /// The request's bytes with `cookie` replacing its own `Cookie` headers, into `out`.
@@ -242,6 +255,8 @@ pub(crate) struct Conn {
     read: BytesMut,
     /// Scratch for a request with a cookie added.
     write: Vec<u8>,
+    /// Scratch: where the last head's names and values lie in it.
+    places: Vec<(Range<usize>, Range<usize>)>,
     /// Responses read on this connection (a stale close is only possible after the first).
     served: u64,
 }
@@ -269,6 +284,7 @@ impl Conn {
             stream,
             read: BytesMut::with_capacity(READ_CHUNK),
             write: Vec::new(),
+            places: Vec::with_capacity(FEW_HEADERS),
             served: 0,
         })
     }
@@ -305,7 +321,7 @@ impl Conn {
             });
         }
         let head = loop {
-            let head = self.read_head(reused).await?;
+            let head = self.read_head(reused, prepared.keep_headers).await?;
             // Interim responses (100 Continue, 103 Early Hints) precede the real one.
             if !(100..200).contains(&head.status) || head.status == 101 {
                 break head;
@@ -345,10 +361,10 @@ impl Conn {
     }
 
     /// Reads and parses one response head. `reused`: a close before any byte is stale.
-    async fn read_head(&mut self, reused: bool) -> Result<Head, ExchangeError> {
+    async fn read_head(&mut self, reused: bool, keep_headers: bool) -> Result<Head, ExchangeError> {
         loop {
             if !self.read.is_empty()
-                && let Some(head) = self.parse_head()?
+                && let Some(head) = self.parse_head(keep_headers)?
             {
                 return Ok(head);
             }
@@ -368,10 +384,24 @@ impl Conn {
 
     /// Parses a complete head at the start of the buffer and consumes it; `None` when more
     /// bytes are needed.
-    fn parse_head(&mut self) -> Result<Option<Head>, Failure> {
-        let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut response = httparse::Response::new(&mut slots);
-        let len = match response.parse(&self.read) {
+    fn parse_head(&mut self, keep_headers: bool) -> Result<Option<Head>, Failure> {
+        // Most responses have a few headers: a small uninitialized table first, a big one
+        // only when it overflows (initializing a big table costs more than parsing).
+        let mut few = [MaybeUninit::<httparse::Header<'_>>::uninit(); FEW_HEADERS];
+        let mut many;
+        let mut response = httparse::Response::new(&mut []);
+        let Self { read, places, .. } = self;
+        let config = httparse::ParserConfig::default();
+        let parsed = match config.parse_response_with_uninit_headers(&mut response, read, &mut few)
+        {
+            Err(httparse::Error::TooManyHeaders) => {
+                many = vec![MaybeUninit::<httparse::Header<'_>>::uninit(); MAX_HEADERS];
+                response = httparse::Response::new(&mut []);
+                config.parse_response_with_uninit_headers(&mut response, read, &mut many)
+            }
+            other => other,
+        };
+        let len = match parsed {
             Ok(httparse::Status::Complete(len)) => len,
             Ok(httparse::Status::Partial) => return Ok(None),
             Err(_) => return Err(Failure::Other),
@@ -380,40 +410,36 @@ impl Conn {
         let http11 = response.version == Some(1);
         // Where each name and value lies in the buffer, so that values can be sliced out of
         // the frozen head without copying.
-        let base = self.read.as_ptr().addr();
-        let mut places: [(Range<usize>, Range<usize>); MAX_HEADERS] =
-            std::array::from_fn(|_| (0..0, 0..0));
-        let count = response.headers.len();
-        for (place, h) in places.iter_mut().zip(response.headers.iter()) {
+        let base = read.as_ptr().addr();
+        places.clear();
+        places.extend(response.headers.iter().map(|h| {
             let name = h.name.as_ptr().addr() - base;
             let value = h.value.as_ptr().addr() - base;
-            *place = (name..name + h.name.len(), value..value + h.value.len());
-        }
+            (name..name + h.name.len(), value..value + h.value.len())
+        }));
         let bytes = self.read.split_to(len).freeze();
-        let mut headers = HeaderMap::with_capacity(count);
-        let mut framing = None;
-        let mut chunked = false;
+        let mut length = None;
+        let mut coding_chunked = None;
         let mut close = !http11;
-        for (name, value) in &places[..count] {
-            let name = HeaderName::from_bytes(&bytes[name.clone()]).map_err(|_| Failure::Other)?;
-            let value = HeaderValue::from_maybe_shared(bytes.slice(value.clone()))
-                .map_err(|_| Failure::Other)?;
-            if name == header::CONTENT_LENGTH {
-                let len = parse_length(value.as_bytes()).ok_or(Failure::Other)?;
+        for (name, value) in &self.places {
+            let (name, value) = (&bytes[name.clone()], &bytes[value.clone()]);
+            if name.eq_ignore_ascii_case(b"content-length") {
+                let len = parse_length(value).ok_or(Failure::Other)?;
                 // Repeated lengths must agree (RFC 9112 §6.3, item 5).
-                if framing.is_some_and(|f| f != Framing::Length(len)) {
+                if length.is_some_and(|l| l != len) {
                     return Err(Failure::Other);
                 }
-                framing = Some(Framing::Length(len));
-            } else if name == header::TRANSFER_ENCODING {
+                length = Some(len);
+            } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
                 // Only the last coding says whether the body is chunked.
-                chunked = value
-                    .as_bytes()
-                    .rsplit(|b| *b == b',')
-                    .next()
-                    .is_some_and(|c| c.trim_ascii().eq_ignore_ascii_case(b"chunked"));
-            } else if name == header::CONNECTION {
-                for token in value.as_bytes().split(|b| *b == b',') {
+                coding_chunked = Some(
+                    value
+                        .rsplit(|b| *b == b',')
+                        .next()
+                        .is_some_and(|c| c.trim_ascii().eq_ignore_ascii_case(b"chunked")),
+                );
+            } else if name.eq_ignore_ascii_case(b"connection") {
+                for token in value.split(|b| *b == b',') {
                     let token = token.trim_ascii();
                     if token.eq_ignore_ascii_case(b"close") {
                         close = true;
@@ -422,20 +448,30 @@ impl Conn {
                     }
                 }
             }
-            headers.append(name, value);
         }
         let framing = if (100..200).contains(&status) || status == 204 || status == 304 {
             Framing::Empty
-        } else if headers.contains_key(header::TRANSFER_ENCODING) {
-            // Transfer-Encoding overrides Content-Length; a non-chunked coding runs to close.
-            if chunked {
-                Framing::Chunked
-            } else {
-                Framing::UntilClose
-            }
         } else {
-            framing.unwrap_or(Framing::UntilClose)
+            // Transfer-Encoding overrides Content-Length; a non-chunked coding runs to close.
+            match (coding_chunked, length) {
+                (Some(true), _) => Framing::Chunked,
+                (Some(false), _) | (None, None) => Framing::UntilClose,
+                (None, Some(len)) => Framing::Length(len),
+            }
         };
+        // The header map is built only for steps that read headers (it is most of the cost
+        // of a small response).
+        let mut headers = HeaderMap::new();
+        if keep_headers {
+            headers.reserve(self.places.len());
+            for (name, value) in &self.places {
+                let name =
+                    HeaderName::from_bytes(&bytes[name.clone()]).map_err(|_| Failure::Other)?;
+                let value = HeaderValue::from_maybe_shared(bytes.slice(value.clone()))
+                    .map_err(|_| Failure::Other)?;
+                headers.append(name, value);
+            }
+        }
         Ok(Some(Head {
             status,
             headers,
@@ -1010,5 +1046,50 @@ mod tests {
                 .collect::<Vec<_>>(),
             [2, 1]
         );
+    }
+
+    #[tokio::test]
+    async fn many_headers_parse_and_too_many_fail() {
+        fn reply(headers: usize) -> &'static [u8] {
+            let mut r = String::from("HTTP/1.1 200 OK\r\n");
+            for i in 0..headers {
+                r.push_str(&format!("x-h{i}: v{i}\r\n"));
+            }
+            r.push_str("content-length: 0\r\n\r\n");
+            Box::leak(r.into_bytes().into_boxed_slice())
+        }
+        let (addr, server) = scripted(vec![
+            vec![reply(FEW_HEADERS + 20)],
+            vec![reply(MAX_HEADERS)],
+        ])
+        .await;
+        let settings = client::ClientSettings::default();
+        let p = prepared(&format!("http://{addr}/"));
+        let (answer, _) = send(&p, None, None, &settings).await;
+        let answer = answer.unwrap();
+        assert_eq!(answer.headers.len(), FEW_HEADERS + 21);
+        assert_eq!(answer.headers["x-h30"], "v30");
+        let (answer, _) = send(&p, None, None, &settings).await;
+        assert_eq!(answer.unwrap_err(), Failure::Other);
+        server.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn without_headers_the_map_stays_empty_but_framing_is_still_read() {
+        let (addr, server) = scripted(vec![vec![
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nbye",
+        ]])
+        .await;
+        let settings = client::ClientSettings::default();
+        let p = prepared(&format!("http://{addr}/")).without_headers();
+        let (answer, kept) = send(&p, None, None, &settings).await;
+        let answer = answer.unwrap();
+        assert_eq!(&answer.body[..], b"ok");
+        assert!(answer.headers.is_empty());
+        let (answer, kept) = send(&p, kept, None, &settings).await;
+        assert_eq!(&answer.unwrap().body[..], b"bye");
+        assert!(kept.is_none(), "Connection: close is honoured");
+        server.await.unwrap();
     }
 }

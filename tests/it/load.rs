@@ -332,3 +332,32 @@ fn breached_threshold_exits_5_and_fails_the_junit_testcase() {
     let xml = fs_err::read_to_string(&junit).expect("junit written");
     assert!(xml.contains("failures=\"1\""), "{xml}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn header_checks_are_judged_in_bearer_mode() {
+    // The lean client skips the header map for steps that never read headers; a step with a
+    // header check must still see them, passing and failing as written.
+    let fx = fixture();
+    for (wanted, passes) in [("text/html", true), ("application/x-nothing", false)] {
+        fs_err::write(
+            fx.root.join("load/hub.yaml"),
+            format!(
+                "name: hub\nsteps:\n  - name: open-hub\n    request: {{ path: /hub/ }}\n    \
+                 expect:\n      status: accept\n      headers: {{ content-type: {{ contains: \"{wanted}\" }} }}\n"
+            ),
+        )
+        .expect("write scenario");
+        let server = emulator(&fx.root).await;
+        let transport = transport(&fx.root, &server, SessionMode::Bearer);
+        let result = drive(transport, closed(2, 20), None).await;
+        server.shutdown().await;
+        let all = result.stats.overall();
+        assert_eq!(all.requests(), 20);
+        let failed = all.errors.get(&ErrorClass::Check).copied().unwrap_or(0);
+        assert_eq!(
+            failed,
+            if passes { 0 } else { 20 },
+            "content-type contains {wanted}"
+        );
+    }
+}
