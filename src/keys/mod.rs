@@ -21,6 +21,7 @@ mod read;
 use std::fmt;
 use std::sync::Arc;
 
+use aws_lc_rs::digest;
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::KeyPair as RsaKeyPair;
@@ -133,6 +134,16 @@ impl SignatureAlg {
             Self::ES256 => &signature::ECDSA_P256_SHA256_FIXED,
             Self::ES384 => &signature::ECDSA_P384_SHA384_FIXED,
             Self::EdDSA => &signature::ED25519,
+        }
+    }
+
+    /// The digest an RSA algorithm signs; `None` for the others.
+    fn rsa_digest(self) -> Option<&'static digest::Algorithm> {
+        match self {
+            Self::RS256 | Self::PS256 => Some(&digest::SHA256),
+            Self::RS384 | Self::PS384 => Some(&digest::SHA384),
+            Self::RS512 | Self::PS512 => Some(&digest::SHA512),
+            Self::ES256 | Self::ES384 | Self::EdDSA => None,
         }
     }
 }
@@ -423,14 +434,20 @@ impl PublicKey {
     }
 
     /// Checks `sig` over `msg` with `alg`; false when the signature is wrong or `alg` does not
-    /// fit this key. Uses the key parsed at construction: no parsing, no allocation.
+    /// fit this key. Uses the key parsed at construction: no parsing.
+    ///
+    /// RSA hashes `msg` here (on the stack) and checks the signature over the digest, the same
+    /// check as `verify_sig` without the digest context that path allocates and sets up on every
+    /// call.
     #[must_use]
     pub fn verify(&self, alg: SignatureAlg, msg: &[u8], sig: &[u8]) -> bool {
-        self.inner
-            .parsed
-            .iter()
-            .find(|(a, _)| *a == alg)
-            .is_some_and(|(_, key)| key.verify_sig(msg, sig).is_ok())
+        let Some((_, key)) = self.inner.parsed.iter().find(|(a, _)| *a == alg) else {
+            return false;
+        };
+        match alg.rsa_digest() {
+            Some(d) => key.verify_digest_sig(&digest::digest(d, msg), sig).is_ok(),
+            None => key.verify_sig(msg, sig).is_ok(),
+        }
     }
 
     /// The DER `SubjectPublicKeyInfo`.
