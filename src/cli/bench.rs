@@ -6,7 +6,6 @@
 //! scaling from one thread. The criterion benches (`benches/crypto.rs`) measure the same path.
 
 use std::hint::black_box;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
@@ -163,35 +162,42 @@ fn rate(n: u64, d: Duration) -> f64 {
 }
 
 /// Verifies on `threads` OS threads until `duration` has passed.
+///
+/// One thread is the calling thread itself, the others are spawned; each counts its own
+/// operations and reads the clock every 16 of them, so the loop around `token::verify` is the
+/// same as criterion's in `benches/crypto.rs` (no shared flag, no extra thread waking up).
 fn measure(subject: &Subject, threads: usize, duration: Duration, now: i64) -> Run {
-    let stop = AtomicBool::new(false);
     let per_thread = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let start = Instant::now();
-                    let mut count = 0u64;
-                    while !stop.load(Ordering::Relaxed) {
-                        // Check the flag every 16 operations: cheap next to a verification.
-                        for _ in 0..16 {
-                            let outcome =
-                                token::verify(black_box(&subject.token), &subject.policy, now);
-                            black_box(outcome.is_ok());
-                        }
-                        count += 16;
-                    }
-                    (count, start.elapsed())
-                })
-            })
+        let handles: Vec<_> = (1..threads)
+            .map(|_| scope.spawn(|| verify_for(subject, duration, now)))
             .collect();
-        std::thread::sleep(duration);
-        stop.store(true, Ordering::Relaxed);
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or((0, duration)))
-            .collect()
+        let mut runs = vec![verify_for(subject, duration, now)];
+        runs.extend(
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or((0, duration))),
+        );
+        runs
     });
     Run { per_thread }
+}
+
+/// Verifies on this thread until `duration` has passed; the operations done and the time taken.
+fn verify_for(subject: &Subject, duration: Duration, now: i64) -> (u64, Duration) {
+    let start = Instant::now();
+    let mut count = 0u64;
+    loop {
+        // Read the clock every 16 operations: cheap next to a verification.
+        for _ in 0..16 {
+            let outcome = token::verify(black_box(&subject.token), &subject.policy, now);
+            black_box(outcome.is_ok());
+        }
+        count += 16;
+        let elapsed = start.elapsed();
+        if elapsed >= duration {
+            return (count, elapsed);
+        }
+    }
 }
 
 /// `58123.4` → `58,123`.
