@@ -17,9 +17,10 @@
 #
 # Method. A shared machine's speed changes from second to second, so the two sides are measured
 # in pairs, close together: each round runs `openssl speed -seconds S rsa2048` (S s of signing,
-# then S s of verifying) and, right before or after it (alternating, so drift cancels), each
-# jwtprobe measurement for S s, one at a time, from the `crypto` bench executable's `--loop`
-# mode (the same closures as the criterion benches; see benches/crypto.rs). Everything is pinned
+# then S s of verifying), with jwtprobe's signing measurements right before it and its verifying
+# ones right after (S s each, one at a time, the order within each side swapped every other
+# round), from the `crypto` bench executable's `--loop` mode (the same closures as the criterion
+# benches; see benches/crypto.rs). Everything is pinned
 # to one CPU (taskset). Both sides divide their operation count by the CPU time the process got
 # (`openssl speed`'s default divisor; jwtprobe reads its thread's time from
 # /proc/thread-self/schedstat), so time taken by other processes counts on neither side;
@@ -29,12 +30,13 @@
 # ratios (each jwtprobe number over the openssl number of its own round), with the best of the
 # rounds on each side for reference.
 #
-# Usage: benches/crypto-vs-openssl.sh [seconds] [rounds]   (defaults: 3 s, 5 rounds)
+# Usage: benches/crypto-vs-openssl.sh [seconds] [rounds]   (defaults: 2 s, 7 rounds)
+# On a busy machine, more short rounds (`1 15`) give a steadier median than a few long ones.
 # Targets: verify >= 1.00x openssl verify/s, mint >= 0.95x openssl sign/s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-S=${1:-3}
-ROUNDS=${2:-5}
+S=${1:-2}
+ROUNDS=${2:-7}
 TIMING=${TIMING:-cpu}
 case "$TIMING" in
   cpu) OSSL_TIMING=() ;;
@@ -76,7 +78,7 @@ jwtprobe_rate() {
   "${PIN[@]}" "$EXE" --loop "$1" --seconds "$S" | awk -v c="$col" '{ print $c }'
 }
 
-# name -> bench id; the order they run in within a round.
+# name -> bench id.
 NAMES=(verify raw_verify mint raw_sign verify_claims)
 declare -A ID=(
   [verify]=verify/RS256/2048
@@ -105,10 +107,14 @@ printf '\n%-5s %9s %9s | %9s %9s %9s %9s %9s | %6s %6s %6s %6s\n' round "ossl si
 for round in $(seq 1 "$ROUNDS"); do
   echo "== round $round/$ROUNDS" >&2
   declare -A R=()
-  # Odd rounds: openssl first; even rounds: openssl last.
-  if (( round % 2 )); then read -r R[ossl_sign] R[ossl_verify] < <(openssl_speed); fi
-  for n in "${NAMES[@]}"; do R[$n]=$(jwtprobe_rate "${ID[$n]}"); done
-  if (( round % 2 == 0 )); then read -r R[ossl_sign] R[ossl_verify] < <(openssl_speed); fi
+  # openssl speed signs for S s, then verifies for S s. The signing measurements run right
+  # before it and the verifying ones right after, so each pair is at most 2 S apart; every other
+  # round swaps the order within each side, so a drift does not favour one measurement.
+  if (( round % 2 )); then SIGN_SIDE=(mint raw_sign); VERIFY_SIDE=(verify raw_verify verify_claims)
+  else SIGN_SIDE=(raw_sign mint); VERIFY_SIDE=(raw_verify verify verify_claims); fi
+  for n in "${SIGN_SIDE[@]}"; do R[$n]=$(jwtprobe_rate "${ID[$n]}"); done
+  read -r R[ossl_sign] R[ossl_verify] < <(openssl_speed)
+  for n in "${VERIFY_SIDE[@]}"; do R[$n]=$(jwtprobe_rate "${ID[$n]}"); done
   for n in ossl_sign ossl_verify "${NAMES[@]}"; do ALL[$n]+="${R[$n]} "; done
   for n in "${NAMES[@]}"; do RATIOS[$n]+="$(ratio "${R[$n]}" "${R[${VS[$n]}]}") "; done
   printf '%-5s %9.0f %9.0f | %9.0f %9.0f %9.0f %9.0f %9.0f | %5.2fx %5.2fx %5.2fx %5.2fx\n' \
