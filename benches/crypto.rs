@@ -131,7 +131,7 @@ fn cases(wanted: impl Fn(&str) -> bool) -> Vec<Case> {
             id: "HS256".to_owned(),
             alg: Alg::HS256,
             signer: Signer::Hmac(secret.clone()),
-            key: VerifyKey::Hmac(secret),
+            key: VerifyKey::Hmac(secret.into()),
             raw: None,
         });
     }

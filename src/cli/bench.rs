@@ -101,7 +101,7 @@ fn subject(alg: Alg, bits: usize, now: i64) -> Result<Subject, CliError> {
             rand::fill(&mut secret[..]);
             (
                 Signer::Hmac(secret.clone()),
-                VerifyKey::Hmac(secret),
+                VerifyKey::Hmac(secret.into()),
                 "secret 256-bit".to_owned(),
             )
         }

@@ -374,7 +374,7 @@ fn judge(args: &InspectArgs) -> Result<Judge, CliError> {
             let bundle = read_key(path, &args.password_env)?;
             let key = match (bundle.public, bundle.secret) {
                 (Some(public), _) => VerifyKey::Public(public),
-                (None, Some(secret)) => VerifyKey::Hmac(secret.expose().to_vec()),
+                (None, Some(secret)) => VerifyKey::Hmac(secret.expose().into()),
                 (None, None) => {
                     return Err(CliError::runtime(anyhow::anyhow!(
                         "`{path}` holds no certificate, public key or secret to verify with"
@@ -384,7 +384,7 @@ fn judge(args: &InspectArgs) -> Result<Judge, CliError> {
             (key, true)
         }
         // A placeholder: without a key the signature is not judged (see `inspect`).
-        None => (VerifyKey::Hmac(Vec::new()), false),
+        None => (VerifyKey::Hmac(Vec::new().into()), false),
     };
     let rs = vec![Alg::RS256, Alg::RS384, Alg::RS512];
     let (algs, user, directory, audience) = match args.profile {

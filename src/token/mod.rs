@@ -31,7 +31,8 @@ use crate::keys::{KeyKind, PrivateKey, SignatureAlg};
 
 pub use redact::{redact, redact_secret};
 pub use verify::{
-    Inspection, Rejection, SignatureStatus, Verified, VerifyKey, VerifyPolicy, inspect, verify,
+    HmacKey, Inspection, Rejection, SignatureStatus, Verified, VerifyKey, VerifyPolicy, inspect,
+    verify,
 };
 
 /// A JWS algorithm (RFC 7518), as named in a token's `alg` header.

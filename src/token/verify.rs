@@ -1,7 +1,7 @@
 //! The one verification path: [`verify`] (first reason) and [`inspect`] (every reason).
 
 use std::fmt;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use aws_lc_rs::hmac;
 use base64::Engine as _;
@@ -34,8 +34,8 @@ pub struct VerifyPolicy {
 pub enum VerifyKey {
     /// A public key (from the certificate the proxy trusts), for RSA, ECDSA and EdDSA.
     Public(PublicKey),
-    /// An HMAC secret, for HS256/384/512.
-    Hmac(Vec<u8>),
+    /// An HMAC secret, for HS256/384/512 (`secret.into()` from a `Vec<u8>` or a byte slice).
+    Hmac(HmacKey),
 }
 
 impl fmt::Debug for VerifyKey {
@@ -44,6 +44,59 @@ impl fmt::Debug for VerifyKey {
             Self::Public(k) => f.debug_tuple("Public").field(k).finish(),
             Self::Hmac(s) => write!(f, "Hmac(len {})", s.len()),
         }
+    }
+}
+
+/// An HMAC secret prepared once for HS256, HS384 and HS512 (each key's inner and outer pads
+/// hashed up front), so that verifying a token does not redo it; cheap to clone.
+#[derive(Clone)]
+pub struct HmacKey {
+    len: usize,
+    keys: Arc<[hmac::Key; 3]>,
+}
+
+impl HmacKey {
+    /// Prepares `secret` for the three HMAC algorithms.
+    #[must_use]
+    pub fn new(secret: &[u8]) -> Self {
+        let key = |alg| hmac::Key::new(alg, secret);
+        Self {
+            len: secret.len(),
+            keys: Arc::new([
+                key(hmac::HMAC_SHA256),
+                key(hmac::HMAC_SHA384),
+                key(hmac::HMAC_SHA512),
+            ]),
+        }
+    }
+
+    /// The secret's length in bytes.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the secret is empty.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The prepared key for `alg`.
+    fn key(&self, alg: hmac::Algorithm) -> Option<&hmac::Key> {
+        self.keys.iter().find(|k| k.algorithm() == alg)
+    }
+}
+
+impl From<&[u8]> for HmacKey {
+    fn from(secret: &[u8]) -> Self {
+        Self::new(secret)
+    }
+}
+
+impl From<Vec<u8>> for HmacKey {
+    fn from(secret: Vec<u8>) -> Self {
+        Self::new(&secret)
     }
 }
 
@@ -427,7 +480,9 @@ fn check_signature(alg: Alg, key: &VerifyKey, input: &[u8], sig: &[u8]) -> Resul
     match (alg, key) {
         (Alg::None, _) => Ok(sig.is_empty()),
         (a, VerifyKey::Hmac(secret)) => match a.hmac() {
-            Some(h) => Ok(hmac::verify(&hmac::Key::new(h, secret), input, sig).is_ok()),
+            Some(h) => Ok(secret
+                .key(h)
+                .is_some_and(|key| hmac::verify(key, input, sig).is_ok())),
             None => Err(format!(
                 "`{a}` needs a public key; the key given is an HMAC secret"
             )),
@@ -1067,7 +1122,7 @@ mod tests {
         let secret = b"shared-secret".to_vec();
         let hs = VerifyPolicy {
             algs: vec![Alg::HS256],
-            key: VerifyKey::Hmac(secret.clone()),
+            key: VerifyKey::Hmac(secret.clone().into()),
             ..policy()
         };
         assert!(verify(&minted(Alg::HS256, Signer::Hmac(secret)), &hs, NOW).is_ok());
@@ -1079,6 +1134,32 @@ mod tests {
             ),
             Err(Rejection::BadSignature)
         );
+    }
+
+    #[test]
+    fn prepared_hmac_keys_verify_every_hmac_algorithm() {
+        let secret = b"another-shared-secret".to_vec();
+        let key: HmacKey = secret.as_slice().into();
+        assert_eq!((key.len(), key.is_empty()), (secret.len(), false));
+        assert_eq!(
+            format!("{:?}", VerifyKey::Hmac(key.clone())),
+            format!("Hmac(len {})", secret.len())
+        );
+        for alg in [Alg::HS256, Alg::HS384, Alg::HS512] {
+            let hs = VerifyPolicy {
+                algs: vec![alg],
+                key: VerifyKey::Hmac(key.clone()),
+                ..policy()
+            };
+            let good = minted(alg, Signer::Hmac(secret.clone()));
+            assert!(verify(&good, &hs, NOW).is_ok(), "{alg}");
+            let wrong = minted(alg, Signer::Hmac(b"wrong".to_vec()));
+            assert_eq!(
+                verify(&wrong, &hs, NOW),
+                Err(Rejection::BadSignature),
+                "{alg}"
+            );
+        }
     }
 
     #[test]
