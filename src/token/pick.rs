@@ -72,6 +72,11 @@ const SIMPLE_MAX_DIGITS: usize = 18;
 /// module documentation, with `out` filled exactly as serde_json would fill it. False when the
 /// input is outside that subset (or not valid JSON); `out` may then be partly filled.
 fn pick_simple(json: &[u8], names: &[&str], out: &mut [Option<Value>]) -> bool {
+    // Valid JSON is valid UTF-8 throughout (serde_json checks every string, and everything
+    // else is ASCII), so one check up front stands for serde_json's check of each string.
+    let Ok(text) = std::str::from_utf8(json) else {
+        return false;
+    };
     let mut s = Scanner {
         bytes: json,
         pos: 0,
@@ -100,7 +105,7 @@ fn pick_simple(json: &[u8], names: &[&str], out: &mut [Option<Value>]) -> bool {
                 .position(|n| n.as_bytes() == name)
                 .and_then(|i| out.get_mut(i))
             {
-                let Some(value) = materialize(kind, &json[start..s.pos]) else {
+                let Some(value) = text.get(start..s.pos).and_then(|v| materialize(kind, v)) else {
                     return false;
                 };
                 *place = Some(value);
@@ -131,24 +136,20 @@ enum Simple {
 
 /// The `Value` serde_json would build from `text`, one value of kind `kind` read by
 /// [`Scanner::value`]; `None` only if that somehow fails (the caller then falls back).
-fn materialize(kind: Simple, text: &[u8]) -> Option<Value> {
+fn materialize(kind: Simple, text: &str) -> Option<Value> {
     Some(match kind {
-        // Without escapes the string is its bytes between the quotes, checked as UTF-8.
-        Simple::Str => Value::String(
-            std::str::from_utf8(text.get(1..text.len() - 1)?)
-                .ok()?
-                .to_owned(),
-        ),
-        Simple::Int => match text.split_first() {
+        // Without escapes the string is its text between the quotes.
+        Simple::Str => Value::String(text.get(1..text.len() - 1)?.to_owned()),
+        Simple::Int => match text.as_bytes().split_first() {
             // serde_json: a non-negative integer is a u64, a negative one an i64 (`-0`, a
             // float there, is outside the subset).
             Some((b'-', digits)) => Value::from(-i64::try_from(int(digits)).ok()?),
-            _ => Value::from(int(text)),
+            _ => Value::from(int(text.as_bytes())),
         },
         Simple::True => Value::Bool(true),
         Simple::False => Value::Bool(false),
         Simple::Null => Value::Null,
-        Simple::Nested => serde_json::from_slice(text).ok()?,
+        Simple::Nested => serde_json::from_str(text).ok()?,
     })
 }
 
@@ -157,6 +158,27 @@ fn int(digits: &[u8]) -> u64 {
     digits
         .iter()
         .fold(0, |n, d| n * 10 + u64::from(d.wrapping_sub(b'0')))
+}
+
+/// The index of the first of the eight bytes of `word` (little-endian) that is `"`, `\\` or a
+/// control character (below 0x20), if any.
+const fn first_string_stop(word: u64) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // A byte below n (n <= 0x80) sets its high bit in `(w - n) & !w`. Bytes above the first such
+    // byte may be flagged wrongly (by the borrow), bytes below it never are: the lowest flag is
+    // exact.
+    const fn below(w: u64, n: u8) -> u64 {
+        w.wrapping_sub(ONES * n as u64) & !w
+    }
+    let quote = word ^ (ONES * b'"' as u64);
+    let backslash = word ^ (ONES * b'\\' as u64);
+    let flags = (below(word, 0x20) | below(quote, 1) | below(backslash, 1)) & HIGH;
+    if flags == 0 {
+        None
+    } else {
+        Some(flags.trailing_zeros() as usize / 8)
+    }
 }
 
 /// A cursor over the fast path's input; every method returns `None` (or false) as soon as the
@@ -190,24 +212,32 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// A string without escapes or control characters, valid UTF-8; returns its bytes between
-    /// the quotes.
+    /// A string without escapes or control characters; returns its bytes between the quotes.
     fn string(&mut self) -> Option<&'a [u8]> {
         if !self.eat(b'"') {
             return None;
         }
         let start = self.pos;
-        let mut ascii = true;
-        loop {
-            match self.next()? {
-                b'"' => break,
-                b'\\' | 0..0x20 => return None,
-                0x80.. => ascii = false,
-                _ => {}
+        let mut end = start;
+        // Eight bytes at a time: the first byte that may stop the string is found exactly.
+        while let Some(word) = self.bytes.get(end..end + 8).and_then(|w| w.try_into().ok()) {
+            match first_string_stop(u64::from_le_bytes(word)) {
+                Some(at) => {
+                    end += at;
+                    break;
+                }
+                None => end += 8,
             }
         }
-        let text = &self.bytes[start..self.pos - 1];
-        (ascii || std::str::from_utf8(text).is_ok()).then_some(text)
+        loop {
+            match *self.bytes.get(end)? {
+                b'"' => break,
+                b'\\' | 0..0x20 => return None,
+                _ => end += 1,
+            }
+        }
+        self.pos = end + 1;
+        self.bytes.get(start..end)
     }
 
     /// One value of the subset, `depth` levels deep (the top-level object is level 0).
@@ -634,6 +664,67 @@ mod tests {
             assert_eq!(out, reference, "{text}");
         }
         taken
+    }
+
+    #[test]
+    fn word_check_finds_the_first_byte_that_stops_a_string() {
+        let stops = |b: u8| b == b'"' || b == b'\\' || b < 0x20;
+        let reference = |word: [u8; 8]| word.iter().position(|b| stops(*b));
+        for filler in [
+            b'a', b' ', b'~', 0x7f, 0x80, 0xc3, 0xff, b'"', 0x00, 0x1f, 0x20,
+        ] {
+            for b in 0..=u8::MAX {
+                for at in 0..8 {
+                    for second in [None, Some(0), Some(b'"'), Some(0xff), Some(0x21)] {
+                        let mut word = [filler; 8];
+                        word[at] = b;
+                        if let Some(c) = second {
+                            word[(at + 3) % 8] = c;
+                        }
+                        assert_eq!(
+                            first_string_stop(u64::from_le_bytes(word)),
+                            reference(word),
+                            "{word:?}"
+                        );
+                    }
+                }
+            }
+        }
+        let mut generator = Gen(0x1234_5678_9abc_def1);
+        for i in 0..200_000 {
+            // Random words, half of them ASCII only (where quotes and controls are likelier).
+            let mask = if i % 2 == 0 {
+                u64::MAX
+            } else {
+                0x7f7f_7f7f_7f7f_7f7f
+            };
+            let word = generator.next() & mask;
+            let bytes = word.to_le_bytes();
+            assert_eq!(first_string_stop(word), reference(bytes), "{bytes:?}");
+        }
+    }
+
+    #[test]
+    fn fast_path_reads_long_strings_word_by_word() {
+        for len in 0..40 {
+            for (i, stop) in ["\"", "\\n", "\u{1}", "\u{1f}", "\u{e9}", "\u{7f}"]
+                .iter()
+                .enumerate()
+            {
+                let body: String = (0..len)
+                    .map(|j| char::from(b'a' + (j % 26) as u8))
+                    .collect();
+                let mut inner = body.clone();
+                inner.insert_str(len / (i + 1), stop);
+                for text in [
+                    format!("{{\"a\":\"{body}\",\"{body}\":1}}"),
+                    format!("{{\"a\":\"{inner}\"}}"),
+                    format!("{{\"{inner}\":\"{body}\"}}"),
+                ] {
+                    fast_path_agrees(text.as_bytes());
+                }
+            }
+        }
     }
 
     #[test]
