@@ -441,17 +441,26 @@ fn decode_append(segment: &str, out: &mut Vec<u8>) -> Result<(), base64::DecodeE
     URL_SAFE_NO_PAD.decode_vec(segment, out)
 }
 
+/// The signature segment decoded into `buf` by the SIMD decoder alone; its length, or `None`
+/// when the segment is too long or not valid base64url (then it may also hold a dot).
+fn decode_sig_fast(segment: &str, buf: &mut [u8; MAX_SIG]) -> Option<usize> {
+    if segment.len() > MAX_SIG * 4 / 3 + 4 {
+        return None;
+    }
+    let len = FAST_BASE64.decoded_length(segment.as_bytes()).ok()?;
+    let dst = buf.get_mut(..len)?;
+    FAST_BASE64
+        .decode(segment.as_bytes(), base64_simd::Out::from_slice(dst))
+        .ok()?;
+    Some(len)
+}
+
 /// Decodes the signature segment into `buf`; returns its length.
 fn decode_sig(segment: &str, buf: &mut [u8; MAX_SIG]) -> Result<usize, Rejection> {
     if segment.len() > MAX_SIG * 4 / 3 + 4 {
         return Err(Rejection::BadSignature);
     }
-    if let Ok(len) = FAST_BASE64.decoded_length(segment.as_bytes())
-        && let Some(dst) = buf.get_mut(..len)
-        && FAST_BASE64
-            .decode(segment.as_bytes(), base64_simd::Out::from_slice(dst))
-            .is_ok()
-    {
+    if let Some(len) = decode_sig_fast(segment, buf) {
         return Ok(len);
     }
     URL_SAFE_NO_PAD
@@ -649,12 +658,21 @@ pub fn verify(token: &str, policy: &VerifyPolicy, now: i64) -> Result<Verified, 
     if token.len() > MAX_TOKEN_LEN {
         return Err(too_long(token.len()));
     }
-    let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(segments_error(token.split('.').count()));
+    // The signature is decoded first, out of turn: once the SIMD decoder takes it, it holds no
+    // dot, and the token no fourth segment, without a search through its longest segment.
+    // When it does not, it is searched, and decoded again in turn (`decode_sig`, whose error
+    // comes after those of the header and payload).
+    let Some((h, rest)) = token.split_once('.') else {
+        return Err(segments_error(1));
     };
+    let Some((p, s)) = rest.split_once('.') else {
+        return Err(segments_error(2));
+    };
+    let mut sig = [0u8; MAX_SIG];
+    let fast_sig = decode_sig_fast(s, &mut sig);
+    if fast_sig.is_none() && s.contains('.') {
+        return Err(segments_error(token.split('.').count()));
+    }
 
     // Header and payload are decoded into one buffer, kept for `Verified::header`/`claims`.
     let mut json = Vec::with_capacity((h.len() + p.len()) / 4 * 3 + 6);
@@ -676,8 +694,10 @@ pub fn verify(token: &str, policy: &VerifyPolicy, now: i64) -> Result<Verified, 
     pick(payload, wanted.names(), &mut values[..wanted.len])
         .map_err(|e| pick_error("payload", &e))?;
 
-    let mut sig = [0u8; MAX_SIG];
-    let sig_len = decode_sig(s, &mut sig)?;
+    let sig_len = match fast_sig {
+        Some(len) => len,
+        None => decode_sig(s, &mut sig)?,
+    };
 
     let alg = allowed_alg(header_alg(alg[0].as_ref())?, policy)?;
     let input = &token.as_bytes()[..h.len() + 1 + p.len()];
@@ -1018,6 +1038,77 @@ mod tests {
             verify(&parts.join("."), &policy(), NOW),
             Err(Rejection::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn segment_count_is_judged_before_any_segment() {
+        let token = rs256(good_claims());
+        let [h, p, s]: [&str; 3] = token
+            .split('.')
+            .collect::<Vec<_>>()
+            .try_into()
+            .expect("three segments");
+        for (text, n) in [
+            (String::new(), 1),
+            ("!!!".to_owned(), 1),
+            (h.to_owned(), 1),
+            (format!("{h}."), 2),
+            (format!("!.{p}"), 2),
+            (format!("{h}.{p}.{s}."), 4),
+            (format!("!.!.{s}.{s}"), 4),
+            (format!("{h}.{p}.!.x"), 4),
+            (format!("{h}.{p}.{}.x", "A".repeat(2000)), 4),
+            (format!("{h}.{p}.{s}.{s}.{s}"), 5),
+            (format!("!.{p}.{s}.x.y"), 5),
+            (format!("{h}.{p}.{s}..."), 6),
+            ("....".to_owned(), 5),
+        ] {
+            assert_eq!(
+                verify(&text, &policy(), NOW),
+                Err(segments_error(n)),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn header_and_payload_errors_come_before_signature_errors() {
+        let token = rs256(good_claims());
+        let [h, p, s]: [&str; 3] = token
+            .split('.')
+            .collect::<Vec<_>>()
+            .try_into()
+            .expect("three segments");
+        let long = "A".repeat(MAX_SIG * 2);
+        let not_json = URL_SAFE_NO_PAD.encode(b"{not json");
+        for (text, prefix) in [
+            (format!("!.{p}.!"), "the header is not base64url"),
+            (format!("!.{p}.{long}"), "the header is not base64url"),
+            (format!("{h}.!.!"), "the payload is not base64url"),
+            (
+                format!("{h}.{not_json}.{long}"),
+                "the payload is not valid JSON",
+            ),
+            (format!("{h}.{p}.!"), "the signature is not base64url"),
+            (format!("{h}.{p}.{s}="), "the signature is not base64url"),
+            (format!("{h}.{p}.{s}B"), "the signature is not base64url"),
+            (format!("{h}.{p}.{s}AAA"), "the signature is not base64url"),
+        ] {
+            let Err(Rejection::Malformed(why)) = verify(&text, &policy(), NOW) else {
+                panic!("expected malformed for {text}");
+            };
+            assert!(why.starts_with(prefix), "{why} for {text}");
+        }
+        assert_eq!(
+            verify(&format!("{h}.{p}.{long}"), &policy(), NOW),
+            Err(Rejection::BadSignature)
+        );
+        // One symbol more or less still decodes, to other bytes: a signature that is wrong.
+        let short = &s[..s.len() - 4];
+        assert_eq!(
+            verify(&format!("{h}.{p}.{short}"), &policy(), NOW),
+            Err(Rejection::BadSignature)
+        );
     }
 
     #[test]
