@@ -580,11 +580,11 @@ fn near_miss<'a>(mut names: impl Iterator<Item = &'a String>, name: &str) -> Opt
 
 /// Checks an identity claim's value; `near` names a case-only near miss when it is absent
 /// (called only then, since it may have to read every claim).
-fn check_identity(
-    value: Option<&Value>,
+fn check_identity<'v>(
+    value: Option<&'v Value>,
     name: &str,
     near: impl FnOnce() -> Option<String>,
-) -> Result<String, Rejection> {
+) -> Result<&'v str, Rejection> {
     match value {
         None => Err(Rejection::MissingClaim {
             name: name.to_owned(),
@@ -600,7 +600,7 @@ fn check_identity(
             "claim `{name}` contains a backslash (`{s}`); put the directory in its own claim, \
              not `DIRECTORY\\user`"
         ))),
-        Some(Value::String(s)) => Ok(s.clone()),
+        Some(Value::String(s)) => Ok(s),
         Some(other) => Err(Rejection::InvalidIdentity(format!(
             "claim `{name}` must be a string, found {}",
             json_kind(other)
@@ -714,11 +714,18 @@ pub fn verify(token: &str, policy: &VerifyPolicy, now: i64) -> Result<Verified, 
         named
             .map(|(name, slot)| {
                 check_identity(values[slot].as_ref(), name, || near_miss_in(payload, name))
+                    .map(|_| slot)
             })
             .transpose()
     };
-    let user_id = identity(user_slot)?;
-    let user_directory = identity(dir_slot)?;
+    let user_slot = identity(user_slot)?;
+    let dir_slot = identity(dir_slot)?;
+    // Both are valid strings: moved out of their slots, not copied (unless one claim is both).
+    let user_id = user_slot.map(|slot| take_string(&mut values[slot]));
+    let user_directory = dir_slot.map(|slot| match (&user_id, user_slot) {
+        (Some(id), Some(user)) if user == slot => id.clone(),
+        _ => take_string(&mut values[slot]),
+    });
     Ok(Verified {
         alg,
         user_id,
@@ -728,6 +735,14 @@ pub fn verify(token: &str, policy: &VerifyPolicy, now: i64) -> Result<Verified, 
         header: OnceLock::new(),
         claims: OnceLock::new(),
     })
+}
+
+/// The string in a slot that [`check_identity`] accepted (empty if it somehow is not one).
+fn take_string(slot: &mut Option<Value>) -> String {
+    match slot.take() {
+        Some(Value::String(s)) => s,
+        _ => String::new(),
+    }
 }
 
 /// The near miss for a missing claim: reads every claim name (the slow path, taken only when
@@ -849,13 +864,13 @@ pub fn inspect(token: &str, policy: Option<&VerifyPolicy>, now: i64) -> Inspecti
             }
             if let Some(name) = &policy.user_claim {
                 match check_identity(claims.get(name), name, || near_miss(claims.keys(), name)) {
-                    Ok(v) => out.user_id = Some(v),
+                    Ok(v) => out.user_id = Some(v.to_owned()),
                     Err(r) => out.rejections.push(r),
                 }
             }
             if let Some(name) = &policy.directory_claim {
                 match check_identity(claims.get(name), name, || near_miss(claims.keys(), name)) {
-                    Ok(v) => out.user_directory = Some(v),
+                    Ok(v) => out.user_directory = Some(v.to_owned()),
                     Err(r) => out.rejections.push(r),
                 }
             }
