@@ -639,8 +639,12 @@ mod tests {
     use tokio::net::TcpListener;
 
     fn prepared(url: &str) -> Prepared {
+        prepared_as(Method::GET, url)
+    }
+
+    fn prepared_as(method: Method, url: &str) -> Prepared {
         let request = client::Request {
-            method: Method::GET,
+            method,
             url: url::Url::parse(url).unwrap(),
             headers: HeaderMap::new(),
             body: None,
@@ -862,15 +866,7 @@ mod tests {
         .await;
         let settings = client::ClientSettings::default();
         let get = prepared(&format!("http://{addr}/hub/"));
-        let head_request = client::Request {
-            method: Method::HEAD,
-            url: url::Url::parse(&format!("http://{addr}/hub/")).unwrap(),
-            headers: HeaderMap::new(),
-            body: None,
-            follow_redirects: false,
-            timeout: None,
-        };
-        let head = Prepared::from_request(&head_request, Duration::from_secs(5)).unwrap();
+        let head = prepared_as(Method::HEAD, &format!("http://{addr}/hub/"));
         let mut conn = None;
         let mut got = Vec::new();
         for p in [&get, &get, &get, &head, &get] {
@@ -971,15 +967,7 @@ mod tests {
         ])
         .await;
         let settings = client::ClientSettings::default();
-        let request = client::Request {
-            method: Method::POST,
-            url: url::Url::parse(&format!("http://{addr}/login/jwt-session")).unwrap(),
-            headers: HeaderMap::new(),
-            body: None,
-            follow_redirects: false,
-            timeout: None,
-        };
-        let post = Prepared::from_request(&request, Duration::from_secs(5)).unwrap();
+        let post = prepared_as(Method::POST, &format!("http://{addr}/login/jwt-session"));
         let (answer, kept) = send(&post, None, None, &settings).await;
         assert_eq!(answer.unwrap().status, 200);
         // The server closes the first connection after its one reply.
@@ -1017,15 +1005,7 @@ mod tests {
         );
 
         let (addr, server) = scripted(vec![vec![ok, b""], vec![ok]]).await;
-        let request = client::Request {
-            method: Method::POST,
-            url: url::Url::parse(&format!("http://{addr}/")).unwrap(),
-            headers: HeaderMap::new(),
-            body: None,
-            follow_redirects: false,
-            timeout: None,
-        };
-        let post = Prepared::from_request(&request, Duration::from_secs(5)).unwrap();
+        let post = prepared_as(Method::POST, &format!("http://{addr}/"));
         let (_, kept) = send(&post, None, None, &settings).await;
         let (answer, kept) = send(&post, kept, None, &settings).await;
         assert_eq!(

@@ -1055,14 +1055,18 @@ mod tests {
         ));
     }
 
-    #[test]
-    fn segment_count_is_judged_before_any_segment() {
-        let token = rs256(good_claims());
-        let [h, p, s]: [&str; 3] = token
+    fn three_segments(token: &str) -> [&str; 3] {
+        token
             .split('.')
             .collect::<Vec<_>>()
             .try_into()
-            .expect("three segments");
+            .expect("three segments")
+    }
+
+    #[test]
+    fn segment_count_is_judged_before_any_segment() {
+        let token = rs256(good_claims());
+        let [h, p, s] = three_segments(&token);
         for (text, n) in [
             (String::new(), 1),
             ("!!!".to_owned(), 1),
@@ -1089,11 +1093,7 @@ mod tests {
     #[test]
     fn header_and_payload_errors_come_before_signature_errors() {
         let token = rs256(good_claims());
-        let [h, p, s]: [&str; 3] = token
-            .split('.')
-            .collect::<Vec<_>>()
-            .try_into()
-            .expect("three segments");
+        let [h, p, s] = three_segments(&token);
         let long = "A".repeat(MAX_SIG * 2);
         let not_json = URL_SAFE_NO_PAD.encode(b"{not json");
         for (text, prefix) in [
