@@ -290,7 +290,7 @@ impl Conn {
     }
 
     /// True when the server has not closed the connection (nor sent anything unasked). Costs a
-    /// `recv` that returns at once; only requests that must not be sent twice ask.
+    /// `recv` that returns at once (none when the reactor already knows nothing is readable).
     fn looks_open(&self) -> bool {
         let mut probe = [0u8; 1];
         matches!(self.stream.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
@@ -320,12 +320,17 @@ impl Conn {
                 ExchangeError::Failed(Failure::Other)
             });
         }
+        // Interim responses (100 Continue, 103 Early Hints) precede the real one; once one has
+        // come, the server has read the request and a close is no longer stale.
+        let mut stale_possible = reused;
         let head = loop {
-            let head = self.read_head(reused, prepared.keep_headers).await?;
-            // Interim responses (100 Continue, 103 Early Hints) precede the real one.
+            let head = self
+                .read_head(stale_possible, prepared.keep_headers)
+                .await?;
             if !(100..200).contains(&head.status) || head.status == 101 {
                 break head;
             }
+            stale_possible = false;
         };
         self.served += 1;
         let framing = if prepared.response_has_body {
@@ -360,8 +365,12 @@ impl Conn {
         self.stream.read_buf(&mut self.read).await
     }
 
-    /// Reads and parses one response head. `reused`: a close before any byte is stale.
-    async fn read_head(&mut self, reused: bool, keep_headers: bool) -> Result<Head, ExchangeError> {
+    /// Reads and parses one response head. `stale_possible`: a close before any byte is stale.
+    async fn read_head(
+        &mut self,
+        stale_possible: bool,
+        keep_headers: bool,
+    ) -> Result<Head, ExchangeError> {
         loop {
             if !self.read.is_empty()
                 && let Some(head) = self.parse_head(keep_headers)?
@@ -373,7 +382,7 @@ impl Conn {
             }
             let nothing_yet = self.read.is_empty();
             match self.fill().await {
-                Ok(0) | Err(_) if reused && nothing_yet && self.served > 0 => {
+                Ok(0) | Err(_) if stale_possible && nothing_yet => {
                     return Err(ExchangeError::Stale);
                 }
                 Ok(0) | Err(_) => return Err(Failure::Other.into()),
@@ -411,32 +420,41 @@ impl Conn {
         // Where each name and value lies in the buffer, so that values can be sliced out of
         // the frozen head without copying.
         let base = read.as_ptr().addr();
+        let within = |part: &[u8]| {
+            let start = part.as_ptr().addr().checked_sub(base)?;
+            let end = start.checked_add(part.len())?;
+            (end <= len).then_some(start..end)
+        };
         places.clear();
-        places.extend(response.headers.iter().map(|h| {
-            let name = h.name.as_ptr().addr() - base;
-            let value = h.value.as_ptr().addr() - base;
-            (name..name + h.name.len(), value..value + h.value.len())
-        }));
+        for h in response.headers.iter() {
+            // httparse hands out slices of the buffer; anything else is refused, not sliced.
+            let (Some(name), Some(value)) = (within(h.name.as_bytes()), within(h.value)) else {
+                return Err(Failure::Other);
+            };
+            places.push((name, value));
+        }
         let bytes = self.read.split_to(len).freeze();
-        let mut length = None;
+        // Content-Length values (each may be a list); an invalid or disagreeing one is only an
+        // error when it frames the body (RFC 9112 §6.3, items 3 and 5).
+        let mut length = Some(None);
         let mut coding_chunked = None;
         let mut close = !http11;
         for (name, value) in &self.places {
             let (name, value) = (&bytes[name.clone()], &bytes[value.clone()]);
             if name.eq_ignore_ascii_case(b"content-length") {
-                let len = parse_length(value).ok_or(Failure::Other)?;
-                // Repeated lengths must agree (RFC 9112 §6.3, item 5).
-                if length.is_some_and(|l| l != len) {
-                    return Err(Failure::Other);
-                }
-                length = Some(len);
+                length = match (length, parse_length(value)) {
+                    (Some(None), Some(len)) => Some(Some(len)),
+                    (Some(Some(seen)), Some(len)) if seen == len => Some(Some(len)),
+                    _ => None,
+                };
             } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
                 // Only the last coding says whether the body is chunked.
                 coding_chunked = Some(
                     value
-                        .rsplit(|b| *b == b',')
-                        .next()
-                        .is_some_and(|c| c.trim_ascii().eq_ignore_ascii_case(b"chunked")),
+                        .split(|b| *b == b',')
+                        .map(<[u8]>::trim_ascii)
+                        .rfind(|c| !c.is_empty())
+                        .is_some_and(|c| c.eq_ignore_ascii_case(b"chunked")),
                 );
             } else if name.eq_ignore_ascii_case(b"connection") {
                 for token in value.split(|b| *b == b',') {
@@ -449,14 +467,20 @@ impl Conn {
                 }
             }
         }
+        if coding_chunked.is_some() && (length != Some(None) || !http11) {
+            // Both framings, or a transfer coding in HTTP/1.0: read this one response the
+            // Transfer-Encoding way, then close (RFC 9112 §6.1 and §6.3, item 3).
+            close = true;
+        }
         let framing = if (100..200).contains(&status) || status == 204 || status == 304 {
             Framing::Empty
         } else {
             // Transfer-Encoding overrides Content-Length; a non-chunked coding runs to close.
             match (coding_chunked, length) {
                 (Some(true), _) => Framing::Chunked,
-                (Some(false), _) | (None, None) => Framing::UntilClose,
-                (None, Some(len)) => Framing::Length(len),
+                (Some(false), _) | (None, Some(None)) => Framing::UntilClose,
+                (None, Some(Some(len))) => Framing::Length(len),
+                (None, None) => return Err(Failure::Other),
             }
         };
         // The header map is built only for steps that read headers (it is most of the cost
@@ -485,10 +509,12 @@ impl Conn {
         if len > cap as u64 {
             return Err(Failure::BodyTooLarge);
         }
-        let len = len as usize;
+        let len = usize::try_from(len).map_err(|_| Failure::BodyTooLarge)?;
         while self.read.len() < len {
-            if self.read.capacity() - self.read.len() < len - self.read.len() {
-                self.read.reserve(len - self.read.len());
+            // Grow with what arrives, not with what the server declared.
+            let want = (len - self.read.len()).min(4 * READ_CHUNK);
+            if self.read.capacity() - self.read.len() < want {
+                self.read.reserve(want);
             }
             match self.stream.read_buf(&mut self.read).await {
                 Ok(0) | Err(_) => return Err(Failure::Other),
@@ -503,10 +529,18 @@ impl Conn {
         let mut body = BytesMut::new();
         loop {
             let size = loop {
+                // A chunk-size line starts with a hex digit (httparse takes an empty one as 0).
+                if self.read.first().is_some_and(|b| !b.is_ascii_hexdigit()) {
+                    return Err(Failure::Other);
+                }
                 match httparse::parse_chunk_size(&self.read) {
                     Ok(httparse::Status::Complete((used, size))) => {
                         self.read.advance(used);
                         break size;
+                    }
+                    // An endless extension must not grow the buffer without bound.
+                    Ok(httparse::Status::Partial) if self.read.len() > MAX_HEAD => {
+                        return Err(Failure::Other);
                     }
                     Ok(httparse::Status::Partial) => self.more().await?,
                     Err(_) => return Err(Failure::Other),
@@ -518,15 +552,16 @@ impl Conn {
             if (body.len() as u64).saturating_add(size) > cap as u64 {
                 return Err(Failure::BodyTooLarge);
             }
-            let size = size as usize;
-            while self.read.len() < size + 2 {
+            let size = usize::try_from(size).map_err(|_| Failure::BodyTooLarge)?;
+            let framed = size.checked_add(2).ok_or(Failure::BodyTooLarge)?;
+            while self.read.len() < framed {
                 self.more().await?;
             }
-            if &self.read[size..size + 2] != b"\r\n" {
+            if &self.read[size..framed] != b"\r\n" {
                 return Err(Failure::Other);
             }
             body.extend_from_slice(&self.read[..size]);
-            self.read.advance(size + 2);
+            self.read.advance(framed);
         }
         // Trailer fields, each a line, up to an empty line.
         loop {
@@ -565,13 +600,22 @@ impl Conn {
     }
 }
 
-/// A `Content-Length` value: decimal digits only.
+/// A `Content-Length` value: decimal digits, or a comma-separated list of the same number
+/// (RFC 9112 §6.3, item 5).
 fn parse_length(value: &[u8]) -> Option<u64> {
-    let value = value.trim_ascii();
-    if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
-        return None;
+    let mut length = None;
+    for part in value.split(|b| *b == b',') {
+        let part = part.trim_ascii();
+        if part.is_empty() || !part.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let n: u64 = std::str::from_utf8(part).ok()?.parse().ok()?;
+        if length.is_some_and(|l| l != n) {
+            return None;
+        }
+        length = Some(n);
     }
-    std::str::from_utf8(value).ok()?.parse().ok()
+    length
 }
 
 /// Idle connections per origin, shared by every user.
@@ -606,9 +650,12 @@ pub(crate) async fn send(
 ) -> (Result<Answer, Failure>, Option<Conn>) {
     let cap = settings.body_cap;
     let exchange = async move {
-        // A request that must not be sent twice finds a closed connection before it is
-        // written; others find out from the write or the read and are sent again.
-        let reused = conn.filter(|c| prepared.idempotent || c.looks_open());
+        // A kept connection is probed before writing: one the server closed, or one with bytes
+        // nobody asked for (an idle-timeout 408), is replaced. The probe's `recv` usually
+        // returns EAGAIN, which the read after the write would otherwise have paid. A close
+        // the probe cannot see yet shows on the write or the read: an idempotent request is
+        // then sent again, others never are.
+        let reused = conn.filter(Conn::looks_open);
         if let Some(mut conn) = reused {
             match conn.exchange(prepared, cookie, cap).await {
                 Ok((answer, keep)) => return Ok((answer, keep.then_some(conn))),
@@ -1071,5 +1118,162 @@ mod tests {
         assert_eq!(&answer.unwrap().body[..], b"bye");
         assert!(kept.is_none(), "Connection: close is honoured");
         server.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn framing_edge_cases_follow_rfc_9112() {
+        let chunked_ok = "Transfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n";
+        let leak = |s: String| -> &'static [u8] { Box::leak(s.into_bytes().into_boxed_slice()) };
+        // (reply, body or failure, connection kept)
+        type Case = (&'static [u8], Result<&'static [u8], Failure>, bool);
+        let cases: Vec<Case> = vec![
+            // HTTP/1.0 with a transfer coding: read it, then close.
+            (
+                leak(format!(
+                    "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\n{chunked_ok}"
+                )),
+                Ok(b"ok"),
+                false,
+            ),
+            // Both framings: Transfer-Encoding wins, even over a bad length, then close.
+            (
+                leak(format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n{chunked_ok}"
+                )),
+                Ok(b"ok"),
+                false,
+            ),
+            (
+                leak(format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: x\r\n{chunked_ok}"
+                )),
+                Ok(b"ok"),
+                false,
+            ),
+            // A list of one repeated length is that length.
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\nok",
+                Ok(b"ok"),
+                true,
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: 2, 3\r\n\r\nok",
+                Err(Failure::Other),
+                false,
+            ),
+            // An empty list element does not hide `chunked`.
+            (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, \r\n\r\n2\r\nok\r\n0\r\n\r\n",
+                Ok(b"ok"),
+                true,
+            ),
+            // A chunk-size line without digits is not the last chunk.
+            (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\r\n",
+                Err(Failure::Other),
+                false,
+            ),
+        ];
+        let script = cases.iter().map(|(reply, _, _)| vec![*reply]).collect();
+        let (addr, server) = scripted(script).await;
+        let settings = client::ClientSettings::default();
+        let p = prepared(&format!("http://{addr}/"));
+        for (reply, expected, keep) in &cases {
+            let what = String::from_utf8_lossy(reply);
+            let (answer, kept) = send(&p, None, None, &settings).await;
+            match (answer, expected) {
+                (Ok(answer), Ok(body)) => assert_eq!(&answer.body[..], *body, "{what}"),
+                (Err(failure), Err(expected)) => assert_eq!(failure, *expected, "{what}"),
+                (other, _) => panic!("{what}: got {other:?}"),
+            }
+            assert_eq!(kept.is_some(), *keep, "{what}");
+        }
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn an_endless_chunk_extension_fails_instead_of_filling_memory() {
+        let mut reply = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2;".to_vec();
+        reply.extend(std::iter::repeat_n(b'x', 4 * MAX_HEAD));
+        let reply: &'static [u8] = Box::leak(reply.into_boxed_slice());
+        let (addr, server) = scripted(vec![vec![reply]]).await;
+        let settings = client::ClientSettings {
+            body_cap: 16,
+            ..client::ClientSettings::default()
+        };
+        let mut p = prepared(&format!("http://{addr}/"));
+        p.timeout = Duration::from_secs(30);
+        let (answer, _) = send(&p, None, None, &settings).await;
+        assert_eq!(
+            answer.unwrap_err(),
+            Failure::Other,
+            "refused, not timed out"
+        );
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn bytes_sent_unasked_on_an_idle_connection_are_not_taken_as_the_answer() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            // The first connection answers, then times the idle client out with a 408.
+            let (mut sock, _) = listener.accept().await.unwrap();
+            read_head(&mut sock).await;
+            sock.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                .await
+                .unwrap();
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            sock.write_all(
+                b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+            )
+            .await
+            .unwrap();
+            let (mut second, _) = listener.accept().await.unwrap();
+            read_head(&mut second).await;
+            second
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nnew")
+                .await
+                .unwrap();
+            drop(sock);
+        });
+        let settings = client::ClientSettings::default();
+        let p = prepared(&format!("http://{addr}/"));
+        let (_, kept) = send(&p, None, None, &settings).await;
+        assert!(kept.is_some());
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        let (answer, _) = send(&p, kept, None, &settings).await;
+        let answer = answer.unwrap();
+        assert_eq!((answer.status, &answer.body[..]), (200, &b"new"[..]));
+        server.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_close_after_an_interim_response_is_not_retried() {
+        let ok: &'static [u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+        let (addr, server) =
+            scripted(vec![vec![ok, b"HTTP/1.1 100 Continue\r\n\r\n"], vec![ok]]).await;
+        let settings = client::ClientSettings::default();
+        let p = prepared(&format!("http://{addr}/"));
+        let (_, kept) = send(&p, None, None, &settings).await;
+        let (answer, kept) = send(&p, kept, None, &settings).await;
+        assert_eq!(
+            answer.unwrap_err(),
+            Failure::Other,
+            "the server had read it"
+        );
+        assert!(kept.is_none());
+        // The second connection is still there for the next request, not used by a resend.
+        let (answer, _) = send(&p, None, None, &settings).await;
+        assert_eq!(answer.unwrap().status, 200);
+        assert_eq!(
+            server
+                .await
+                .unwrap()
+                .iter()
+                .map(Vec::len)
+                .collect::<Vec<_>>(),
+            [2, 1]
+        );
     }
 }

@@ -345,3 +345,39 @@ fn pfx_key_mints_a_token_the_certificate_verifies() {
     };
     assert!(token::verify(token.expose(), &policy, 0).is_ok());
 }
+
+#[test]
+fn every_rsa_algorithm_verifies_its_own_signature_and_no_other() {
+    // RSA verification hashes the message itself and checks the digest: a signature made
+    // with one hash or padding must not pass as another, and a changed message must fail.
+    let key = load("qlik-signing.key.pem").private.expect("private key");
+    let public = signing_public();
+    let algs = [
+        SignatureAlg::RS256,
+        SignatureAlg::RS384,
+        SignatureAlg::RS512,
+        SignatureAlg::PS256,
+        SignatureAlg::PS384,
+        SignatureAlg::PS512,
+    ];
+    for signed in algs {
+        let sig = key.sign(signed, b"message").expect("sign");
+        assert!(public.verify(signed, b"message", &sig), "{signed:?}");
+        assert!(
+            !public.verify(signed, b"messagf", &sig),
+            "{signed:?} tampered"
+        );
+        let mut flipped = sig.clone();
+        flipped[10] ^= 1;
+        assert!(
+            !public.verify(signed, b"message", &flipped),
+            "{signed:?} bit flip"
+        );
+        for claimed in algs.iter().filter(|a| **a != signed) {
+            assert!(
+                !public.verify(*claimed, b"message", &sig),
+                "{signed:?} signature passed as {claimed:?}"
+            );
+        }
+    }
+}
