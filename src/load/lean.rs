@@ -23,10 +23,12 @@
 //! (connect, timeout, other). Responses are framed per RFC 9112 §6: no body for `HEAD`, 1xx,
 //! 204 and 304; chunked (trailers skipped); `Content-Length`; else until the server closes.
 //! Interim 1xx responses are skipped. A kept-alive connection that the server closed while idle
-//! never counts as an error: an idempotent request that finds it closed (nothing read back) is
-//! sent again on a new connection; a non-idempotent one checks the connection before it is
-//! written, so it is never sent twice (RFC 9110 §9.2.2). HTTPS and steps that follow redirects
-//! stay on the reqwest client (see [`super::http`]).
+//! never counts as an error: every kept connection is probed before a request is written (a
+//! close, or bytes nobody asked for such as an idle-timeout 408, mean a new connection), and a
+//! close the probe could not see yet is found by the write or the read: an idempotent request
+//! is then sent again on a new connection, unless an interim response showed the server had
+//! read it; a non-idempotent one never is (RFC 9110 §9.2.2). HTTPS and steps that follow
+//! redirects stay on the reqwest client (see [`super::http`]).
 
 use std::io;
 use std::mem::MaybeUninit;
