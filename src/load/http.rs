@@ -376,6 +376,21 @@ impl HttpTransport {
 }
 
 impl HttpTransport {
+    /// What a response means for the step (passed, auth reject, failed check); in cookie
+    /// session mode the user also keeps its cookies. Both clients' responses end here.
+    fn settle(
+        &self,
+        user: &mut HttpUser,
+        plan: &StepPlan,
+        response: &check::Response<'_>,
+    ) -> Outcome {
+        let outcome = judge(plan, response);
+        if self.settings.session == SessionMode::Cookie {
+            user.absorb_cookies(response.headers);
+        }
+        outcome
+    }
+
     /// Sends a step through the lean client (see the module docs).
     #[expect(
         clippy::too_many_arguments,
@@ -391,22 +406,13 @@ impl HttpTransport {
         series: usize,
         recorder: &Recorder,
     ) -> Sent {
-        let failed = |class| {
-            let now = Instant::now();
-            Sent {
-                series,
-                started: now,
-                finished: now,
-                outcome: Outcome::Failed(class),
-            }
-        };
         // The request with the user's token, rebuilt only when the token changed.
         let with_token = if by_cookie {
             false
         } else {
             match self.token_for(user, plan, step, recorder) {
                 None => false,
-                Some(Err(())) => return failed(ErrorClass::Other),
+                Some(Err(())) => return unsent(series),
                 Some(Ok(token)) => {
                     let cached = user.bearer[step]
                         .as_ref()
@@ -418,7 +424,7 @@ impl HttpTransport {
                             lean_prepared(&request, &self.settings, plan.reads_headers)
                         });
                         let Some(built) = built else {
-                            return failed(ErrorClass::Other);
+                            return unsent(series);
                         };
                         user.bearer[step] = Some((token, built));
                     }
@@ -451,19 +457,16 @@ impl HttpTransport {
             }
         }
         let outcome = match answer {
-            Ok(answer) => {
-                let response = check::Response {
+            Ok(answer) => self.settle(
+                user,
+                plan,
+                &check::Response {
                     status: answer.status,
                     headers: &answer.headers,
                     body: &answer.body,
                     elapsed: finished.saturating_duration_since(started),
-                };
-                let outcome = judge(plan, &response);
-                if self.settings.session == SessionMode::Cookie {
-                    user.absorb_cookies(&answer.headers);
-                }
-                outcome
-            }
+                },
+            ),
             Err(failure) => Outcome::Failed(ErrorClass::from_client(failure.class())),
         };
         Sent {
@@ -472,6 +475,18 @@ impl HttpTransport {
             finished,
             outcome,
         }
+    }
+}
+
+/// A request that could not be built (its token failed to mint or apply): an error of class
+/// `Other`, taking no time.
+fn unsent(series: usize) -> Sent {
+    let now = Instant::now();
+    Sent {
+        series,
+        started: now,
+        finished: now,
+        outcome: Outcome::Failed(ErrorClass::Other),
     }
 }
 
@@ -668,32 +683,23 @@ impl Transport for HttpTransport {
                 runner::apply_token(&mut request, prepared, &compact).ok()
             });
             if applied.is_none() {
-                let now = Instant::now();
-                return Sent {
-                    series,
-                    started: now,
-                    finished: now,
-                    outcome: Outcome::Failed(ErrorClass::Other),
-                };
+                return unsent(series);
             }
         }
         let started = Instant::now();
         let result = user.client.send(request).await;
         let finished = Instant::now();
         let outcome = match result {
-            Ok(exchange) => {
-                let response = check::Response {
+            Ok(exchange) => self.settle(
+                user,
+                plan,
+                &check::Response {
                     status: exchange.status,
                     headers: &exchange.headers,
                     body: &exchange.body,
                     elapsed: exchange.elapsed,
-                };
-                let outcome = judge(plan, &response);
-                if self.settings.session == SessionMode::Cookie {
-                    user.absorb_cookies(&exchange.headers);
-                }
-                outcome
-            }
+                },
+            ),
             Err(e) => Outcome::Failed(ErrorClass::from_client(e.class())),
         };
         Sent {
