@@ -897,6 +897,13 @@ mod tests {
         (addr, server)
     }
 
+    /// How many requests the scripted server read on each connection.
+    async fn requests_per_connection(
+        server: tokio::task::JoinHandle<Vec<Vec<String>>>,
+    ) -> Vec<usize> {
+        server.await.unwrap().iter().map(Vec::len).collect()
+    }
+
     #[tokio::test]
     async fn chunked_interim_empty_and_head_responses_are_framed_on_one_connection() {
         let (addr, server) = scripted(vec![vec![
@@ -1043,15 +1050,7 @@ mod tests {
         let (_, kept) = send(&get, None, None, &settings).await;
         let (answer, _) = send(&get, kept, None, &settings).await;
         assert_eq!(answer.unwrap().status, 200, "the GET was sent again");
-        assert_eq!(
-            server
-                .await
-                .unwrap()
-                .iter()
-                .map(Vec::len)
-                .collect::<Vec<_>>(),
-            [2, 1]
-        );
+        assert_eq!(requests_per_connection(server).await, [2, 1]);
 
         let (addr, server) = scripted(vec![vec![ok, b""], vec![ok]]).await;
         let post = prepared_as(Method::POST, &format!("http://{addr}/"));
@@ -1066,15 +1065,7 @@ mod tests {
         // The second connection is still there for the next request.
         let (answer, _) = send(&post, None, None, &settings).await;
         assert_eq!(answer.unwrap().status, 200);
-        assert_eq!(
-            server
-                .await
-                .unwrap()
-                .iter()
-                .map(Vec::len)
-                .collect::<Vec<_>>(),
-            [2, 1]
-        );
+        assert_eq!(requests_per_connection(server).await, [2, 1]);
     }
 
     #[tokio::test]
@@ -1268,14 +1259,6 @@ mod tests {
         // The second connection is still there for the next request, not used by a resend.
         let (answer, _) = send(&p, None, None, &settings).await;
         assert_eq!(answer.unwrap().status, 200);
-        assert_eq!(
-            server
-                .await
-                .unwrap()
-                .iter()
-                .map(Vec::len)
-                .collect::<Vec<_>>(),
-            [2, 1]
-        );
+        assert_eq!(requests_per_connection(server).await, [2, 1]);
     }
 }
