@@ -238,8 +238,8 @@ pub struct HttpUser {
     tokens: Vec<Option<(Arc<str>, Option<i64>)>>,
     /// Per step: the lean request with the token it was built for.
     bearer: Vec<Option<(Arc<str>, lean::Prepared)>>,
-    /// The user's own idle lean connections ([`Connections::PerUser`]), by origin.
-    idle: Vec<(String, lean::Conn)>,
+    /// The user's own idle lean connections ([`Connections::PerUser`]).
+    idle: Vec<lean::Conn>,
 }
 
 /// The step labels of prepared scenarios, as series and thresholds name them: the step name
@@ -433,7 +433,7 @@ impl HttpTransport {
             }
         };
         let conn = match self.settings.connections {
-            Connections::PerUser => take_idle(&mut user.idle, &plain.authority),
+            Connections::PerUser => lean::take_idle(&mut user.idle, &plain.authority),
             Connections::Shared => self.pool.take(&plain.authority),
             Connections::PerRequest => None,
         };
@@ -451,8 +451,8 @@ impl HttpTransport {
         let finished = Instant::now();
         if let Some(conn) = conn {
             match self.settings.connections {
-                Connections::PerUser => user.idle.push((plain.authority.clone(), conn)),
-                Connections::Shared => self.pool.put(&plain.authority, conn),
+                Connections::PerUser => user.idle.push(conn),
+                Connections::Shared => self.pool.put(conn),
                 Connections::PerRequest => {}
             }
         }
@@ -502,12 +502,6 @@ fn lean_prepared(
     } else {
         prepared.without_headers()
     })
-}
-
-/// Takes the user's idle connection to `authority`, if any.
-fn take_idle(idle: &mut Vec<(String, lean::Conn)>, authority: &str) -> Option<lean::Conn> {
-    let at = idle.iter().position(|(a, _)| a == authority)?;
-    Some(idle.swap_remove(at).1)
 }
 
 /// The outcome of a response: passed, an auth reject, or a failed check.

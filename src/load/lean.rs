@@ -252,6 +252,8 @@ impl From<Failure> for ExchangeError {
 /// One kept-alive HTTP/1.1 connection.
 pub(crate) struct Conn {
     stream: TcpStream,
+    /// The `host:port` it was opened to: idle connections are found by it.
+    authority: Box<str>,
     /// Bytes read and not yet consumed. Response heads and bodies are split off it and frozen;
     /// once the caller drops them, the buffer reclaims the space.
     read: BytesMut,
@@ -284,6 +286,7 @@ impl Conn {
         let _ = stream.set_nodelay(true);
         Ok(Self {
             stream,
+            authority: authority.into(),
             read: BytesMut::with_capacity(READ_CHUNK),
             write: Vec::new(),
             places: Vec::with_capacity(FEW_HEADERS),
@@ -620,24 +623,31 @@ fn parse_length(value: &[u8]) -> Option<u64> {
     length
 }
 
-/// Idle connections per origin, shared by every user.
+/// Takes the most recently kept connection to `authority` out of `idle`, if any.
+pub(crate) fn take_idle(idle: &mut Vec<Conn>, authority: &str) -> Option<Conn> {
+    let at = idle.iter().rposition(|c| &*c.authority == authority)?;
+    Some(idle.swap_remove(at))
+}
+
+/// Idle connections shared by every user.
 #[derive(Debug, Default)]
 pub(crate) struct Pool {
-    idle: Mutex<Vec<(String, Conn)>>,
+    idle: Mutex<Vec<Conn>>,
 }
 
 impl Pool {
     /// Takes an idle connection to `authority`, if any.
     pub(crate) fn take(&self, authority: &str) -> Option<Conn> {
-        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        let at = idle.iter().rposition(|(a, _)| a == authority)?;
-        Some(idle.swap_remove(at).1)
+        take_idle(
+            &mut self.idle.lock().unwrap_or_else(PoisonError::into_inner),
+            authority,
+        )
     }
 
     /// Returns a connection for reuse.
-    pub(crate) fn put(&self, authority: &str, conn: Conn) {
+    pub(crate) fn put(&self, conn: Conn) {
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        idle.push((authority.to_owned(), conn));
+        idle.push(conn);
     }
 }
 
