@@ -337,8 +337,15 @@ async fn run_load(
     let resolved = target::start_for_plan(&plan, &args.target).await?;
     let targets = &resolved.targets;
     let emulator = targets.is_emulator();
+    // The load transport has one client for every scenario: it trusts the emulator's generated
+    // certificate (ours, on loopback) when every scenario goes to an emulator, as `run` does
+    // per scenario; a real target keeps `--insecure`/`--ca` as given.
+    let all_on_emulators = resolved
+        .per_scenario
+        .iter()
+        .all(|place| place.as_ref().is_some_and(|(_, on_emulator)| *on_emulator));
     let client = ClientSettings {
-        insecure: args.target.insecure,
+        insecure: args.target.insecure || (emulator && all_on_emulators),
         ca_file: args.target.ca.clone(),
         connect_timeout: args.connect_timeout,
         timeout: args.timeout,

@@ -4,11 +4,11 @@
 //! token) and compiles each step's checks ([`CompiledExpect`]); the hot path sends, checks and
 //! reports. Nothing is rendered or parsed per request.
 //!
-//! Plain `http://` steps go through a lean HTTP/1.1 client (httparse; [`super::lean`], whose
-//! docs say why): each user keeps the step's request with its token applied and only rebuilds
-//! it when the token changes, so a request is one write of prebuilt bytes. HTTPS steps and
-//! steps that follow redirects go through [`Client`] (reqwest), one per user when connections
-//! are per user; the per-user clients are only built when such a step exists.
+//! `http://` and `https://` steps go through a lean HTTP/1.1 client (httparse, and rustls for
+//! TLS; [`super::lean`], whose docs say why): each user keeps the step's request with its token
+//! applied and only rebuilds it when the token changes, so a request is one write of prebuilt
+//! bytes. Steps that follow redirects go through [`Client`] (reqwest), one per user when
+//! connections are per user; the per-user clients are only built when such a step exists.
 //!
 //! - Connections ([`Connections`]): one connection (or client) per virtual user, one shared
 //!   pool, or a new connection per request (`pool_max_idle = 0`).
@@ -25,6 +25,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value};
@@ -32,6 +33,7 @@ use serde_json::{Map, Value};
 use super::engine::{Sent, Transport};
 use super::lean;
 use super::stats::{ErrorClass, Outcome, Recorder, SeriesKey, SessionMode};
+use super::tls::LeanTls;
 use crate::check::{self, CompiledExpect};
 use crate::client::{self, Client, ClientSettings};
 use crate::runner::{self, PreparedScenario, PreparedToken};
@@ -56,8 +58,9 @@ pub enum TokenStrategy {
     /// The step's prepared token on every request.
     #[default]
     Shared,
-    /// This many distinct users, minted before the timed phase; user `i` takes token
-    /// `i % n`.
+    /// This many distinct users, minted before the timed phase. In cookie mode virtual user
+    /// `i` is pool user `i % n`; in bearer mode the users walk the whole pool, one token per
+    /// iteration of their steps, so all `n` users are used.
     Pool(usize),
     /// A new token for every request.
     Fresh,
@@ -86,6 +89,9 @@ pub enum HttpError {
     /// The HTTP client could not be built.
     #[error("failed to build the HTTP client for load")]
     Client(#[source] client::ClientError),
+    /// TLS for the lean client could not be set up.
+    #[error("failed to set up TLS for load")]
+    Tls(#[source] super::tls::TlsError),
     /// There is nothing to send.
     #[error("the scenarios have no steps to send")]
     NoSteps,
@@ -180,7 +186,8 @@ impl MintPlan {
 }
 
 enum TokenSource {
-    /// Tokens minted before the run; user `i` takes `i % len`.
+    /// Tokens minted before the run: the shared token, or the pool (see
+    /// [`HttpUser::pool_slot`] for which one a user takes).
     Fixed(Vec<Arc<str>>),
     /// A new token per request.
     Fresh(MintPlan),
@@ -211,8 +218,16 @@ pub struct HttpTransport {
     needs_client: bool,
     /// Idle lean connections shared by every user ([`Connections::Shared`]).
     pool: lean::Pool,
+    /// TLS for the lean client's `https://` steps (built only when there is one).
+    tls: Option<LeanTls>,
+    /// The next block of token-pool slots to hand out (bearer mode walks the whole pool).
+    pool_cursor: AtomicUsize,
     settings: HttpSettings,
 }
+
+/// Pool slots a user reserves at once, so that walking the pool rarely touches the shared
+/// cursor.
+const POOL_BLOCK: usize = 64;
 
 impl std::fmt::Debug for HttpTransport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -227,7 +242,6 @@ impl std::fmt::Debug for HttpTransport {
 
 /// One virtual user of the HTTP transport.
 pub struct HttpUser {
-    index: u64,
     client: Client,
     scenario: usize,
     step: usize,
@@ -240,6 +254,16 @@ pub struct HttpUser {
     bearer: Vec<Option<(Arc<str>, lean::Prepared)>>,
     /// The user's own idle lean connections ([`Connections::PerUser`]).
     idle: Vec<lean::Conn>,
+    /// Which token of the pool this iteration of the steps sends. In cookie mode a virtual
+    /// user is one person: slot `index`, always. In bearer mode every request opens its own
+    /// session anyway, so each iteration takes the next slot (first its index, then slots
+    /// from reserved blocks), and a run of more requests than the pool has uses every one of
+    /// its users, however few virtual users there are.
+    pool_slot: usize,
+    /// The user's reserved block of slots: the next one and the end.
+    pool_block: (usize, usize),
+    /// Whether the user has begun an iteration of its steps.
+    iterated: bool,
 }
 
 /// The step labels of prepared scenarios, as series and thresholds name them: the step name
@@ -321,12 +345,23 @@ impl HttpTransport {
         }
         let shared = Client::new(&client_settings).map_err(HttpError::Client)?;
         let needs_client = plans.iter().flatten().any(|p| p.lean.is_none());
+        let tls = if plans
+            .iter()
+            .flatten()
+            .any(|p| p.request.url.scheme() == "https")
+        {
+            Some(LeanTls::new(&client_settings).map_err(HttpError::Tls)?)
+        } else {
+            None
+        };
         Ok(Self {
             scenarios: plans,
             keys: Arc::from(keys),
             shared,
             needs_client,
             pool: lean::Pool::default(),
+            tls,
+            pool_cursor: AtomicUsize::new(0),
             settings: HttpSettings {
                 client: client_settings,
                 ..settings
@@ -343,9 +378,7 @@ impl HttpTransport {
     ) -> Option<Result<Arc<str>, ()>> {
         let (_, source) = plan.token.as_ref()?;
         Some(match source {
-            TokenSource::Fixed(tokens) => {
-                Ok(Arc::clone(&tokens[(user.index as usize) % tokens.len()]))
-            }
+            TokenSource::Fixed(tokens) => Ok(Arc::clone(&tokens[user.pool_slot % tokens.len()])),
             TokenSource::Fresh(mint) => {
                 let t0 = Instant::now();
                 let minted = mint.mint(|_| {});
@@ -376,6 +409,22 @@ impl HttpTransport {
 }
 
 impl HttpTransport {
+    /// Moves a bearer-mode user to its next token-pool slot for its next iteration.
+    fn next_pool_slot(&self, user: &mut HttpUser) {
+        if self.settings.session != SessionMode::Bearer
+            || !matches!(self.settings.tokens, TokenStrategy::Pool(n) if n > 1)
+        {
+            return;
+        }
+        let (next, end) = &mut user.pool_block;
+        if next == end {
+            let start = self.pool_cursor.fetch_add(POOL_BLOCK, Ordering::Relaxed);
+            (*next, *end) = (start, start + POOL_BLOCK);
+        }
+        user.pool_slot = *next;
+        *next += 1;
+    }
+
     /// What a response means for the step (passed, auth reject, failed check); in cookie
     /// session mode the user also keeps its cookies. Both clients' responses end here.
     fn settle(
@@ -447,7 +496,14 @@ impl HttpTransport {
             None
         };
         let started = Instant::now();
-        let (answer, conn) = lean::send(prepared, conn, cookie, &self.settings.client).await;
+        let (answer, conn) = lean::send(
+            prepared,
+            conn,
+            cookie,
+            &self.settings.client,
+            self.tls.as_ref(),
+        )
+        .await;
         let finished = Instant::now();
         if let Some(conn) = conn {
             match self.settings.connections {
@@ -642,7 +698,6 @@ impl Transport for HttpTransport {
         let scenario = (index as usize) % self.scenarios.len();
         let steps = self.scenarios[scenario].len();
         HttpUser {
-            index,
             client,
             scenario,
             step: 0,
@@ -651,6 +706,9 @@ impl Transport for HttpTransport {
             tokens: vec![None; steps],
             bearer: (0..steps).map(|_| None).collect(),
             idle: Vec::new(),
+            pool_slot: index as usize,
+            pool_block: (0, 0),
+            iterated: false,
         }
     }
 
@@ -658,6 +716,13 @@ impl Transport for HttpTransport {
         let steps = &self.scenarios[user.scenario];
         let step = user.step;
         user.step = (step + 1) % steps.len();
+        if step == 0 {
+            // A new iteration of the steps (the first one keeps the slot it started with).
+            if user.iterated {
+                self.next_pool_slot(user);
+            }
+            user.iterated = true;
+        }
         let plan = &steps[step];
         let by_cookie = self.settings.session == SessionMode::Cookie && !user.cookies.is_empty();
         let series = plan.series[usize::from(by_cookie)];

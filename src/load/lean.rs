@@ -27,20 +27,26 @@
 //! close, or bytes nobody asked for such as an idle-timeout 408, mean a new connection), and a
 //! close the probe could not see yet is found by the write or the read: an idempotent request
 //! is then sent again on a new connection, unless an interim response showed the server had
-//! read it; a non-idempotent one never is (RFC 9110 §9.2.2). HTTPS and steps that follow
-//! redirects stay on the reqwest client (see [`super::http`]).
+//! read it; a non-idempotent one never is (RFC 9110 §9.2.2). `https://` steps run on the same
+//! path over rustls ([`super::tls`]: HTTP/1.1 by ALPN, sessions resumed); only steps that
+//! follow redirects stay on the reqwest client (see [`super::http`]).
 
 use std::io;
 use std::mem::MaybeUninit;
 use std::ops::Range;
+use std::pin::Pin;
 use std::sync::{Mutex, PoisonError};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, header};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use rustls::pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
 
+use super::tls::{self, LeanTls};
 use crate::client;
 
 /// The most response headers read; a response with more is a protocol error.
@@ -51,12 +57,64 @@ const FEW_HEADERS: usize = 24;
 const MAX_HEAD: usize = 64 * 1024;
 /// How much free room the read buffer gets before each read.
 const READ_CHUNK: usize = 16 * 1024;
+/// The mark in front of a TLS connection's authority.
+const TLS_MARK: &str = "tls:";
+
+/// A connection's byte stream: plain TCP or TLS over TCP.
+enum Stream {
+    /// `http://`.
+    Plain(TcpStream),
+    /// `https://` (boxed: the TLS state is large).
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_flush(cx),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
 
 /// Why an exchange failed, in the client's error classes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Failure {
     /// The TCP connection could not be made.
     Connect,
+    /// The TLS handshake failed (certificate, protocol).
+    Tls,
     /// The connect or total timeout expired.
     Timeout,
     /// The body was larger than the cap.
@@ -70,6 +128,7 @@ impl Failure {
     pub(crate) fn class(self) -> client::ErrorClass {
         match self {
             Self::Connect => client::ErrorClass::Connect,
+            Self::Tls => client::ErrorClass::Tls,
             Self::Timeout => client::ErrorClass::Timeout,
             Self::BodyTooLarge => client::ErrorClass::BodyTooLarge,
             Self::Other => client::ErrorClass::Other,
@@ -99,8 +158,11 @@ pub(crate) struct Prepared {
     /// `head`, the request's own `Cookie` lines, the blank line and the body: written as is
     /// when no cookie is given at send time.
     wire: Bytes,
-    /// `host:port` to connect to.
+    /// `host:port` to connect to (`https://` authorities keep a `tls:` mark in front, so that
+    /// plain and TLS connections to one port are never mixed up in a pool).
     pub(crate) authority: String,
+    /// The server name for TLS (`https://`), `None` for plain `http://`.
+    server_name: Option<ServerName<'static>>,
     /// The total timeout.
     pub(crate) timeout: Duration,
     /// Safe to send again when a kept-alive connection turns out closed (RFC 9110 §9.2.2).
@@ -113,16 +175,26 @@ pub(crate) struct Prepared {
 
 impl Prepared {
     /// Prepares a client request for the lean path; `None` when it needs the full client
-    /// (not `http://`, follows redirects, or a URL without a host).
+    /// (not `http://` or `https://`, follows redirects, or a URL without a host).
     pub(crate) fn from_request(
         request: &client::Request,
         default_timeout: Duration,
     ) -> Option<Self> {
         let url = &request.url;
-        if url.scheme() != "http" || request.follow_redirects {
+        let https = match url.scheme() {
+            "http" => false,
+            "https" => true,
+            _ => return None,
+        };
+        if request.follow_redirects {
             return None;
         }
         let host = url.host_str()?;
+        let server_name = if https {
+            Some(tls::server_name(host)?)
+        } else {
+            None
+        };
         let port = url.port_or_known_default()?;
         let method = &request.method;
         let mut head = Vec::with_capacity(256);
@@ -182,11 +254,17 @@ impl Prepared {
             Some(url::Host::Ipv6(addr)) => format!("[{addr}]:{port}"),
             _ => format!("{host}:{port}"),
         };
+        let authority = if https {
+            format!("{TLS_MARK}{authority}")
+        } else {
+            authority
+        };
         Some(Self {
             head: Bytes::from(head),
             body,
             wire: Bytes::from(wire),
             authority,
+            server_name,
             timeout: request.timeout.unwrap_or(default_timeout),
             idempotent: method.is_idempotent(),
             response_has_body: *method != Method::HEAD,
@@ -251,7 +329,7 @@ impl From<Failure> for ExchangeError {
 
 /// One kept-alive HTTP/1.1 connection.
 pub(crate) struct Conn {
-    stream: TcpStream,
+    stream: Stream,
     /// The `host:port` it was opened to: idle connections are found by it.
     authority: Box<str>,
     /// Bytes read and not yet consumed. Response heads and bodies are split off it and frozen;
@@ -274,16 +352,36 @@ impl std::fmt::Debug for Conn {
 }
 
 impl Conn {
-    /// Opens a connection to `authority` (`host:port`).
-    pub(crate) async fn open(authority: &str, connect_timeout: Duration) -> Result<Self, Failure> {
-        let stream =
-            match tokio::time::timeout(connect_timeout, TcpStream::connect(authority)).await {
-                Err(_) => return Err(Failure::Timeout),
-                Ok(Err(_)) => return Err(Failure::Connect),
-                Ok(Ok(s)) => s,
-            };
-        // Like the client: requests are small and latency matters.
-        let _ = stream.set_nodelay(true);
+    /// Opens a connection for `prepared` (its authority, and TLS with `tls` for `https://`).
+    /// The connect timeout covers the TCP connect and the TLS handshake.
+    pub(crate) async fn open(
+        prepared: &Prepared,
+        connect_timeout: Duration,
+        tls: Option<&LeanTls>,
+    ) -> Result<Self, Failure> {
+        let authority = prepared.authority.as_str();
+        let address = authority.strip_prefix(TLS_MARK).unwrap_or(authority);
+        let connect = async {
+            let tcp = TcpStream::connect(address)
+                .await
+                .map_err(|_| Failure::Connect)?;
+            // Like the client: requests are small and latency matters.
+            let _ = tcp.set_nodelay(true);
+            match (&prepared.server_name, tls) {
+                (None, _) => Ok(Stream::Plain(tcp)),
+                (Some(name), Some(tls)) => tls
+                    .connector()
+                    .connect(name.clone(), tcp)
+                    .await
+                    .map(|s| Stream::Tls(Box::new(s)))
+                    .map_err(|_| Failure::Tls),
+                (Some(_), None) => Err(Failure::Tls),
+            }
+        };
+        let stream = match tokio::time::timeout(connect_timeout, connect).await {
+            Err(_) => return Err(Failure::Timeout),
+            Ok(result) => result?,
+        };
         Ok(Self {
             stream,
             authority: authority.into(),
@@ -296,9 +394,24 @@ impl Conn {
 
     /// True when the server has not closed the connection (nor sent anything unasked). Costs a
     /// `recv` that returns at once (none when the reactor already knows nothing is readable).
-    fn looks_open(&self) -> bool {
+    ///
+    /// Over TLS the probe is one poll of the TLS stream that must come back pending: records
+    /// that carry no data (TLS 1.3 session tickets) are consumed by rustls and keep it open;
+    /// a close, a `close_notify` or application data nobody asked for do not.
+    fn looks_open(&mut self) -> bool {
         let mut probe = [0u8; 1];
-        matches!(self.stream.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+        match &mut self.stream {
+            Stream::Plain(tcp) => {
+                matches!(tcp.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+            }
+            Stream::Tls(tls) => {
+                let mut cx = Context::from_waker(Waker::noop());
+                let mut buf = ReadBuf::new(&mut probe);
+                Pin::new(tls.as_mut())
+                    .poll_read(&mut cx, &mut buf)
+                    .is_pending()
+            }
+        }
     }
 
     /// Sends `prepared` (with `cookie` replacing its own cookies when given) and reads the
@@ -659,6 +772,7 @@ pub(crate) async fn send(
     conn: Option<Conn>,
     cookie: Option<&HeaderValue>,
     settings: &client::ClientSettings,
+    tls: Option<&LeanTls>,
 ) -> (Result<Answer, Failure>, Option<Conn>) {
     let cap = settings.body_cap;
     let exchange = async move {
@@ -667,7 +781,7 @@ pub(crate) async fn send(
         // returns EAGAIN, which the read after the write would otherwise have paid. A close
         // the probe cannot see yet shows on the write or the read: an idempotent request is
         // then sent again, others never are.
-        let reused = conn.filter(Conn::looks_open);
+        let reused = conn.and_then(|mut c| c.looks_open().then_some(c));
         if let Some(mut conn) = reused {
             match conn.exchange(prepared, cookie, cap).await {
                 Ok((answer, keep)) => return Ok((answer, keep.then_some(conn))),
@@ -677,7 +791,7 @@ pub(crate) async fn send(
                 Err(ExchangeError::Stale) => {}
             }
         }
-        let mut conn = Conn::open(&prepared.authority, settings.connect_timeout).await?;
+        let mut conn = Conn::open(prepared, settings.connect_timeout, tls).await?;
         match conn.exchange(prepared, cookie, cap).await {
             Ok((answer, keep)) => Ok((answer, keep.then_some(conn))),
             Err(ExchangeError::Failed(failure)) => Err(failure),
@@ -727,7 +841,7 @@ mod tests {
     }
 
     #[test]
-    fn https_and_redirect_following_requests_stay_on_the_full_client() {
+    fn https_runs_on_the_lean_client_and_redirect_following_requests_do_not() {
         let mut request = client::Request {
             method: Method::GET,
             url: url::Url::parse("https://example.test/hub/").unwrap(),
@@ -736,6 +850,14 @@ mod tests {
             follow_redirects: false,
             timeout: None,
         };
+        let tls = Prepared::from_request(&request, Duration::from_secs(1)).expect("https is lean");
+        // A TLS connection is never taken for a plain one to the same port, nor the reverse.
+        assert_eq!(tls.authority, "tls:example.test:443");
+        assert_eq!(
+            tls.server_name,
+            Some(ServerName::try_from("example.test").unwrap())
+        );
+        request.url = url::Url::parse("ftp://example.test/hub/").unwrap();
         assert!(Prepared::from_request(&request, Duration::from_secs(1)).is_none());
         request.url = url::Url::parse("http://example.test/hub/").unwrap();
         request.follow_redirects = true;
@@ -824,7 +946,7 @@ mod tests {
             if i == 3 {
                 tokio::time::sleep(Duration::from_millis(30)).await;
             }
-            let (answer, kept) = send(&p, conn.take(), None, &settings).await;
+            let (answer, kept) = send(&p, conn.take(), None, &settings, None).await;
             let answer = answer.unwrap();
             assert_eq!(answer.status, 200);
             assert_eq!(&answer.body[..], b"ok");
@@ -846,7 +968,7 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         drop(listener);
         let p = prepared(&format!("http://{addr}/"));
-        let (answer, kept) = send(&p, None, None, &client::ClientSettings::default()).await;
+        let (answer, kept) = send(&p, None, None, &client::ClientSettings::default(), None).await;
         assert_eq!(answer.unwrap_err(), Failure::Connect);
         assert!(kept.is_none());
     }
@@ -872,10 +994,10 @@ mod tests {
             body_cap: 4,
             ..client::ClientSettings::default()
         };
-        let (answer, _) = send(&p, None, None, &settings).await;
+        let (answer, _) = send(&p, None, None, &settings, None).await;
         assert_eq!(answer.unwrap_err(), Failure::Timeout);
         p.timeout = Duration::from_secs(5);
-        let (answer, kept) = send(&p, None, None, &settings).await;
+        let (answer, kept) = send(&p, None, None, &settings, None).await;
         assert_eq!(answer.unwrap_err(), Failure::BodyTooLarge);
         assert!(kept.is_none());
         server.abort();
@@ -936,7 +1058,7 @@ mod tests {
         let mut conn = None;
         let mut got = Vec::new();
         for p in [&get, &get, &get, &head, &get] {
-            let (answer, kept) = send(p, conn.take(), None, &settings).await;
+            let (answer, kept) = send(p, conn.take(), None, &settings, None).await;
             let answer = answer.unwrap();
             assert!(
                 kept.is_some(),
@@ -979,11 +1101,11 @@ mod tests {
         let settings = client::ClientSettings::default();
         let p = prepared(&format!("http://{addr}/"));
         for expected_body in [&b"ok"[..], b"ok", b"until close"] {
-            let (answer, kept) = send(&p, None, None, &settings).await;
+            let (answer, kept) = send(&p, None, None, &settings, None).await;
             assert_eq!(&answer.unwrap().body[..], expected_body);
             assert!(kept.is_none());
         }
-        let (answer, kept) = send(&p, None, None, &settings).await;
+        let (answer, kept) = send(&p, None, None, &settings, None).await;
         assert_eq!(answer.unwrap().status, 200);
         assert!(kept.is_some(), "HTTP/1.0 with keep-alive is kept");
         assert_eq!(server.await.unwrap().len(), 4);
@@ -1007,7 +1129,7 @@ mod tests {
         let p = prepared(&format!("http://{addr}/"));
         let mut failures = Vec::new();
         for _ in 0..6 {
-            let (answer, kept) = send(&p, None, None, &settings).await;
+            let (answer, kept) = send(&p, None, None, &settings, None).await;
             assert!(kept.is_none());
             failures.push(answer.unwrap_err());
         }
@@ -1034,11 +1156,11 @@ mod tests {
         .await;
         let settings = client::ClientSettings::default();
         let post = prepared_as(Method::POST, &format!("http://{addr}/login/jwt-session"));
-        let (answer, kept) = send(&post, None, None, &settings).await;
+        let (answer, kept) = send(&post, None, None, &settings, None).await;
         assert_eq!(answer.unwrap().status, 200);
         // The server closes the first connection after its one reply.
         tokio::time::sleep(Duration::from_millis(50)).await;
-        let (answer, _) = send(&post, kept, None, &settings).await;
+        let (answer, _) = send(&post, kept, None, &settings, None).await;
         assert_eq!(answer.unwrap().status, 201);
         let seen = server.await.unwrap();
         assert_eq!(seen.iter().map(Vec::len).collect::<Vec<_>>(), [1, 1]);
@@ -1057,15 +1179,15 @@ mod tests {
         let (addr, server) = scripted(vec![vec![ok, b""], vec![ok]]).await;
         let settings = client::ClientSettings::default();
         let get = prepared(&format!("http://{addr}/"));
-        let (_, kept) = send(&get, None, None, &settings).await;
-        let (answer, _) = send(&get, kept, None, &settings).await;
+        let (_, kept) = send(&get, None, None, &settings, None).await;
+        let (answer, _) = send(&get, kept, None, &settings, None).await;
         assert_eq!(answer.unwrap().status, 200, "the GET was sent again");
         assert_eq!(requests_per_connection(server).await, [2, 1]);
 
         let (addr, server) = scripted(vec![vec![ok, b""], vec![ok]]).await;
         let post = prepared_as(Method::POST, &format!("http://{addr}/"));
-        let (_, kept) = send(&post, None, None, &settings).await;
-        let (answer, kept) = send(&post, kept, None, &settings).await;
+        let (_, kept) = send(&post, None, None, &settings, None).await;
+        let (answer, kept) = send(&post, kept, None, &settings, None).await;
         assert_eq!(
             answer.unwrap_err(),
             Failure::Other,
@@ -1073,7 +1195,7 @@ mod tests {
         );
         assert!(kept.is_none());
         // The second connection is still there for the next request.
-        let (answer, _) = send(&post, None, None, &settings).await;
+        let (answer, _) = send(&post, None, None, &settings, None).await;
         assert_eq!(answer.unwrap().status, 200);
         assert_eq!(requests_per_connection(server).await, [2, 1]);
     }
@@ -1095,11 +1217,11 @@ mod tests {
         .await;
         let settings = client::ClientSettings::default();
         let p = prepared(&format!("http://{addr}/"));
-        let (answer, _) = send(&p, None, None, &settings).await;
+        let (answer, _) = send(&p, None, None, &settings, None).await;
         let answer = answer.unwrap();
         assert_eq!(answer.headers.len(), FEW_HEADERS + 21);
         assert_eq!(answer.headers["x-h30"], "v30");
-        let (answer, _) = send(&p, None, None, &settings).await;
+        let (answer, _) = send(&p, None, None, &settings, None).await;
         assert_eq!(answer.unwrap_err(), Failure::Other);
         server.await.unwrap();
     }
@@ -1113,11 +1235,11 @@ mod tests {
         .await;
         let settings = client::ClientSettings::default();
         let p = prepared(&format!("http://{addr}/")).without_headers();
-        let (answer, kept) = send(&p, None, None, &settings).await;
+        let (answer, kept) = send(&p, None, None, &settings, None).await;
         let answer = answer.unwrap();
         assert_eq!(&answer.body[..], b"ok");
         assert!(answer.headers.is_empty());
-        let (answer, kept) = send(&p, kept, None, &settings).await;
+        let (answer, kept) = send(&p, kept, None, &settings, None).await;
         assert_eq!(&answer.unwrap().body[..], b"bye");
         assert!(kept.is_none(), "Connection: close is honoured");
         server.await.unwrap();
@@ -1183,7 +1305,7 @@ mod tests {
         let p = prepared(&format!("http://{addr}/"));
         for (reply, expected, keep) in &cases {
             let what = String::from_utf8_lossy(reply);
-            let (answer, kept) = send(&p, None, None, &settings).await;
+            let (answer, kept) = send(&p, None, None, &settings, None).await;
             match (answer, expected) {
                 (Ok(answer), Ok(body)) => assert_eq!(&answer.body[..], *body, "{what}"),
                 (Err(failure), Err(expected)) => assert_eq!(failure, *expected, "{what}"),
@@ -1206,7 +1328,7 @@ mod tests {
         };
         let mut p = prepared(&format!("http://{addr}/"));
         p.timeout = Duration::from_secs(30);
-        let (answer, _) = send(&p, None, None, &settings).await;
+        let (answer, _) = send(&p, None, None, &settings, None).await;
         assert_eq!(
             answer.unwrap_err(),
             Failure::Other,
@@ -1242,10 +1364,10 @@ mod tests {
         });
         let settings = client::ClientSettings::default();
         let p = prepared(&format!("http://{addr}/"));
-        let (_, kept) = send(&p, None, None, &settings).await;
+        let (_, kept) = send(&p, None, None, &settings, None).await;
         assert!(kept.is_some());
         tokio::time::sleep(Duration::from_millis(80)).await;
-        let (answer, _) = send(&p, kept, None, &settings).await;
+        let (answer, _) = send(&p, kept, None, &settings, None).await;
         let answer = answer.unwrap();
         assert_eq!((answer.status, &answer.body[..]), (200, &b"new"[..]));
         server.await.unwrap();
@@ -1258,8 +1380,8 @@ mod tests {
             scripted(vec![vec![ok, b"HTTP/1.1 100 Continue\r\n\r\n"], vec![ok]]).await;
         let settings = client::ClientSettings::default();
         let p = prepared(&format!("http://{addr}/"));
-        let (_, kept) = send(&p, None, None, &settings).await;
-        let (answer, kept) = send(&p, kept, None, &settings).await;
+        let (_, kept) = send(&p, None, None, &settings, None).await;
+        let (answer, kept) = send(&p, kept, None, &settings, None).await;
         assert_eq!(
             answer.unwrap_err(),
             Failure::Other,
@@ -1267,7 +1389,7 @@ mod tests {
         );
         assert!(kept.is_none());
         // The second connection is still there for the next request, not used by a resend.
-        let (answer, _) = send(&p, None, None, &settings).await;
+        let (answer, _) = send(&p, None, None, &settings, None).await;
         assert_eq!(answer.unwrap().status, 200);
         assert_eq!(requests_per_connection(server).await, [2, 1]);
     }

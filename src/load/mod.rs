@@ -17,3 +17,4 @@ pub mod pacer;
 pub mod report;
 pub mod stats;
 pub mod threshold;
+pub mod tls;

@@ -76,6 +76,22 @@ fn transport_with(
     session: SessionMode,
     connections: Connections,
 ) -> HttpTransport {
+    transport_at(
+        root,
+        &server.base_url,
+        session,
+        connections,
+        TokenStrategy::Shared,
+    )
+}
+
+fn transport_at(
+    root: &Utf8Path,
+    base_url: &url::Url,
+    session: SessionMode,
+    connections: Connections,
+    tokens: TokenStrategy,
+) -> HttpTransport {
     let read = jwtprobe::scenario::read(&[root.join("load")]).expect("valid scenario");
     let plan = runner::Plan::build(&read, &Filters::default(), &BTreeMap::new()).expect("plan");
     let now = chrono::Utc::now().timestamp();
@@ -85,7 +101,7 @@ fn transport_with(
         ..ClientSettings::default()
     };
     let settings = RunSettings {
-        base_url: server.base_url.clone(),
+        base_url: base_url.clone(),
         emulator: true,
         client: client.clone(),
         vars: BTreeMap::new(),
@@ -98,7 +114,7 @@ fn transport_with(
         HttpSettings {
             client,
             connections,
-            tokens: TokenStrategy::Shared,
+            tokens,
             session,
             pinned_now: now,
         },
@@ -360,4 +376,156 @@ async fn header_checks_are_judged_in_bearer_mode() {
             "content-type contains {wanted}"
         );
     }
+}
+
+/// The distinct `UserId` claims of the bearer tokens a wiremock server received.
+async fn distinct_users(server: &wiremock::MockServer) -> std::collections::BTreeSet<String> {
+    use base64::Engine as _;
+    let requests = server.received_requests().await.unwrap_or_default();
+    requests
+        .iter()
+        .filter_map(|r| {
+            let auth = r.headers.get("authorization")?.to_str().ok()?;
+            let payload = auth.strip_prefix("Bearer ")?.split('.').nth(1)?;
+            let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload)
+                .ok()?;
+            let claims: serde_json::Value = serde_json::from_slice(&json).ok()?;
+            Some(claims.get("UserId")?.as_str()?.to_owned())
+        })
+        .collect()
+}
+
+async fn accepting_server() -> wiremock::MockServer {
+    let server = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::any())
+        .respond_with(wiremock::ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    server
+}
+
+// See: issue #12 (`--token-pool 100000` minted 100k tokens but used about 50 of them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bearer_mode_walks_every_user_of_the_token_pool() {
+    let fx = fixture();
+    let server = accepting_server().await;
+    let base = url::Url::parse(&server.uri()).expect("wiremock URL");
+    let transport = transport_at(
+        &fx.root,
+        &base,
+        SessionMode::Bearer,
+        Connections::Shared,
+        TokenStrategy::Pool(300),
+    );
+    let result = drive(transport, closed(4, 900), None).await;
+    assert_eq!(result.stats.overall().requests(), 900);
+    let users = distinct_users(&server).await;
+    assert_eq!(users.len(), 300, "{users:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cookie_mode_keeps_one_pool_user_per_virtual_user() {
+    let fx = fixture();
+    let server = accepting_server().await;
+    let base = url::Url::parse(&server.uri()).expect("wiremock URL");
+    let transport = transport_at(
+        &fx.root,
+        &base,
+        SessionMode::Cookie,
+        Connections::Shared,
+        TokenStrategy::Pool(20),
+    );
+    // The server sets no cookie, so every request carries its user's token.
+    let result = drive(transport, closed(4, 200), None).await;
+    assert_eq!(result.stats.overall().requests(), 200);
+    let users = distinct_users(&server).await;
+    assert_eq!(users.len(), 4, "{users:?}");
+}
+
+// See: issue #12 (HTTPS load went through reqwest, and the built-in emulator's certificate
+// was not trusted by load).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_load_runs_on_the_lean_client_and_records_what_the_emulator_served() {
+    let fx = fixture();
+    let config = mock::read_config(&fx.root.join("mock.yaml")).expect("valid emulator config");
+    for session in [SessionMode::Bearer, SessionMode::Cookie] {
+        let server = mock::start(
+            config.clone(),
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            TlsMode::SelfSigned,
+        )
+        .await
+        .expect("emulator started");
+        assert_eq!(server.base_url.scheme(), "https");
+        let transport = transport_tls(&fx.root, &server.base_url, session, true);
+        let result = drive(transport, closed(4, 120), None).await;
+        let hits = server.hits();
+        server.shutdown().await;
+        let all = result.stats.overall();
+        assert_eq!(all.requests(), 120, "{session:?}");
+        assert_eq!(hits.total, 120, "{session:?}: served");
+        assert_eq!(all.error_count(), 0, "{session:?}: {:?}", all.errors);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn untrusted_certificate_is_a_tls_error_in_load() {
+    let fx = fixture();
+    let config = mock::read_config(&fx.root.join("mock.yaml")).expect("valid emulator config");
+    let server = mock::start(
+        config,
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        TlsMode::SelfSigned,
+    )
+    .await
+    .expect("emulator started");
+    let transport = transport_tls(&fx.root, &server.base_url, SessionMode::Bearer, false);
+    let result = drive(transport, closed(2, 10), None).await;
+    server.shutdown().await;
+    let all = result.stats.overall();
+    assert_eq!(all.requests(), 10);
+    assert_eq!(
+        all.errors.get(&ErrorClass::Tls).copied(),
+        Some(10),
+        "{:?}",
+        all.errors
+    );
+}
+
+fn transport_tls(
+    root: &Utf8Path,
+    base_url: &url::Url,
+    session: SessionMode,
+    insecure: bool,
+) -> HttpTransport {
+    let read = jwtprobe::scenario::read(&[root.join("load")]).expect("valid scenario");
+    let plan = runner::Plan::build(&read, &Filters::default(), &BTreeMap::new()).expect("plan");
+    let now = chrono::Utc::now().timestamp();
+    let client = ClientSettings {
+        timeout: Duration::from_secs(5),
+        cookies: false,
+        insecure,
+        ..ClientSettings::default()
+    };
+    let settings = RunSettings {
+        base_url: base_url.clone(),
+        emulator: true,
+        client: client.clone(),
+        vars: BTreeMap::new(),
+        now,
+        prefix: None,
+    };
+    let prepared = runner::prepare(&plan, &settings).expect("prepared");
+    HttpTransport::new(
+        &prepared,
+        HttpSettings {
+            client,
+            connections: Connections::PerUser,
+            tokens: TokenStrategy::Shared,
+            session,
+            pinned_now: now,
+        },
+    )
+    .expect("transport")
 }
