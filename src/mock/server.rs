@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum_server::Handle;
+use axum_server::accept::NoDelayAcceptor;
 use axum_server::tls_rustls::RustlsConfig;
 use camino::Utf8PathBuf;
 use tokio::task::JoinHandle;
@@ -156,6 +157,10 @@ pub async fn start_with_clock(
                     addr: listen,
                     source,
                 })?
+                // Without TCP_NODELAY a response written in several TLS records (HTTP/2's
+                // SETTINGS, then the answer) waited for the client's delayed ACK: the first
+                // request of a connection sometimes took 40 ms instead of 1 ms.
+                .map(|tls| tls.acceptor(NoDelayAcceptor::new()))
                 .handle(handle.clone());
             tokio::spawn(server.serve(service))
         }
@@ -165,6 +170,7 @@ pub async fn start_with_clock(
                     addr: listen,
                     source,
                 })?
+                .acceptor(NoDelayAcceptor::new())
                 .handle(handle.clone());
             tokio::spawn(server.serve(service))
         }
