@@ -3,9 +3,9 @@
 //! [`run`] drives a [`Transport`] (what one virtual user sends; [`super::http`] is the real
 //! one, tests use fakes) under a [`Model`]:
 //!
-//! - [`Model::Rate`] (open): the pacer thread releases intended send times into a queue that
-//!   a fixed set of virtual users serve. Each arrival is one request (the user's next step).
-//!   Latency is measured from the intended time, so when every user is busy the wait shows up
+//! - [`Model::Rate`] (open): the pacer thread releases intended send times into a lock-free
+//!   queue (`async-channel`) that a fixed set of virtual users serve. Each arrival is one
+//!   request (the user's next step). Latency is measured from the intended time, so when every user is busy the wait shows up
 //!   as latency and as backlog, and the run is marked as not having kept its schedule.
 //! - [`Model::Users`] (closed): N users each loop over their steps as fast as answers come,
 //!   with an optional think time between requests; intended time equals actual send.
@@ -20,7 +20,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use tokio::sync::{Mutex, mpsc};
 use tokio::task::JoinSet;
 
 use super::hlog::{HlogError, HlogWriter, RunFacts};
@@ -205,19 +204,20 @@ pub async fn run<T: Transport>(
     match &model {
         Model::Rate { schedule, .. } => {
             health = Some(Health::for_rate(schedule.peak_rate()));
-            let (tx, rx) = mpsc::unbounded_channel::<(Instant, bool)>();
-            let rx = Arc::new(Mutex::new(rx));
+            // A lock-free MPMC hand-off: a free user takes the next released arrival without
+            // waiting on a lock that another user holds while it waits (a locked receiver made
+            // every arrival wake two tasks in turn and capped the rate on many cores).
+            let (tx, rx) = async_channel::unbounded::<(Instant, bool)>();
             for mut user in prepared_users.drain(..) {
                 let recorder = Recorder::new(Arc::clone(&keys));
                 recorders.push(recorder.clone());
                 let transport = Arc::clone(&transport);
-                let rx = Arc::clone(&rx);
+                let rx = rx.clone();
                 let backlog = Arc::clone(&backlog);
                 let stopping = Arc::clone(&stopping);
                 users.spawn(async move {
                     loop {
-                        let next = rx.lock().await.recv().await;
-                        let Some((intended, measured)) = next else {
+                        let Ok((intended, measured)) = rx.recv().await else {
                             return;
                         };
                         if stopping.load(Ordering::Relaxed) {
@@ -231,11 +231,13 @@ pub async fn run<T: Transport>(
                     }
                 });
             }
+            // Only the users receive: when the last one ends, the pacer's send fails and it stops.
+            drop(rx);
             pacer_thread = Some(pacer::spawn_pacer(
                 schedule,
                 start,
                 Arc::clone(&backlog),
-                move |intended, measured| tx.send((intended, measured)).is_ok(),
+                move |intended, measured| tx.try_send((intended, measured)).is_ok(),
             )?);
         }
         Model::Users {
