@@ -23,7 +23,8 @@
 #           verifying an RS256 token and opening a session on every request (wrk with a fixed
 #           bearer header), against `jwtprobe bench verify --threads` on the same cores
 #
-# Prints per round req/s and generator CPU µs per request (user+system of the tool, from
+# jwtprobe runs with one connection per virtual user (`--connections per-user`, the default),
+# like wrk's and oha's connections. Prints per round req/s and generator CPU µs per request (user+system of the tool, from
 # getrusage), then medians and ratios. Nothing leaves 127.0.0.1. wrk comes from apt when
 # missing; oha is used when on PATH (`cargo install oha`). The device machine (no Rust) can run
 # this with a carried `BIN=` and carried wrk/oha binaries.
@@ -116,7 +117,7 @@ closed_section() {
              rps=$(echo "$out" | awk '/Requests\/sec/ {print $2; exit}')
              n=$(python3 -c "print(round($rps*$SECS))") ;;
         jwtprobe) out=$(cpu_run "$BIN" load "$WORK/sc" --target "$base" --insecure --users "$CONNS" \
-                          --duration "${SECS}"s --connections shared --json "$WORK/j.json" 2>&1)
+                          --duration "${SECS}"s --connections per-user --json "$WORK/j.json" 2>&1)
              rps=$(jq_ "$WORK/j.json" "d['overall']['rps']")
              n=$(jq_ "$WORK/j.json" "d['overall']['requests']") ;;
       esac
@@ -153,7 +154,7 @@ for section in $SECTIONS; do
       for rate in $RATES; do
         for round in $(seq "$ROUNDS"); do
           out=$(cpu_run "$BIN" load "$WORK/sc" --target "$base" --rate "$rate" --users "$CONNS" \
-                  --duration "${SECS}"s --connections shared --json "$WORK/r.json" 2>&1 || true)
+                  --duration "${SECS}"s --connections per-user --json "$WORK/r.json" 2>&1 || true)
           kept=$(jq_ "$WORK/r.json" "d['schedule_kept']")
           got=$(jq_ "$WORK/r.json" "round(d['overall']['rps'])")
           late=$(jq_ "$WORK/r.json" "d['overall']['lateness_us']['p99']")
