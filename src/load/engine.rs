@@ -37,6 +37,14 @@ pub trait Transport: Send + Sync + 'static {
     /// Creates virtual user number `index`.
     fn new_user(&self, index: u64) -> Self::User;
 
+    /// Opens what the user's first request needs (its connection, TLS handshake included)
+    /// before the clock starts, so that connecting is never measured as latency. Failures are
+    /// left for the first request to find and count. The default does nothing.
+    fn connect<'a>(&'a self, user: &'a mut Self::User) -> impl Future<Output = ()> + Send + 'a {
+        let _ = user;
+        std::future::ready(())
+    }
+
     /// Sends the user's next request. Token minting done here is recorded with
     /// [`Recorder::record_mint`] and must happen before `started`.
     fn send<'a>(
@@ -186,6 +194,23 @@ pub async fn run<T: Transport>(
         .iter()
         .map(|&n| transport.new_user(n))
         .collect();
+    // Connections are opened before the clock starts too, all users at once, each bounded by
+    // its connect timeout.
+    let mut connecting = JoinSet::new();
+    for mut user in prepared_users.drain(..) {
+        let transport = Arc::clone(&transport);
+        connecting.spawn(async move {
+            transport.connect(&mut user).await;
+            user
+        });
+    }
+    while let Some(joined) = connecting.join_next().await {
+        match joined {
+            Ok(user) => prepared_users.push(user),
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => {}
+        }
+    }
     let started_wall = SystemTime::now();
     // A short lead lets every user wait on the queue before the first arrival is due.
     let start = Instant::now() + Duration::from_millis(20);

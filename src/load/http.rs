@@ -712,6 +712,31 @@ impl Transport for HttpTransport {
         }
     }
 
+    async fn connect(&self, user: &mut HttpUser) {
+        let Some(first) = self.scenarios[user.scenario].first() else {
+            return;
+        };
+        let Some(prepared) = &first.lean else {
+            return;
+        };
+        if self.settings.connections == Connections::PerRequest {
+            return;
+        }
+        let opened = lean::Conn::open(
+            prepared,
+            self.settings.client.connect_timeout,
+            self.tls.as_ref(),
+        )
+        .await;
+        if let Ok(conn) = opened {
+            match self.settings.connections {
+                Connections::PerUser => user.idle.push(conn),
+                Connections::Shared => self.pool.put(conn),
+                Connections::PerRequest => {}
+            }
+        }
+    }
+
     async fn send(&self, user: &mut HttpUser, recorder: &Recorder) -> Sent {
         let steps = &self.scenarios[user.scenario];
         let step = user.step;

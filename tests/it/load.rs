@@ -529,3 +529,52 @@ fn transport_tls(
     )
     .expect("transport")
 }
+
+// See: issue #12 (connections opened before the timed phase).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_users_connection_is_opened_before_the_clock_starts() {
+    let fx = fixture();
+    // A server that accepts and counts connections and never answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = url::Url::parse(&format!(
+        "http://{}",
+        listener.local_addr().expect("address")
+    ))
+    .expect("url");
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = Arc::clone(&accepted);
+    let server = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            held.push(socket);
+        }
+    });
+    let transport = transport_at(
+        &fx.root,
+        &base,
+        SessionMode::Bearer,
+        Connections::PerUser,
+        TokenStrategy::Shared,
+    );
+    let settings = EngineSettings {
+        model: closed(3, 30),
+        interval: Duration::from_millis(250),
+        hlog: None,
+        shard: None,
+    };
+    // Stopped before the first request is due: only the connections were made.
+    let result = engine::run(
+        Arc::new(transport),
+        settings,
+        std::future::ready(()),
+        |_| {},
+    )
+    .await
+    .expect("run");
+    server.abort();
+    assert_eq!(result.stats.overall().requests(), 0);
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 3);
+}
