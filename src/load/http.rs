@@ -264,6 +264,8 @@ pub struct HttpUser {
     pool_block: (usize, usize),
     /// Whether the user has begun an iteration of its steps.
     iterated: bool,
+    /// The lean client's total-timeout timer, reset for each request.
+    timer: lean::Timer,
 }
 
 /// The step labels of prepared scenarios, as series and thresholds name them: the step name
@@ -496,12 +498,13 @@ impl HttpTransport {
             None
         };
         let started = Instant::now();
-        let (answer, conn) = lean::send(
+        let (answer, conn) = lean::send_timed(
             prepared,
             conn,
             cookie,
             &self.settings.client,
             self.tls.as_ref(),
+            &mut user.timer,
         )
         .await;
         let finished = Instant::now();
@@ -709,6 +712,7 @@ impl Transport for HttpTransport {
             pool_slot: index as usize,
             pool_block: (0, 0),
             iterated: false,
+            timer: lean::Timer::new(),
         }
     }
 
