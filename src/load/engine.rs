@@ -5,8 +5,9 @@
 //!
 //! - [`Model::Rate`] (open): the pacer thread releases intended send times into a lock-free
 //!   queue (`async-channel`) that a fixed set of virtual users serve. Each arrival is one
-//!   request (the user's next step). Latency is measured from the intended time, so when every user is busy the wait shows up
-//!   as latency and as backlog, and the run is marked as not having kept its schedule.
+//!   request (the user's next step). Latency is measured from the intended time, so when
+//!   every user is busy the wait shows up as latency and as backlog, and the run is marked as
+//!   not having kept its schedule.
 //! - [`Model::Users`] (closed): N users each loop over their steps as fast as answers come,
 //!   with an optional think time between requests; intended time equals actual send.
 //!

@@ -765,8 +765,8 @@ impl Pool {
 }
 
 /// Sends `prepared` over `conn` (or a new connection when it is `None` or found closed), with
-/// `cookie` replacing the request's own cookies when given, within the total timeout (`timer`, reset here). Returns
-/// the answer and the connection when it may be reused.
+/// `cookie` replacing the request's own cookies when given, within the total timeout (kept by
+/// `timer`, reset here). Returns the answer and the connection when it may be reused.
 pub(crate) async fn send_timed(
     prepared: &Prepared,
     conn: Option<Conn>,
