@@ -32,9 +32,10 @@ use crate::scenario::{self, LoadBlock, Spanned};
 /// "service time".
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
-  jwtprobe load scenarios/load/bearer.yaml --rate 200 --duration 5s --threshold 'p99 < 50ms'
-  jwtprobe load scenarios/load/bearer.yaml --users 4 --requests 500 --json - --html reports/load.html
-  jwtprobe load scenarios/load --rate 1000 --shard 0/4 --hdr-log shard-0.hlog
+  jwtprobe load scenarios/load/bearer.yaml --rate 100 --duration 2s --threshold 'p99 < 500ms'
+  jwtprobe load scenarios/load/bearer.yaml --users 4 --requests 200 --json - --html reports/load.html
+  jwtprobe load scenarios/load/bearer.yaml --rate 100 --duration 2s --shard 0/2 --hdr-log shard-0.hlog
+  jwtprobe load scenarios/load/bearer.yaml --rate 100 --duration 2s --shard 1/2 --hdr-log shard-1.hlog
 
 Exit codes: 0 passed, 1 bad command line, 2 invalid scenario or threshold, \
 3 runtime error (target unreachable, report unwritable), 5 a threshold was breached.")]

@@ -20,8 +20,8 @@ use crate::report::{self, Meta, junit, load::Summary};
 /// single run's.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
-  jwtprobe merge shard-0.hlog shard-1.hlog --out all.hlog --json all.json --threshold 'p99 < 20ms'
-  jwtprobe merge shard-*.hlog --html reports/load.html --summary-md
+  jwtprobe merge shard-0.hlog shard-1.hlog --out all.hlog --json all.json --threshold 'p99 < 500ms'
+  jwtprobe merge shard-*.hlog --html reports/merged.html --summary-md
 
 Exit codes: 0 passed, 1 bad command line, 2 invalid threshold, 3 a log is \
 unreadable or a report unwritable, 5 a threshold was breached.")]

@@ -15,9 +15,9 @@ use crate::mock::{self, TlsMode};
 /// is `listening on URL`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
-  jwtprobe mock --listen 127.0.0.1:8080
+  jwtprobe mock
   jwtprobe mock --profile qlik-cloud --tls
-  jwtprobe mock --mock-config fixtures/mock/qseow.yaml --tls --listen 0.0.0.0:8443
+  jwtprobe mock --mock-config fixtures/mock/qseow-load.yaml --listen 127.0.0.1:0
 
 Exit codes: 0 stopped by Ctrl-C, 1 bad command line, 2 invalid config, 3 the address is in use.")]
 pub struct Args {

@@ -134,9 +134,8 @@ pub type CmdResult = Result<Exit, CliError>;
     long_about = None,
     propagate_version = true,
     after_help = "Examples:
-  jwtprobe run scenarios/qlik
-  jwtprobe run scenarios/qlik --target https://qlik.example.com --insecure --junit --html
-  jwtprobe load scenarios/load/bearer.yaml --rate 200 --duration 5s --threshold 'p99 < 50ms'
+  jwtprobe run scenarios/qlik --json --html
+  jwtprobe load scenarios/load/bearer.yaml --rate 100 --duration 2s --threshold 'p99 < 500ms'
   jwtprobe report reports/run.json --html reports/run.html
 
 Exit codes: 0 all passed, 1 bad command line, 2 invalid scenario or config, 3 runtime error, \

@@ -18,7 +18,7 @@ use crate::report::{self, Meta, html, markdown};
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   jwtprobe report reports/run.json --html reports/run.html
-  jwtprobe report reports/load.json reports/load.hlog --html
+  jwtprobe report all.json shard-0.hlog shard-1.hlog --html
   jwtprobe report shard-0.hlog shard-1.hlog --html merged.html --summary-md -
 
 Exit codes: 0 written, 1 bad command line, 2 an input is not a jwtprobe report, 3 an input \

@@ -17,13 +17,13 @@ use crate::scenario;
 /// Run scenarios and check every step.
 ///
 /// Without `--target` the scenarios run against the built-in emulator of the Qlik virtual
-/// proxy. Every report flag takes an optional file; `-` writes it to stdout.
+/// proxy; `--target https://qlik.example.com --insecure` runs them against a real server.
+/// Every report flag takes an optional file; `-` writes it to stdout.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   jwtprobe run scenarios/qlik
   jwtprobe run scenarios/qlik scenarios/qlik-cloud --junit reports/junit.xml --html reports/run.html
   jwtprobe run scenarios/qlik --tag smoke --json - --quiet
-  jwtprobe run scenarios/qlik --target https://qlik.example.com --insecure --summary-md
 
 Exit codes: 0 all passed, 1 bad command line, 2 invalid scenario, \
 3 runtime error (key unreadable, target unreachable, report unwritable), 4 a check failed.")]

@@ -346,16 +346,33 @@ const COLORS: [&str; 6] = [
 /// An SVG line chart; `attrs` are extra attributes on the `<svg>` element.
 fn chart(title: &str, y_label: &str, x: XAxis, lines: &[Line], attrs: &str) -> String {
     let (w, h) = (560.0, 260.0);
-    let (left, right, top, bottom) = (56.0, 12.0, 12.0, 40.0);
+    let (left, right, top, bottom) = (56.0, 36.0, 24.0, 40.0);
     let pw = w - left - right;
     let ph = h - top - bottom;
-    let xs = lines.iter().flat_map(|l| &l.points).map(|(px, _)| match x {
-        XAxis::Time => *px,
-        XAxis::Percentile => percentile_x(*px),
-    });
+    // On the percentile axis the 100% point (the max) has no finite position: it is drawn one
+    // unit right of the last tick the data reaches.
     let x_max = match x {
-        XAxis::Time => xs.fold(0.0, f64::max).max(1.0),
-        XAxis::Percentile => xs.fold(2.0, f64::max).ceil(),
+        XAxis::Time => lines
+            .iter()
+            .flat_map(|l| &l.points)
+            .map(|(px, _)| *px)
+            .fold(0.0, f64::max)
+            .max(1.0),
+        XAxis::Percentile => {
+            lines
+                .iter()
+                .flat_map(|l| &l.points)
+                .filter(|(p, _)| *p < 100.0)
+                .map(|(p, _)| percentile_x(*p))
+                .fold(1.0, f64::max)
+                .ceil()
+                + 1.0
+        }
+    };
+    let px_of = |v: f64| match x {
+        XAxis::Time => v,
+        XAxis::Percentile if v >= 100.0 => x_max,
+        XAxis::Percentile => percentile_x(v).min(x_max),
     };
     let y_max_raw = lines
         .iter()
@@ -407,7 +424,13 @@ fn chart(title: &str, y_label: &str, x: XAxis, lines: &[Line], attrs: &str) -> S
             let labels = ["0%", "90%", "99%", "99.9%", "99.99%", "99.999%", "99.9999%"];
             for (i, label) in labels.iter().enumerate() {
                 let i = i as f64;
-                if i > x_max {
+                if i >= x_max {
+                    let px = sx(x_max);
+                    let _ = write!(
+                        out,
+                        "<text x=\"{px:.1}\" y=\"{:.1}\" text-anchor=\"middle\">max</text>",
+                        top + ph + 14.0,
+                    );
                     break;
                 }
                 let px = sx(i);
@@ -452,13 +475,7 @@ fn chart(title: &str, y_label: &str, x: XAxis, lines: &[Line], attrs: &str) -> S
         let path: Vec<String> = line
             .points
             .iter()
-            .map(|(px, py)| {
-                let xv = match x {
-                    XAxis::Time => *px,
-                    XAxis::Percentile => percentile_x(*px),
-                };
-                format!("{:.1},{:.1}", sx(xv), sy(*py))
-            })
+            .map(|(px, py)| format!("{:.1},{:.1}", sx(px_of(*px)), sy(*py)))
             .collect();
         let _ = write!(
             out,
@@ -469,23 +486,19 @@ fn chart(title: &str, y_label: &str, x: XAxis, lines: &[Line], attrs: &str) -> S
         );
         if line.points.len() == 1 {
             let (cx, cy) = line.points[0];
-            let xv = match x {
-                XAxis::Time => cx,
-                XAxis::Percentile => percentile_x(cx),
-            };
             let _ = write!(
                 out,
                 "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"{}\"/>",
-                sx(xv),
+                sx(px_of(cx)),
                 sy(cy),
                 line.color
             );
         }
     }
-    // Legend.
-    for (i, line) in lines.iter().enumerate() {
-        let lx = left + 8.0 + 170.0 * (i % 3) as f64;
-        let ly = top + 10.0 + 14.0 * (i / 3) as f64;
+    // Legend, above the plot, one entry after the other (about 6.5 px per character).
+    let mut lx = left;
+    for line in lines {
+        let ly = top - 8.0;
         let _ = write!(
             out,
             "<rect x=\"{lx:.1}\" y=\"{:.1}\" width=\"10\" height=\"3\" fill=\"{}\"/><text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
@@ -495,6 +508,7 @@ fn chart(title: &str, y_label: &str, x: XAxis, lines: &[Line], attrs: &str) -> S
             ly,
             escape(&line.name)
         );
+        lx += 28.0 + 6.5 * line.name.chars().count() as f64;
     }
     let _ = write!(
         out,

@@ -5,5 +5,6 @@ mod admin;
 mod keys_tokens;
 mod load;
 mod mock;
+mod reports;
 mod run;
 mod scenarios;
