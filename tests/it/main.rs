@@ -2,6 +2,7 @@
 //! ephemeral ports and is bounded in time and count.
 
 mod admin;
+mod cli_help;
 mod keys_tokens;
 mod load;
 mod mock;

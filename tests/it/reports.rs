@@ -68,7 +68,11 @@ fn jwtprobe(fx: &Fixture, args: &[&str]) -> (i32, String, String) {
         .env("NO_COLOR", "1")
         .args(args);
     if matches!(args.first(), Some(&"run" | &"load")) {
-        cmd.args(["--mock-config", fx.root.join("mock.yaml").as_str(), "--mock-http"]);
+        cmd.args([
+            "--mock-config",
+            fx.root.join("mock.yaml").as_str(),
+            "--mock-http",
+        ]);
     }
     let out = cmd
         .timeout(Duration::from_secs(120))
@@ -209,18 +213,28 @@ fn run_reports_agree_on_the_failed_check() {
     assert!(junit.contains("<failure type=\"check\""), "{junit}");
     assert!(junit.contains("classname=\"run.expired."), "{junit}");
     assert!(junit.contains("hostname=\""), "{junit}");
-    assert!(junit.contains("<property name=\"jwtprobe.version\""), "{junit}");
+    assert!(
+        junit.contains("<property name=\"jwtprobe.version\""),
+        "{junit}"
+    );
     let html = fs_err::read_to_string(out.join("run.html")).unwrap();
     assert!(html.contains("status: 200"), "the HTML shows the YAML line");
     assert!(html.contains(">FAILED<"), "the HTML says the run failed");
     let md = fs_err::read_to_string(out.join("summary.md")).unwrap();
     assert!(md.starts_with("### jwtprobe run: ❌ failed"), "{md}");
-    assert!(md.contains("| expired token wrongly expected to pass | open the hub | status |"), "{md}");
+    assert!(
+        md.contains("| expired token wrongly expected to pass | open the hub | status |"),
+        "{md}"
+    );
 }
 
 #[test]
 fn junit_reports_are_valid_against_jenkins_junit_10_xsd() {
-    if !tool_available("xmllint", &["--version"], "xmllint (Debian `libxml2-utils`)") {
+    if !tool_available(
+        "xmllint",
+        &["--version"],
+        "xmllint (Debian `libxml2-utils`)",
+    ) {
         return;
     }
     let fx = fixture();
@@ -237,7 +251,10 @@ fn json_reports_match_their_checked_in_schemas() {
     let (code, err) = failing_run(&fx);
     assert_eq!(code, 4, "{err}");
     load_run(&fx);
-    assert_matches_schema(&read_json(&fx.root.join("out/run.json")), "schemas/run.schema.json");
+    assert_matches_schema(
+        &read_json(&fx.root.join("out/run.json")),
+        "schemas/run.schema.json",
+    );
     let load = read_json(&fx.root.join("out/load.json"));
     assert_matches_schema(&load, "schemas/load.schema.json");
     assert!(
@@ -337,7 +354,11 @@ fn render(browser: &str, page: &Utf8Path, work: &Utf8Path, shot: &Utf8Path) -> R
         .arg(&url)
         .output()
         .expect("chromium ran");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     let console = stderr
         .lines()
@@ -420,19 +441,31 @@ fn html_reports_render_offline_in_headless_chromium_with_the_runs_numbers() {
         seen.requests
     );
 
-    let load = render(browser, &out.join("load.html"), &out, &shots.join("load.png"));
+    let load = render(
+        browser,
+        &out.join("load.html"),
+        &out,
+        &shots.join("load.png"),
+    );
     assert!(load.console.is_empty(), "console: {:?}", load.console);
     assert!(load.requests.is_empty(), "requests: {:?}", load.requests);
     let json = read_json(&out.join("load.json"));
-    let p99 = json["overall"]["latency_us"]["p99"].as_u64().unwrap().to_string();
+    let p99 = json["overall"]["latency_us"]["p99"]
+        .as_u64()
+        .unwrap()
+        .to_string();
     assert_eq!(
         attribute_after(&load.dom, "data-chart=\"distribution\"", "data-p99-us").as_deref(),
         Some(p99.as_str()),
         "the distribution plot carries the JSON's p99"
     );
     assert_eq!(
-        attribute_after(&load.dom, "data-series=\"all\" data-metric=\"p99\"", "data-us")
-            .as_deref(),
+        attribute_after(
+            &load.dom,
+            "data-series=\"all\" data-metric=\"p99\"",
+            "data-us"
+        )
+        .as_deref(),
         Some(p99.as_str()),
         "the key figures show the JSON's p99"
     );
@@ -507,7 +540,10 @@ fn dash_writes_each_report_to_stdout_and_quiet_keeps_stderr_short() {
     let json: serde_json::Value = serde_json::from_str(&stdout).expect("stdout is the JSON");
     assert_eq!(json["schema"], "jwtprobe.run/1");
     assert!(!fx.root.join("-").exists(), "no file named `-`");
-    assert!(!err.contains("PASS valid token"), "quiet hides passing scenarios: {err}");
+    assert!(
+        !err.contains("PASS valid token"),
+        "quiet hides passing scenarios: {err}"
+    );
     assert!(err.contains("FAIL expired token"), "{err}");
     let (code, stdout, err) = jwtprobe(&fx, &["run", "run", "--junit", "-", "-q"]);
     assert_eq!(code, 4, "{err}");
@@ -533,7 +569,10 @@ fn summary_md_without_a_file_appends_to_github_step_summary() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
     let text = fs_err::read_to_string(&file).unwrap();
-    assert!(text.starts_with("earlier step\n### jwtprobe run: ✅ passed"), "{text}");
+    assert!(
+        text.starts_with("earlier step\n### jwtprobe run: ✅ passed"),
+        "{text}"
+    );
 }
 
 #[test]
