@@ -9,3 +9,4 @@ mod mock;
 mod reports;
 mod run;
 mod scenarios;
+mod shipping;
