@@ -861,6 +861,34 @@ mod tests {
     }
 
     #[test]
+    fn run_page_of_a_failed_step_looks_like_this() {
+        let json = serde_json::json!({
+            "schema": "jwtprobe.run/1",
+            "meta": {"tool": "jwtprobe", "version": "0.0.0", "hostname": "host",
+                     "started": "2026-01-01T00:00:00Z", "target": "https://qlik.test"},
+            "totals": {"scenarios": 1, "passed": 0, "failed": 1, "errors": 0, "skipped": 0},
+            "duration": 1500,
+            "scenarios": [{
+                "name": "expired <token>", "path": "scenarios/qlik/expired.yaml", "tags": [],
+                "duration": 1400,
+                "steps": [{
+                    "name": "open the hub", "status": "failed", "duration": 1300,
+                    "diagnostic": "error: check failed\n  |\n9 |       status: 200\n  |               ^^^ actual value is <400>\n",
+                    "outcomes": [{"check": "status", "passed": false, "expected": "200",
+                                  "actual": "400", "at": null}],
+                    "request": {"method": "GET", "url": "https://qlik.test/jwt/hub/",
+                                "headers": [["authorization", "Bearer eyJh.eyJw.…sig:1a2b3c4d"]],
+                                "token": "eyJh.eyJw.…sig:1a2b3c4d"},
+                    "response": {"status": 400, "headers": [["set-cookie", "X=••••(len 36, sha256:1a2b3c4d)"]],
+                                 "body_excerpt": "<h1>Bad Request</h1>", "body_len": 20},
+                    "timings": null
+                }]
+            }]
+        });
+        insta::assert_snapshot!("run_html", run(&json));
+    }
+
+    #[test]
     fn conformance_rows_become_a_table() {
         let html = run(&serde_json::json!({
             "totals": {}, "scenarios": [],

@@ -432,6 +432,34 @@ mod tests {
         }
     }
 
+    fn fixed_meta() -> Meta {
+        Meta {
+            tool: "jwtprobe".to_owned(),
+            version: "0.0.0".to_owned(),
+            hostname: "host".to_owned(),
+            started: "2026-01-01T00:00:00Z".to_owned(),
+            target: "https://qlik.test".to_owned(),
+        }
+    }
+
+    #[test]
+    fn summary_table_html_and_markdown_of_a_fixed_run_look_like_this() {
+        let stats = stats();
+        let verdicts: Vec<Verdict> = ["p99 < 5ms", "error_rate < 5%"]
+            .iter()
+            .map(|t| {
+                threshold::parse(t)
+                    .unwrap()
+                    .evaluate(&stats, Duration::from_secs(2))
+            })
+            .collect();
+        let s = summary(&stats, &verdicts);
+        insta::assert_snapshot!("load_summary_table", summary_table(&s));
+        let json = to_json(&s, &fixed_meta());
+        insta::assert_snapshot!("load_markdown", super::super::markdown::load(&json));
+        insta::assert_snapshot!("load_html", super::super::html::load(&json));
+    }
+
     #[test]
     fn breached_threshold_is_a_failed_junit_testcase() {
         let stats = stats();
