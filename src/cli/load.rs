@@ -547,9 +547,12 @@ async fn run_load(
     }
     resolved.targets.shutdown().await;
     let result = result?;
-    // The timeline for the HTML report comes back from the interval log just written.
-    let timeline = match (&args.html, &hlog_path) {
-        (Some(_), Some(path)) if path.as_str() != "/dev/stdout" => {
+    // The timeline for the HTML report (plots over time) comes back from the interval log
+    // just written; a temporary log is removed once read.
+    // The JSON summary carries it too whenever there is a log to read it from.
+    let wants_timeline = args.html.is_some() || args.json.is_some();
+    let timeline = match &hlog_path {
+        Some(path) if wants_timeline && path.as_str() != "/dev/stdout" => {
             let contents = hlog::read_file(path);
             if args.hdr_log.is_none() {
                 let _ = fs_err::remove_file(path);

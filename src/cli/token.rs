@@ -131,7 +131,7 @@ pub struct InspectArgs {
     #[arg(long, value_name = "NAME")]
     pub directory_claim: Option<String>,
     /// The audience `aud` must contain (default `qlik.api/login/jwt-session` on qlik-cloud).
-    /// `--audience` is the old spelling.
+    // `--audience` is the old spelling, kept as a hidden alias.
     #[arg(long = "aud", alias = "audience", value_name = "AUD")]
     pub audience: Option<String>,
     /// Clock skew allowed on `exp` and `nbf`.

@@ -240,3 +240,36 @@ fn every_help_example_runs() {
         failures.join("\n")
     );
 }
+
+#[test]
+fn old_flag_spellings_still_parse_but_are_hidden() {
+    use clap::Parser as _;
+    let cli = jwtprobe::cli::Cli::try_parse_from(["jwtprobe", "mock", "--config", "x.yaml"]);
+    assert!(cli.is_ok(), "mock --config: {cli:?}");
+    let cli = jwtprobe::cli::Cli::try_parse_from([
+        "jwtprobe",
+        "token",
+        "inspect",
+        "t",
+        "--audience",
+        "a",
+    ]);
+    assert!(cli.is_ok(), "token inspect --audience: {cli:?}");
+    let mut cmd = jwtprobe::cli::Cli::command();
+    let mock = cmd
+        .find_subcommand_mut("mock")
+        .unwrap()
+        .render_help()
+        .to_string();
+    assert!(mock.contains("--mock-config"), "{mock}");
+    assert!(!mock.contains("--config <"), "{mock}");
+    let inspect = cmd
+        .find_subcommand_mut("token")
+        .unwrap()
+        .find_subcommand_mut("inspect")
+        .unwrap()
+        .render_help()
+        .to_string();
+    assert!(inspect.contains("--aud <AUD>"), "{inspect}");
+    assert!(!inspect.contains("--audience"), "{inspect}");
+}
