@@ -302,8 +302,9 @@ pub struct LogContents {
     pub interrupted: bool,
     /// How many logs were merged into this.
     pub logs: usize,
-    /// Every interval, all series summed, by its start in milliseconds since the Unix epoch;
-    /// shards' intervals that start in the same millisecond are summed.
+    /// Every interval, all series summed, by its offset from the log's start in whole
+    /// seconds (as milliseconds). Shards started together write intervals at the same
+    /// offsets, so merged logs sum interval by interval.
     pub timeline: Timeline,
 }
 
@@ -316,7 +317,8 @@ pub struct TimelinePoint {
     pub all: Series,
 }
 
-/// A run's intervals by start time (milliseconds since the Unix epoch).
+/// A run's intervals by offset from the start of its log, in milliseconds rounded to whole
+/// seconds (intervals are one second long while running).
 pub type Timeline = BTreeMap<i64, TimelinePoint>;
 
 impl LogContents {
@@ -379,7 +381,7 @@ pub fn read(bytes: &[u8], path: &Utf8Path) -> Result<LogContents, HlogError> {
     let mut interval_window: Option<(f64, f64)> = None;
     let mut facts: Option<RunFacts> = None;
     let mut deserializer = Deserializer::new();
-    // Intervals by start relative to the base time, in milliseconds; made absolute at the end.
+    // Intervals by offset from the log's start, rounded to whole seconds (as milliseconds).
     let mut relative: BTreeMap<i64, TimelinePoint> = BTreeMap::new();
     for entry in IntervalLogIterator::new(bytes) {
         let entry = entry.map_err(|e| {
@@ -412,7 +414,7 @@ pub fn read(bytes: &[u8], path: &Utf8Path) -> Result<LogContents, HlogError> {
                 }
                 add_tagged(&mut contents, &tag, &h).map_err(|reason| invalid(offset, reason))?;
                 if let Some((kind, _)) = tag.split_once(':') {
-                    let point = relative.entry(millis(begin)).or_default();
+                    let point = relative.entry(whole_seconds_ms(begin)).or_default();
                     point.length_s = point.length_s.max(end - begin);
                     match kind {
                         "latency" => stats::add_into(&mut point.all.latency, &h),
@@ -432,7 +434,7 @@ pub fn read(bytes: &[u8], path: &Utf8Path) -> Result<LogContents, HlogError> {
     for line in text.split_inclusive('\n') {
         let trimmed = line.trim_end();
         if let Some(start) = interval_start(trimmed) {
-            current_interval = Some(millis(start));
+            current_interval = Some(whole_seconds_ms(start));
         }
         if let Some(rest) = trimmed.strip_prefix("#jwtprobe-counts ") {
             let (suffix, json) = rest
@@ -471,11 +473,7 @@ pub fn read(bytes: &[u8], path: &Utf8Path) -> Result<LogContents, HlogError> {
         line_offset += line.len();
     }
     let base = base_time.or(start_time).unwrap_or(0.0);
-    let base_ms = millis(base);
-    contents.timeline = relative
-        .into_iter()
-        .map(|(at, point)| (base_ms + at, point))
-        .collect();
+    contents.timeline = relative;
     contents.window = match &facts {
         Some(f) => Some((
             base + f.measured_from_s,
@@ -491,9 +489,9 @@ pub fn read(bytes: &[u8], path: &Utf8Path) -> Result<LogContents, HlogError> {
     Ok(contents)
 }
 
-/// Seconds as whole milliseconds (the timeline's key).
-fn millis(seconds: f64) -> i64 {
-    (seconds * 1000.0).round() as i64
+/// An offset in seconds rounded to whole seconds, as milliseconds (the timeline's key).
+fn whole_seconds_ms(seconds: f64) -> i64 {
+    seconds.round() as i64 * 1000
 }
 
 /// The start offset of an interval line (`[Tag=…,]<start>,<length>,<max>,<histogram>`).
@@ -666,6 +664,31 @@ mod tests {
         assert_eq!(merged.schedule_kept, Some(false));
         assert_eq!(merged.logs, 2);
         assert_eq!(merged.pacer.as_ref().map(Histogram::len), Some(2));
+    }
+
+    #[test]
+    fn shards_started_apart_merge_their_timelines_interval_by_interval() {
+        let start = SystemTime::now();
+        let one = stats_of("hub", series_with(1..=10, 200));
+        let two = stats_of("hub", series_with(1..=30, 200));
+        let log_a = read(
+            &log(&[one.clone(), two.clone()], start, &facts(true)),
+            "a".into(),
+        );
+        let later = start + Duration::from_millis(400);
+        let log_b = read(&log(&[one, two], later, &facts(true)), "b".into());
+        let mut merged = log_a.unwrap();
+        merged.merge(&log_b.unwrap());
+        let counts: Vec<u64> = merged
+            .timeline
+            .values()
+            .map(|p| p.all.latency.len())
+            .collect();
+        assert_eq!(counts, vec![20, 60]);
+        assert_eq!(
+            merged.timeline.keys().copied().collect::<Vec<_>>(),
+            vec![0, 1000]
+        );
     }
 
     #[test]
