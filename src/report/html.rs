@@ -558,6 +558,12 @@ fn distribution_chart(series: &Value) -> String {
             .collect()
     };
     let name = series_name(series);
+    if points.is_empty() {
+        return format!(
+            "<p class=\"meta\">{}: no response, so no latency to plot.</p>",
+            escape(&name)
+        );
+    }
     let lines = [
         Line {
             name: "latency (from intended send)".to_owned(),
