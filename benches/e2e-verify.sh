@@ -63,7 +63,7 @@ cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); print ($12 + $13)
 printf '%-8s %-7s %10s %9s %9s %9s %13s\n' workers path "req/s" p50 p99 p99.9 "mock µs CPU/req"
 declare -A CPU
 for workers in 1 2; do
-  "$BIN" mock --config "$WORK/mock.yaml" --listen 127.0.0.1:0 --workers "$workers" > "$WORK/mock.out" 2>/dev/null &
+  "$BIN" mock --mock-config "$WORK/mock.yaml" --listen 127.0.0.1:0 --workers "$workers" > "$WORK/mock.out" 2>/dev/null &
   MOCK=$!
   for _ in $(seq 50); do grep -q listening "$WORK/mock.out" 2>/dev/null && break; sleep 0.1; done
   URL=$(sed -n 's/^listening on //p' "$WORK/mock.out" | head -1)

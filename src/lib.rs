@@ -9,6 +9,7 @@ pub mod check;
 pub mod cli;
 pub mod client;
 pub mod diag;
+pub mod embedded;
 pub mod keys;
 pub mod load;
 pub mod mock;

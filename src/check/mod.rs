@@ -10,8 +10,9 @@
 //! match the cookie name exactly: a check on `X-Qlik-Session-jwt` does not match a cookie named
 //! `X-Qlik-Session-jwt-HTTP`; write the name the proxy sets.
 //!
-//! `actual` never holds a full cookie value: values are shown as `<redacted, N chars>`, except
-//! for an equality check on the value, which shows a short prefix and the length.
+//! `actual` never holds a full cookie value or credential: header values go through
+//! [`crate::token::redact::redact_header`], the one redaction every report uses, and cookie
+//! values show as [`crate::token::redact_secret`] does (length and fingerprint).
 //!
 //! This module is pure and synchronous.
 
@@ -272,32 +273,14 @@ fn status_outcome(
     }
 }
 
-/// Shows a header value, hiding secrets (cookie values, credentials).
+/// Shows a header value, hiding secrets (cookie values, credentials) as every report does.
 fn shown_header(name: &str, value: &str) -> String {
-    let lower = name.to_ascii_lowercase();
-    if lower == "set-cookie" || lower == "cookie" {
-        return redact_cookie_header(value);
+    let shown = crate::token::redact::redact_header(name, value, None);
+    if shown == value {
+        excerpt(value)
+    } else {
+        shown
     }
-    if lower == "authorization" || lower == "proxy-authorization" {
-        return format!("<redacted, {} chars>", value.chars().count());
-    }
-    excerpt(value)
-}
-
-/// `name=<redacted, N chars>; attributes…` for a `Set-Cookie` value.
-fn redact_cookie_header(value: &str) -> String {
-    value
-        .split(';')
-        .enumerate()
-        .map(|(i, part)| {
-            let part = part.trim();
-            match (i, part.split_once('=')) {
-                (0, Some((n, v))) => format!("{n}=<redacted, {} chars>", v.chars().count()),
-                _ => part.to_owned(),
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
 }
 
 /// A short, one-line excerpt of a text (at most 120 characters).
@@ -435,8 +418,8 @@ fn cookie_outcomes(
         )];
     };
     let redacted = format!(
-        "set (value <redacted, {} chars>)",
-        cookie.value().chars().count()
+        "set (value {})",
+        crate::token::redact_secret(cookie.value())
     );
     let mut out = Vec::new();
     match check.present {
@@ -456,7 +439,7 @@ fn cookie_outcomes(
         out.push(outcome(
             "value",
             format!("contains {}", value_prefix(c)),
-            format!("<redacted, {} chars>", cookie.value().chars().count()),
+            crate::token::redact_secret(cookie.value()),
             cookie.value().contains(c.as_str()),
         ));
     }

@@ -16,12 +16,12 @@ use super::{CliError, CmdResult, Exit};
 use crate::client::ClientSettings;
 use crate::diag::{Diagnostic, Located, Span};
 use crate::load::engine::{self, EngineSettings, LoadResult, Model, Progress};
-use crate::load::hlog::HlogWriter;
+use crate::load::hlog::{self, HlogWriter};
 use crate::load::http::{self, Connections, HttpSettings, HttpTransport, TokenStrategy};
 use crate::load::pacer::{Schedule, Shard, Stage};
-use crate::load::report::{self, Summary};
 use crate::load::stats::{ErrorClass, SessionMode, format_us};
 use crate::load::threshold::{self, Threshold};
+use crate::report::{self, Meta, junit, load::Summary};
 use crate::runner::{self, Filters};
 use crate::scenario::{self, LoadBlock, Spanned};
 
@@ -29,13 +29,16 @@ use crate::scenario::{self, LoadBlock, Spanned};
 ///
 /// Latency is measured from the intended send time in the rate model, so a target that
 /// falls behind shows up as latency (coordinated omission), and from the actual send as
-/// "service time". Example: `jwtprobe load scenarios/qlik/hub.yaml --rate 500 --duration 30s
-/// --threshold 'p99 < 20ms' --json`.
+/// "service time".
 #[derive(Debug, clap::Args)]
-#[command(
-    after_help = "Exit codes: 0 passed, 1 bad command line, 2 invalid scenario or threshold, \
-3 runtime error (target unreachable, report unwritable), 5 a threshold was breached."
-)]
+#[command(after_help = "Examples:
+  jwtprobe load scenarios/load/bearer.yaml --rate 100 --duration 2s --threshold 'p99 < 500ms'
+  jwtprobe load scenarios/load/bearer.yaml --users 4 --requests 200 --json - --html reports/load.html
+  jwtprobe load scenarios/load/bearer.yaml --rate 100 --duration 2s --shard 0/2 --hdr-log shard-0.hlog
+  jwtprobe load scenarios/load/bearer.yaml --rate 100 --duration 2s --shard 1/2 --hdr-log shard-1.hlog
+
+Exit codes: 0 passed, 1 bad command line, 2 invalid scenario or threshold, \
+3 runtime error (target unreachable, report unwritable), 5 a threshold was breached.")]
 pub struct Args {
     /// Scenario files or folders; each virtual user loops over one scenario's steps.
     #[arg(required = true, value_name = "PATH")]
@@ -80,15 +83,40 @@ pub struct Args {
     /// Take shard `i` of `n` (0-based) of the rate, users and requests.
     #[arg(long, value_name = "I/N", value_parser = Shard::parse)]
     pub shard: Option<Shard>,
-    /// Write the JSON summary (schema `jwtprobe.load/1`; default file `reports/load.json`).
+    /// Write the JSON summary (schema `jwtprobe.load/1`; default file `reports/load.json`;
+    /// `-` for stdout).
     #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "reports/load.json")]
     pub json: Option<Utf8PathBuf>,
     /// Write an HdrHistogram interval log (default file `reports/load.hlog`).
     #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "reports/load.hlog")]
     pub hdr_log: Option<Utf8PathBuf>,
-    /// Write a JUnit report, one testcase per threshold (default file `reports/load-junit.xml`).
+    /// Write a JUnit report, one testcase per threshold (default file `reports/load-junit.xml`;
+    /// `-` for stdout).
     #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "reports/load-junit.xml")]
     pub junit: Option<Utf8PathBuf>,
+    /// Write the HTML report with latency plots (default file `reports/load.html`; `-` for
+    /// stdout).
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "reports/load.html")]
+    pub html: Option<Utf8PathBuf>,
+    /// Write the Markdown summary (without a file: `$GITHUB_STEP_SUMMARY` when set, else
+    /// stdout).
+    #[arg(long, value_name = "FILE", num_args = 0..=1)]
+    pub summary_md: Option<Option<Utf8PathBuf>>,
+    /// Load only scenarios with this tag (repeatable).
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+    /// Skip scenarios with this tag (repeatable).
+    #[arg(long = "skip-tag", value_name = "TAG")]
+    pub skip_tags: Vec<String>,
+    /// Load only scenarios whose name contains this text (repeatable).
+    #[arg(long = "name", value_name = "TEXT")]
+    pub names: Vec<String>,
+    /// Print only the outcome line and breached thresholds.
+    #[arg(long, short = 'q', conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Print a progress line every interval (no spinner) and the target's settings.
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
     /// Set a template variable (`--var user=alice`).
     #[arg(long = "var", value_name = "NAME=VALUE", value_parser = super::run::parse_var)]
     pub vars: Vec<(String, String)>,
@@ -139,7 +167,12 @@ pub enum SessionArg {
 /// Runs the command.
 pub fn run(args: Args) -> CmdResult {
     let vars: BTreeMap<String, String> = args.vars.iter().cloned().collect();
-    let plan = super::run::build_plan(&args.paths, &Filters::default(), &vars)?;
+    let filters = Filters {
+        tags: args.tags.clone(),
+        skip_tags: args.skip_tags.clone(),
+        names: args.names.clone(),
+    };
+    let plan = super::run::build_plan(&args.paths, &filters, &vars)?;
     if plan.scenarios.is_empty() {
         return Err(CliError::usage(anyhow::anyhow!(
             "no scenario found in the given paths"
@@ -439,11 +472,20 @@ async fn run_load(
     )
     .map_err(|e| CliError::runtime(anyhow::Error::new(e)))?;
 
-    let hlog = match &args.hdr_log {
+    // The HTML report plots the run over time from the interval log, so `--html` alone
+    // writes one to a temporary file.
+    let hlog_path = match (&args.hdr_log, &args.html) {
+        (Some(path), _) if report::is_stdout(path) => Some(Utf8PathBuf::from("/dev/stdout")),
+        (Some(path), _) => Some(path.clone()),
+        (None, Some(_)) => Some(temp_hlog_path()),
+        (None, None) => None,
+    };
+    let run_started = std::time::SystemTime::now();
+    let hlog = match &hlog_path {
         Some(path) => {
             ensure_parent(path)?;
             Some(
-                HlogWriter::create(path, std::time::SystemTime::now())
+                HlogWriter::create(path, run_started)
                     .map_err(|e| CliError::runtime(anyhow::Error::new(e)))?,
             )
         }
@@ -456,20 +498,41 @@ async fn run_load(
         shard: args.shard,
     };
     let describe = model.describe();
-    eprintln!(
-        "load: {describe} against {}{}",
-        if emulator {
-            "the built-in emulator at "
-        } else {
-            ""
-        },
-        prepared
-            .first()
-            .and_then(|s| s.steps.first())
-            .map(|s| s.request.url.origin().ascii_serialization())
-            .unwrap_or_default()
-    );
-    let bar = progress_bar();
+    let origin = prepared
+        .first()
+        .and_then(|s| s.steps.first())
+        .map(|s| s.request.url.origin().ascii_serialization())
+        .unwrap_or_default();
+    if !args.quiet {
+        eprintln!(
+            "load: {describe} against {}{origin}",
+            if emulator {
+                "the built-in emulator at "
+            } else {
+                ""
+            },
+        );
+    }
+    if args.verbose {
+        eprintln!(
+            "load: tokens {tokens:?}, session {}, connections {connections:?}, {} scenario(s), steps {}",
+            session.as_str(),
+            prepared.len(),
+            labels.join(", ")
+        );
+    }
+    let target_text = if emulator {
+        format!("{origin} (built-in emulator)")
+    } else {
+        origin
+    };
+    let meta = Meta::now(run_started, target_text);
+    let bar = if args.quiet || args.verbose {
+        None
+    } else {
+        progress_bar()
+    };
+    let quiet = args.quiet;
     let stop = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -478,7 +541,9 @@ async fn run_load(
         settings,
         stop,
         |p: &Progress| {
-            show_progress(bar.as_ref(), p);
+            if !quiet {
+                show_progress(bar.as_ref(), p);
+            }
         },
     )
     .await
@@ -489,7 +554,52 @@ async fn run_load(
     }
     resolved.targets.shutdown().await;
     let result = result?;
-    finish(&args, &describe, &prepared, &result, &thresholds)
+    // The timeline for the HTML report (plots over time) comes back from the interval log
+    // just written; a temporary log is removed once read.
+    // The JSON summary carries it too whenever there is a log to read it from.
+    let wants_timeline = args.html.is_some() || args.json.is_some();
+    let timeline = match &hlog_path {
+        Some(path) if wants_timeline && path.as_str() != "/dev/stdout" => {
+            let contents = hlog::read_file(path);
+            if args.hdr_log.is_none() {
+                let _ = fs_err::remove_file(path);
+            }
+            contents.ok().map(|c| c.timeline)
+        }
+        _ => None,
+    };
+    finish(
+        &args,
+        &describe,
+        &prepared,
+        &result,
+        &thresholds,
+        &meta,
+        timeline.as_ref(),
+    )
+}
+
+/// A fresh file name for an interval log that only the HTML report reads.
+fn temp_hlog_path() -> Utf8PathBuf {
+    let dir = Utf8PathBuf::from_path_buf(std::env::temp_dir()).unwrap_or_else(|_| ".".into());
+    dir.join(format!("jwtprobe-{}.hlog", uuid::Uuid::new_v4()))
+}
+
+/// Prints the load summary on stderr: the whole table, or with `quiet` the first line and
+/// breached thresholds only.
+pub fn print_summary(summary: &Summary<'_>, quiet: bool) {
+    let table = report::load::summary_table_with(summary, super::palette());
+    if quiet {
+        let mut lines = table.lines();
+        if let Some(first) = lines.next() {
+            eprintln!("{first}");
+        }
+        for line in lines.filter(|l| l.contains("FAIL")) {
+            eprintln!("{line}");
+        }
+    } else {
+        eprint!("{table}");
+    }
 }
 
 fn token_arg(t: TokenArg) -> TokenStrategy {
@@ -559,6 +669,8 @@ fn finish(
     prepared: &[runner::PreparedScenario],
     result: &LoadResult,
     thresholds: &[(Threshold, Option<Located>)],
+    meta: &Meta,
+    timeline: Option<&hlog::Timeline>,
 ) -> CmdResult {
     let verdicts: Vec<_> = thresholds
         .iter()
@@ -574,8 +686,9 @@ fn finish(
         schedule_notes: result.schedule.clone().err().into_iter().collect(),
         interrupted: result.interrupted,
         verdicts: &verdicts,
+        timeline,
     };
-    eprint!("{}", report::summary_table(&summary));
+    print_summary(&summary, args.quiet);
     let mut exit = if summary.breached() {
         Exit::ThresholdBreached
     } else {
@@ -596,18 +709,32 @@ fn finish(
         .collect::<Vec<_>>()
         .join(", ");
     if let Some(path) = &args.json
-        && let Err(e) = ensure_parent(path)
-            .map_err(|e| e.error)
-            .and_then(|()| report::write_json(path, &summary).map_err(anyhow::Error::new))
+        && let Err(e) = report::load::write_json(path, &summary, meta)
     {
-        fail(e);
+        fail(anyhow::Error::new(e));
     }
     if let Some(path) = &args.junit
-        && let Err(e) = ensure_parent(path)
-            .map_err(|e| e.error)
-            .and_then(|()| report::write_junit(path, &summary, &name).map_err(anyhow::Error::new))
+        && let Err(e) =
+            report::write_output("JUnit", path, junit::load(&summary, &name, meta).as_bytes())
     {
-        fail(e);
+        fail(anyhow::Error::new(e));
+    }
+    if args.html.is_some() || args.summary_md.is_some() {
+        let json = report::load::to_json(&summary, meta);
+        if let Some(path) = &args.html
+            && let Err(e) = super::report::write_html(path, &report::html::load(&json), args.quiet)
+        {
+            fail(e);
+        }
+        if let Some(choice) = &args.summary_md
+            && let Err(e) = super::report::write_summary_md(
+                choice.as_deref(),
+                &report::markdown::load(&json),
+                args.quiet,
+            )
+        {
+            fail(e);
+        }
     }
     let all = result.stats.overall();
     let unreachable = all.requests() > 0

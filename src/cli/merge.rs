@@ -10,19 +10,21 @@ use camino::Utf8PathBuf;
 
 use super::{CliError, CmdResult, Exit};
 use crate::load::hlog::{self, HlogWriter, LogContents, RunFacts};
-use crate::load::report::{self, Summary};
-use crate::load::threshold;
+use crate::load::threshold::{self, Verdict};
+use crate::report::{self, Meta, junit, load::Summary};
 
 /// Merge HdrHistogram interval logs written by `jwtprobe load --hdr-log` (one per shard).
 ///
-/// Example: `jwtprobe merge shard-*.hlog --out all.hlog --json all.json --threshold 'p99 <
-/// 20ms'` prints the combined summary, writes the merged log and JSON, and exits 5 when a
-/// threshold is breached across all shards together.
+/// Prints the combined summary, writes the merged log and reports, and exits 5 when a
+/// threshold is breached across all shards together. The merged reports look exactly like a
+/// single run's.
 #[derive(Debug, clap::Args)]
-#[command(
-    after_help = "Exit codes: 0 passed, 1 bad command line, 2 invalid threshold, 3 a log is \
-unreadable or a report unwritable, 5 a threshold was breached."
-)]
+#[command(after_help = "Examples:
+  jwtprobe merge shard-0.hlog shard-1.hlog --out all.hlog --json all.json --threshold 'p99 < 500ms'
+  jwtprobe merge shard-*.hlog --html reports/merged.html --summary-md
+
+Exit codes: 0 passed, 1 bad command line, 2 invalid threshold, 3 a log is \
+unreadable or a report unwritable, 5 a threshold was breached.")]
 pub struct Args {
     /// The interval logs to merge.
     #[arg(required = true, value_name = "LOG")]
@@ -30,12 +32,22 @@ pub struct Args {
     /// Write the merged interval log here.
     #[arg(long, value_name = "FILE")]
     pub out: Option<Utf8PathBuf>,
-    /// Write the JSON summary (schema `jwtprobe.load/1`) here.
+    /// Write the JSON summary (schema `jwtprobe.load/1`; `-` for stdout).
     #[arg(long, value_name = "FILE")]
     pub json: Option<Utf8PathBuf>,
-    /// Write a JUnit report, one testcase per threshold.
+    /// Write a JUnit report, one testcase per threshold (`-` for stdout).
     #[arg(long, value_name = "FILE")]
     pub junit: Option<Utf8PathBuf>,
+    /// Write the HTML report with latency plots (default file `reports/load.html`).
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "reports/load.html")]
+    pub html: Option<Utf8PathBuf>,
+    /// Write the Markdown summary (without a file: `$GITHUB_STEP_SUMMARY` when set, else
+    /// stdout).
+    #[arg(long, value_name = "FILE", num_args = 0..=1)]
+    pub summary_md: Option<Option<Utf8PathBuf>>,
+    /// Print only the outcome line and breached thresholds.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
     /// A threshold evaluated over the merged logs (repeatable).
     #[arg(long = "threshold", value_name = "EXPR")]
     pub thresholds: Vec<String>,
@@ -68,22 +80,10 @@ pub fn run(args: Args) -> CmdResult {
         .iter()
         .map(|t| t.evaluate(&merged.stats, elapsed))
         .collect();
-    let summary = Summary {
-        stats: &merged.stats,
-        elapsed,
-        model: format!(
-            "merged {} log{}",
-            merged.logs,
-            if merged.logs == 1 { "" } else { "s" }
-        ),
-        pacer: merged.pacer.as_ref(),
-        max_backlog: None,
-        schedule_kept: merged.schedule_kept.unwrap_or(true),
-        schedule_notes: merged.schedule_notes.clone(),
-        interrupted: merged.interrupted,
-        verdicts: &verdicts,
-    };
-    eprint!("{}", report::summary_table(&summary));
+    let summary = summary_of(&merged, &verdicts);
+    let start = UNIX_EPOCH + Duration::from_secs_f64(merged.window.map_or(0.0, |w| w.0.max(0.0)));
+    let meta = Meta::now(start, "(merged interval logs)");
+    super::load::print_summary(&summary, args.quiet);
     let runtime = |e: anyhow::Error| CliError::runtime(e);
     if let Some(path) = &args.out {
         let (start, end) = merged.window.unwrap_or((0.0, 0.0));
@@ -108,15 +108,55 @@ pub fn run(args: Args) -> CmdResult {
             .map_err(|e| runtime(anyhow::Error::new(e)))?;
     }
     if let Some(path) = &args.json {
-        report::write_json(path, &summary).map_err(|e| runtime(anyhow::Error::new(e)))?;
+        report::load::write_json(path, &summary, &meta)
+            .map_err(|e| runtime(anyhow::Error::new(e)))?;
     }
     if let Some(path) = &args.junit {
-        report::write_junit(path, &summary, "merged")
-            .map_err(|e| runtime(anyhow::Error::new(e)))?;
+        report::write_output(
+            "JUnit",
+            path,
+            junit::load(&summary, "merged", &meta).as_bytes(),
+        )
+        .map_err(|e| runtime(anyhow::Error::new(e)))?;
+    }
+    if args.html.is_some() || args.summary_md.is_some() {
+        let json = report::load::to_json(&summary, &meta);
+        if let Some(path) = &args.html {
+            super::report::write_html(path, &report::html::load(&json), args.quiet)
+                .map_err(runtime)?;
+        }
+        if let Some(choice) = &args.summary_md {
+            super::report::write_summary_md(
+                choice.as_deref(),
+                &report::markdown::load(&json),
+                args.quiet,
+            )
+            .map_err(runtime)?;
+        }
     }
     Ok(if summary.breached() {
         Exit::ThresholdBreached
     } else {
         Exit::Success
     })
+}
+
+/// The summary of merged logs, with the given threshold verdicts.
+pub fn summary_of<'a>(merged: &'a LogContents, verdicts: &'a [Verdict]) -> Summary<'a> {
+    Summary {
+        stats: &merged.stats,
+        elapsed: merged.elapsed(),
+        model: format!(
+            "merged {} log{}",
+            merged.logs,
+            if merged.logs == 1 { "" } else { "s" }
+        ),
+        pacer: merged.pacer.as_ref(),
+        max_backlog: None,
+        schedule_kept: merged.schedule_kept.unwrap_or(true),
+        schedule_notes: merged.schedule_notes.clone(),
+        interrupted: merged.interrupted,
+        verdicts,
+        timeline: Some(&merged.timeline),
+    }
 }

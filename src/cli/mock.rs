@@ -8,15 +8,43 @@ use camino::Utf8PathBuf;
 use super::{CliError, CmdResult, Exit, runtime};
 use crate::mock::{self, TlsMode};
 
-/// Arguments of this command.
+/// Serve the Qlik virtual proxy emulator until Ctrl-C.
+///
+/// Without `--mock-config` the emulator serves the QSEoW profile built into the binary (the
+/// same as `fixtures/mock/qseow.yaml`), so it works from any folder. The first line on stdout
+/// is `listening on URL`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  jwtprobe mock
+  jwtprobe mock --profile qlik-cloud --tls
+  jwtprobe mock --mock-config fixtures/mock/qseow-load.yaml --listen 127.0.0.1:0
+
+Exit codes: 0 stopped by Ctrl-C, 1 bad command line, 2 invalid config, 3 the address is in use.")]
 pub struct Args {
-    /// The emulator config (profile, virtual proxies, certificates, statuses).
-    #[arg(long, default_value = "fixtures/mock/qseow.yaml")]
-    pub config: Utf8PathBuf,
+    /// The emulator config (profile, virtual proxies, certificates, statuses); `--config` is
+    /// the old spelling. Default: the built-in config of `--profile`.
+    #[arg(
+        long = "mock-config",
+        alias = "config",
+        value_name = "FILE",
+        conflicts_with = "profile"
+    )]
+    pub config: Option<Utf8PathBuf>,
+
+    /// The built-in emulator config to serve when no `--mock-config` is given.
+    #[arg(long, value_name = "PROFILE", default_value = "qseow", value_parser = crate::embedded::MOCK_PROFILES)]
+    pub profile: String,
+
+    /// Print nothing but the `listening on URL` line.
+    #[arg(long, short = 'q', conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Also print which config file is served and how (TLS or plain HTTP).
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
 
     /// The address to listen on. Loopback by default; port 0 picks a free port.
-    #[arg(long, default_value = "127.0.0.1:0")]
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
     pub listen: SocketAddr,
 
     /// Serve HTTPS with a self-signed certificate generated at start (as a fresh Qlik install).
@@ -38,16 +66,17 @@ pub struct Args {
 
 /// Runs the command: serves until Ctrl-C, then shuts down cleanly.
 pub fn run(args: Args) -> CmdResult {
-    let config = mock::read_config(&args.config).map_err(|diags| {
-        let source = fs_err::read_to_string(&args.config).ok();
+    let path = match &args.config {
+        Some(path) => path.clone(),
+        None => super::target::builtin_config(&args.profile)?,
+    };
+    let config = mock::read_config(&path).map_err(|diags| {
+        let source = fs_err::read_to_string(&path).ok();
         let rendered = crate::diag::render_all(&diags, |_| source.as_deref());
         let count = diags.len();
         let noun = if count == 1 { "problem" } else { "problems" };
-        CliError::invalid(anyhow::anyhow!(
-            "mock config `{}` has {count} {noun}",
-            args.config
-        ))
-        .with_rendered(rendered)
+        CliError::invalid(anyhow::anyhow!("mock config `{path}` has {count} {noun}"))
+            .with_rendered(rendered)
     })?;
     let tls = match (args.tls_cert, args.tls_key) {
         (Some(cert), Some(key)) => TlsMode::Files { cert, key },
@@ -66,14 +95,34 @@ pub fn run(args: Args) -> CmdResult {
             })?,
         None => runtime()?,
     };
-    rt.block_on(serve(config, args.listen, tls))
+    if args.verbose {
+        let how = match &tls {
+            TlsMode::Plain => "plain HTTP",
+            TlsMode::SelfSigned => "HTTPS with a self-signed certificate",
+            TlsMode::Files { .. } => "HTTPS with the given certificate",
+        };
+        eprintln!("serving `{path}` over {how}");
+    }
+    let verbosity = if args.quiet {
+        0
+    } else if args.verbose {
+        2
+    } else {
+        1
+    };
+    rt.block_on(serve(config, args.listen, tls, verbosity))
 }
 
 #[expect(
     clippy::print_stdout,
     reason = "the listening URL is this command's data; scripts read the first line"
 )]
-async fn serve(config: mock::MockConfig, listen: SocketAddr, tls: TlsMode) -> CmdResult {
+async fn serve(
+    config: mock::MockConfig,
+    listen: SocketAddr,
+    tls: TlsMode,
+    verbosity: u8,
+) -> CmdResult {
     let profile = config.profile;
     let prefixes: Vec<String> = config
         .virtual_proxies
@@ -92,7 +141,9 @@ async fn serve(config: mock::MockConfig, listen: SocketAddr, tls: TlsMode) -> Cm
     let url = server.base_url.as_str().trim_end_matches('/').to_owned();
     println!("listening on {url}");
     let _ = std::io::stdout().flush();
-    if prefixes.is_empty() {
+    if verbosity == 0 {
+        // Quiet: only the URL line.
+    } else if prefixes.is_empty() {
         eprintln!(
             "profile {}: POST {url}/login/jwt-session; Ctrl-C stops",
             profile.name()
@@ -107,10 +158,12 @@ async fn serve(config: mock::MockConfig, listen: SocketAddr, tls: TlsMode) -> Cm
     let signal = tokio::signal::ctrl_c().await;
     let hits = server.hits();
     server.shutdown().await;
-    eprintln!(
-        "stopped after {} requests ({} tokens accepted, {} rejected, {} without token or session)",
-        hits.total, hits.accepted, hits.rejected, hits.no_token
-    );
+    if verbosity > 0 {
+        eprintln!(
+            "stopped after {} requests ({} tokens accepted, {} rejected, {} without token or session)",
+            hits.total, hits.accepted, hits.rejected, hits.no_token
+        );
+    }
     signal.map_err(|e| {
         CliError::runtime(anyhow::Error::new(e).context("failed to wait for Ctrl-C"))
     })?;

@@ -7,8 +7,11 @@
 //! Nothing else in the crate imports `cli`.
 
 use std::process::ExitCode;
+use std::sync::OnceLock;
 
 use clap::{Parser, Subcommand};
+
+use crate::report::color::{ColorChoice, Palette};
 
 pub mod bench;
 pub mod completions;
@@ -17,6 +20,7 @@ pub mod load;
 pub mod merge;
 pub mod mock;
 pub mod probe;
+pub mod report;
 pub mod run;
 pub mod schema;
 pub mod target;
@@ -123,11 +127,35 @@ pub type CmdResult = Result<Exit, CliError>;
 /// jwtprobe mints signed tokens from YAML scenarios, sends them to a target (by default the
 /// built-in emulator of the Qlik Sense virtual proxy) and checks the answers.
 #[derive(Debug, Parser)]
-#[command(name = "jwtprobe", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "jwtprobe",
+    version,
+    about,
+    long_about = None,
+    propagate_version = true,
+    after_help = "Examples:
+  jwtprobe run scenarios/qlik --json --html
+  jwtprobe load scenarios/load/bearer.yaml --rate 100 --duration 2s --threshold 'p99 < 500ms'
+  jwtprobe report reports/run.json --html reports/run.html
+
+Exit codes: 0 all passed, 1 bad command line, 2 invalid scenario or config, 3 runtime error, \
+4 a check failed, 5 a load threshold was breached."
+)]
 pub struct Cli {
+    /// When to colour PASS/FAIL on the terminal (`NO_COLOR` turns `auto` off).
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
     /// The command to run.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The palette chosen by `--color` for this process.
+static PALETTE: OnceLock<Palette> = OnceLock::new();
+
+/// The palette for stderr chosen by `--color` (no colour until the command line is parsed).
+pub fn palette() -> Palette {
+    PALETTE.get().copied().unwrap_or_default()
 }
 
 /// The commands.
@@ -143,6 +171,8 @@ pub enum Command {
     Load(load::Args),
     /// Merge HdrHistogram interval logs from several shards into one.
     Merge(merge::Args),
+    /// Turn a saved JSON report or interval logs into HTML or a Markdown summary.
+    Report(report::Args),
     /// Serve the Qlik virtual proxy emulator.
     Mock(mock::Args),
     /// Import, generate and describe keys and certificates.
@@ -175,12 +205,14 @@ pub fn main() -> ExitCode {
             return code.into();
         }
     };
+    let _ = PALETTE.set(cli.color.stderr_palette());
     let outcome = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Load(args) => load::run(args),
         Command::Merge(args) => merge::run(args),
+        Command::Report(args) => report::run(args),
         Command::Mock(args) => mock::run(args),
         Command::Keys(cmd) => keys::run(cmd),
         Command::Token(cmd) => token::run(cmd),

@@ -31,9 +31,11 @@ use crate::token::{self, Alg, Signer};
 
 /// Arguments of this command.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Example:\n  \
+#[command(after_help = "Examples:\n  \
 jwtprobe probe https://qlik.example.com/jwt/hub/ --key keys/QlikClient.key.pem \
---cert keys/QlikClient.cert.pem --user alice --directory CORP --insecure\n\n\
+--cert keys/QlikClient.cert.pem --user alice --directory CORP --insecure\n  \
+jwtprobe probe https://qlik.example.com/jwt/hub/ --key keys/QlikClient.key.pem \
+--user alice --directory CORP --insecure -q\n\n\
 On a 4xx it sends a few variant requests (without the prefix, other claim casings, no exp, an \
 xrfkey, a random key, no token) and prints the most likely cause in one sentence. It never \
 sends more than --max-requests requests. Tokens and cookie values are never printed in full. \
@@ -91,6 +93,10 @@ pub struct Args {
     /// The environment variable holding the password of a PFX key file.
     #[arg(long, value_name = "VAR", default_value = DEFAULT_PASSWORD_ENV)]
     pub password_env: String,
+    /// Print only the result (the most likely cause); the exchange and the variants are
+    /// printed otherwise.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }
 
 /// The URL's prefix (its first path segment, unless that is a keyword of the Qlik proxy, as
@@ -434,6 +440,7 @@ pub fn run(args: Args) -> CmdResult {
         &facts,
         usize::from(args.max_requests),
         &notes,
+        args.quiet,
     ))
 }
 
@@ -441,9 +448,19 @@ pub fn run(args: Args) -> CmdResult {
     clippy::print_stdout,
     reason = "the exchange and the diagnosis are this command's data"
 )]
-async fn probe(prober: &Prober, facts: &Facts, max: usize, notes: &[String]) -> CmdResult {
+async fn probe(
+    prober: &Prober,
+    facts: &Facts,
+    max: usize,
+    notes: &[String],
+    quiet: bool,
+) -> CmdResult {
+    // With `-q` only the result line is printed; everything else is the same.
+    macro_rules! say {
+        ($($arg:tt)*) => { if !quiet { println!($($arg)*); } };
+    }
     for note in notes {
-        println!("note: {note}");
+        say!("note: {note}");
     }
     let mut observed: Vec<Observation> = Vec::new();
     while observed.len() < max {
@@ -471,24 +488,26 @@ async fn probe(prober: &Prober, facts: &Facts, max: usize, notes: &[String]) -> 
                 Some(s) => summary.push_str(&format!(", exp in {}", human_span(s))),
                 None => summary.push_str(", no exp"),
             }
-            print!(
-                "{}",
-                describe_base(&exchange, token.as_deref().unwrap_or(""))
-            );
-            println!("{summary}");
+            if !quiet {
+                print!(
+                    "{}",
+                    describe_base(&exchange, token.as_deref().unwrap_or(""))
+                );
+            }
+            say!("{summary}");
             observed.push(Observation {
                 variant,
                 outcome: Ok(answer_of(&exchange)),
             });
             if observed.len() == 1 && diagnosis::next_variant(facts, &observed).is_some() {
-                println!("diagnosis (variant requests):");
+                say!("diagnosis (variant requests):");
             }
         } else {
             let outcome = outcome
                 .map(|e| answer_of(&e))
                 .map_err(|e| crate::runner::error_text(&e));
             let observation = Observation { variant, outcome };
-            println!("{}", describe_variant(&observation));
+            say!("{}", describe_variant(&observation));
             observed.push(observation);
         }
     }
@@ -500,7 +519,7 @@ async fn probe(prober: &Prober, facts: &Facts, max: usize, notes: &[String]) -> 
     } else {
         println!("most likely cause: {cause}");
     }
-    println!("sent {sent} {noun} (limit {max})");
+    say!("sent {sent} {noun} (limit {max})");
     Ok(match cause {
         Cause::Accepted => Exit::Success,
         _ => Exit::CheckFailed,

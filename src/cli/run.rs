@@ -9,20 +9,24 @@ use camino::Utf8PathBuf;
 use super::target::{self, TargetArgs};
 use super::{CliError, CmdResult, Exit};
 use crate::client::ClientSettings;
-use crate::report::{self, ConsoleReporter};
+use crate::report::run::Verbosity;
+use crate::report::{self, ConsoleReporter, Meta, RunReport};
 use crate::runner::{self, EventSink, Filters, Plan, RunResult, StepStatus};
 use crate::scenario;
 
 /// Run scenarios and check every step.
 ///
-/// Example: `jwtprobe run scenarios/qlik` runs the shipped Qlik suite against the built-in
-/// emulator; `jwtprobe run scenarios/qlik --target https://qlik.example.com --insecure
-/// --junit` runs it against a real server and writes `reports/junit.xml`.
+/// Without `--target` the scenarios run against the built-in emulator of the Qlik virtual
+/// proxy; `--target https://qlik.example.com --insecure` runs them against a real server.
+/// Every report flag takes an optional file; `-` writes it to stdout.
 #[derive(Debug, clap::Args)]
-#[command(
-    after_help = "Exit codes: 0 all passed, 1 bad command line, 2 invalid scenario, \
-3 runtime error (key unreadable, target unreachable, report unwritable), 4 a check failed."
-)]
+#[command(after_help = "Examples:
+  jwtprobe run scenarios/qlik
+  jwtprobe run scenarios/qlik scenarios/qlik-cloud --junit reports/junit.xml --html reports/run.html
+  jwtprobe run scenarios/qlik --tag smoke --json - --quiet
+
+Exit codes: 0 all passed, 1 bad command line, 2 invalid scenario, \
+3 runtime error (key unreadable, target unreachable, report unwritable), 4 a check failed.")]
 pub struct Args {
     /// Scenario files or folders (a folder's `suite.yaml` applies to its scenarios).
     #[arg(required = true, value_name = "PATH")]
@@ -45,12 +49,19 @@ pub struct Args {
     /// Override every suite's virtual proxy prefix (`--prefix jwt`; `--prefix ''` for none).
     #[arg(long, value_name = "PREFIX")]
     pub prefix: Option<String>,
-    /// Write a JUnit XML report (default file `reports/junit.xml`).
+    /// Write a JUnit XML report (default file `reports/junit.xml`; `-` for stdout).
     #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "reports/junit.xml")]
     pub junit: Option<Utf8PathBuf>,
-    /// Write a JSON report of every exchange (default file `reports/run.json`).
+    /// Write a JSON report of every exchange (default file `reports/run.json`; `-` for stdout).
     #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "reports/run.json")]
     pub json: Option<Utf8PathBuf>,
+    /// Write a self-contained HTML report (default file `reports/run.html`; `-` for stdout).
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "reports/run.html")]
+    pub html: Option<Utf8PathBuf>,
+    /// Write the Markdown summary (without a file: `$GITHUB_STEP_SUMMARY` when set, else
+    /// stdout).
+    #[arg(long, value_name = "FILE", num_args = 0..=1)]
+    pub summary_md: Option<Option<Utf8PathBuf>>,
     /// Total time limit of one request (`30s`, `500ms`).
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
     pub timeout: Duration,
@@ -63,6 +74,21 @@ pub struct Args {
     /// Print every step, not only failures.
     #[arg(long, short = 'v')]
     pub verbose: bool,
+    /// Print only failed scenarios and the summary.
+    #[arg(long, short = 'q', conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+impl Args {
+    fn verbosity(&self) -> Verbosity {
+        if self.quiet {
+            Verbosity::Quiet
+        } else if self.verbose {
+            Verbosity::Verbose
+        } else {
+            Verbosity::Normal
+        }
+    }
 }
 
 /// Parses `NAME=VALUE`.
@@ -129,28 +155,76 @@ pub fn run(args: Args) -> CmdResult {
         )));
     }
     let rt = super::runtime()?;
-    let result = rt.block_on(run_plan(&plan, &args, vars))?;
-    eprint!("{}", ConsoleReporter::default().summary(&result));
+    let started = std::time::SystemTime::now();
+    let console = ConsoleReporter::new(read.sources.clone(), args.verbosity(), super::palette());
+    let result = rt.block_on(run_plan(&plan, &args, vars, console))?;
+    let console = ConsoleReporter::new(read.sources.clone(), args.verbosity(), super::palette());
+    eprint!("{}", console.summary(&result));
 
+    let meta = Meta::now(started, report::run::describe_target(&result));
+    let report = RunReport {
+        result: &result,
+        sources: &read.sources,
+        meta: &meta,
+    };
     let mut exit = exit_for(&result);
-    let mut report_error = None;
-    if let Some(path) = &args.junit {
-        match report::write_junit(&result, path) {
-            Ok(()) => eprintln!("wrote JUnit report `{path}`"),
-            Err(e) => report_error = Some(e),
+    match write_reports(&args, &report) {
+        Ok(()) => Ok(exit),
+        Err(e) => {
+            exit = exit.worst(Exit::Runtime);
+            Err(CliError::new(exit, e))
         }
+    }
+}
+
+/// Writes every report asked for; the first failure is returned after trying them all.
+fn write_reports(args: &Args, report: &RunReport<'_>) -> Result<(), anyhow::Error> {
+    let mut first_error: Option<anyhow::Error> = None;
+    let mut keep = |r: Result<(), anyhow::Error>| {
+        if let Err(e) = r {
+            first_error.get_or_insert(e);
+        }
+    };
+    let said = |kind: &str, path: &camino::Utf8Path| {
+        if !args.quiet && !report::is_stdout(path) {
+            eprintln!("wrote {kind} report `{path}`");
+        }
+    };
+    if let Some(path) = &args.junit {
+        keep(
+            report::write_output("JUnit", path, report::junit::run(report).as_bytes())
+                .map(|()| said("JUnit", path))
+                .map_err(anyhow::Error::new),
+        );
     }
     if let Some(path) = &args.json {
-        match report::write_json(&result, path) {
-            Ok(()) => eprintln!("wrote JSON report `{path}`"),
-            Err(e) => report_error = Some(e),
+        keep(
+            report::run::write_json(report, path)
+                .map(|()| said("JSON", path))
+                .map_err(anyhow::Error::new),
+        );
+    }
+    if args.html.is_some() || args.summary_md.is_some() {
+        let json = report::run::json(report);
+        if let Some(path) = &args.html {
+            keep(super::report::write_html(
+                path,
+                &report::html::run(&json),
+                args.quiet,
+            ));
+        }
+        if let Some(choice) = &args.summary_md {
+            keep(super::report::write_summary_md(
+                choice.as_deref(),
+                &report::markdown::run(&json),
+                args.quiet,
+            ));
         }
     }
-    if let Some(e) = report_error {
-        exit = exit.worst(Exit::Runtime);
-        return Err(CliError::new(exit, e));
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(()),
     }
-    Ok(exit)
 }
 
 /// The exit code for a finished run: 3 when a step could not run, 4 when a check failed.
@@ -183,6 +257,7 @@ async fn run_plan(
     plan: &Plan,
     args: &Args,
     vars: BTreeMap<String, String>,
+    reporter: ConsoleReporter,
 ) -> Result<RunResult, CliError> {
     let started = Instant::now();
     let resolved = target::start_for_plan(plan, &args.target).await?;
@@ -197,9 +272,7 @@ async fn run_plan(
         pool_max_idle: None,
     };
     let now = chrono::Utc::now().timestamp();
-    let mut console = Console {
-        reporter: ConsoleReporter::new(args.verbose),
-    };
+    let mut console = Console { reporter };
     let mut scenarios = Vec::with_capacity(plan.scenarios.len());
     let mut first_url = None;
     let ctrl_c = tokio::signal::ctrl_c();

@@ -11,6 +11,9 @@ use crate::scenario;
 /// YAML editors use it for completion and inline errors, for example with the YAML Language
 /// Server: `# yaml-language-server: $schema=./scenario.schema.json` at the top of a file.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  jwtprobe schema --out scenario.schema.json
+  jwtprobe schema --suite --out suite.schema.json")]
 pub struct Args {
     /// Write the schema to this file instead of stdout.
     #[arg(long, value_name = "FILE")]

@@ -2,14 +2,15 @@
 //!
 //! With no `--target`, one emulator per profile the scenarios use is started on
 //! `127.0.0.1:0` over HTTPS with a self-signed certificate (as on a fresh Qlik install), from
-//! `fixtures/mock/<profile>.yaml` (or `--mock-config`). The client trusts that certificate
+//! the config built into the binary for that profile ([`crate::embedded`], the same as
+//! `fixtures/mock/<profile>.yaml`), or `--mock-config`. It works from any folder. The client trusts that certificate
 //! because the emulator is ours and on loopback; a real target needs `--insecure` or `--ca`.
 //! `run` and `load` share this.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-use camino::{Utf8Path, Utf8PathBuf};
+use camino::Utf8PathBuf;
 use url::Url;
 
 use super::CliError;
@@ -29,8 +30,8 @@ pub struct TargetArgs {
     /// A PEM file of CA certificates to trust for the target.
     #[arg(long, value_name = "FILE")]
     pub ca: Option<Utf8PathBuf>,
-    /// The emulator config to start instead of `fixtures/mock/<profile>.yaml` (ignored with
-    /// `--target`).
+    /// The emulator config to start instead of the built-in one for the suite's profile
+    /// (ignored with `--target`).
     #[arg(long, value_name = "FILE")]
     pub mock_config: Option<Utf8PathBuf>,
     /// Serve the emulator over plain HTTP (session cookies then get the `-HTTP` suffix).
@@ -85,29 +86,36 @@ impl Targets {
     }
 }
 
-/// The folder holding `fixtures/`: the current directory when it has one, else the source
-/// tree this binary was built from (so `cargo run` works from anywhere in the checkout).
-pub fn fixtures_root() -> Utf8PathBuf {
-    if Utf8Path::new("fixtures/mock").is_dir() {
-        Utf8PathBuf::from(".")
-    } else {
-        Utf8PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+/// The path of a built-in emulator config (`qseow`, `qlik-cloud`, …), written out with the
+/// fixture keys it names (see [`crate::embedded::fixtures_dir`]).
+pub fn builtin_config(name: &str) -> Result<Utf8PathBuf, CliError> {
+    if crate::embedded::mock_config(name).is_none() {
+        return Err(CliError::usage(anyhow::anyhow!(
+            "no built-in emulator config for profile `{name}`"
+        ))
+        .with_hint(format!(
+            "built in: {}; or pass `--mock-config FILE`",
+            crate::embedded::MOCK_PROFILES.join(", ")
+        )));
     }
+    let dir = crate::embedded::fixtures_dir().map_err(|e| {
+        CliError::runtime(
+            anyhow::Error::new(e).context("failed to write the built-in emulator config"),
+        )
+    })?;
+    Ok(dir.join(format!("fixtures/mock/{name}.yaml")))
 }
 
-/// The emulator config file for a profile.
-fn config_for(profile: ProfileName, args: &TargetArgs) -> Utf8PathBuf {
+/// The emulator config file for a profile, or `None` when none is built in.
+fn config_for(profile: ProfileName, args: &TargetArgs) -> Result<Option<Utf8PathBuf>, CliError> {
     if let Some(path) = &args.mock_config {
-        return path.clone();
+        return Ok(Some(path.clone()));
     }
-    let name = match profile {
-        ProfileName::Qseow => "qseow",
-        ProfileName::Qseow401 => "qseow-401",
-        ProfileName::QseowPre2024 => "qseow-pre2024",
-        ProfileName::QlikCloud => "qlik-cloud",
-        ProfileName::Generic => "generic",
-    };
-    fixtures_root().join(format!("fixtures/mock/{name}.yaml"))
+    let name = profile_name(profile);
+    if crate::embedded::mock_config(name).is_none() {
+        return Ok(None);
+    }
+    builtin_config(name).map(Some)
 }
 
 /// Resolves the targets for the given profiles: `--target` for all of them, or one emulator
@@ -128,7 +136,13 @@ pub async fn start(
             urls.insert(profile_name(profile), target.clone());
             continue;
         }
-        let path = config_for(profile, args);
+        let Some(path) = config_for(profile, args)? else {
+            return Err(CliError::usage(anyhow::anyhow!(
+                "no built-in emulator for profile `{}`",
+                profile_name(profile)
+            ))
+            .with_hint("pass `--target URL` to test a real server, or `--mock-config FILE`"));
+        };
         if let Some(url) = by_config.get(&path) {
             urls.insert(profile_name(profile), url.clone());
             continue;

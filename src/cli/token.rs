@@ -131,7 +131,8 @@ pub struct InspectArgs {
     #[arg(long, value_name = "NAME")]
     pub directory_claim: Option<String>,
     /// The audience `aud` must contain (default `qlik.api/login/jwt-session` on qlik-cloud).
-    #[arg(long, value_name = "AUD")]
+    // `--audience` is the old spelling, kept as a hidden alias.
+    #[arg(long = "aud", alias = "audience", value_name = "AUD")]
     pub audience: Option<String>,
     /// Clock skew allowed on `exp` and `nbf`.
     #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = humantime::parse_duration)]

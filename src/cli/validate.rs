@@ -9,8 +9,13 @@ use crate::scenario::{self, ReadOptions};
 ///
 /// Reads every file (a folder's `suite.yaml` applies to its scenarios), validates it against
 /// the scenario format, and prints every problem of every file with `file:line:col`, the line,
-/// a caret and a hint. Exit code 0 when all are valid, 2 when any is invalid.
+/// a caret and a hint.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  jwtprobe validate scenarios/qlik scenarios/qlik-cloud
+  jwtprobe validate scenarios/load --var user=alice -q
+
+Exit codes: 0 all valid, 1 bad command line, 2 any file is invalid.")]
 pub struct Args {
     /// Scenario files or folders.
     #[arg(required = true, value_name = "PATH")]
@@ -22,6 +27,9 @@ pub struct Args {
     /// variable defines.
     #[arg(long)]
     pub allow_unknown_vars: bool,
+    /// Print nothing when every file is valid.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }
 
 /// Runs the command.
@@ -34,6 +42,9 @@ pub fn run(args: Args) -> CmdResult {
         Ok(plan) => {
             let n = plan.scenarios.len();
             let m = plan.files;
+            if args.quiet {
+                return Ok(Exit::Success);
+            }
             eprintln!(
                 "ok: {n} {} in {m} {}",
                 plural(n, "scenario", "scenarios"),

@@ -29,6 +29,9 @@ use hdrhistogram::serialization::{Deserializer, V2DeflateSerializer};
 
 use super::stats::{self, ErrorClass, Series, SeriesKey, SessionMode, Stats};
 
+/// Values are recorded in microseconds; the Interval_Max column is written in milliseconds.
+const MAX_VALUE_DIVISOR: f64 = 1000.0;
+
 /// An error writing or reading an interval log.
 #[derive(Debug, thiserror::Error)]
 pub enum HlogError {
@@ -130,7 +133,7 @@ impl<W: Write> HlogWriter<W> {
                 .add_comment("jwtprobe load: values in microseconds, max column in milliseconds")
                 .with_start_time(start)
                 .with_base_time(start)
-                .with_max_value_divisor(1000.0);
+                .with_max_value_divisor(MAX_VALUE_DIVISOR);
             builder
                 .begin_log_with(&mut out, &mut serializer)
                 .map_err(io)?;
@@ -171,7 +174,10 @@ impl<W: Write> HlogWriter<W> {
             // Tags are built from encoded names, so this cannot happen; say so if it does.
             return Err(self.io_error(std::io::Error::other(format!("invalid log tag `{tag}`"))));
         };
+        // Every write builds a writer anew, so the divisor must be set here too: without it the
+        // Interval_Max column came out in microseconds under a header that says milliseconds.
         let result = IntervalLogWriterBuilder::new()
+            .with_max_value_divisor(MAX_VALUE_DIVISOR)
             .begin_log_with(&mut self.out, &mut self.serializer)
             .map_err(E::IoError)
             .and_then(|mut w| w.write_histogram(h, offset, length, Some(tag)));
@@ -296,7 +302,24 @@ pub struct LogContents {
     pub interrupted: bool,
     /// How many logs were merged into this.
     pub logs: usize,
+    /// Every interval, all series summed, by its offset from the log's start in whole
+    /// seconds (as milliseconds). Shards started together write intervals at the same
+    /// offsets, so merged logs sum interval by interval.
+    pub timeline: Timeline,
 }
+
+/// One interval of a run: every series summed, and the interval's length.
+#[derive(Debug, Clone, Default)]
+pub struct TimelinePoint {
+    /// Length of the interval, seconds.
+    pub length_s: f64,
+    /// Every series of the interval added together (latency, service, statuses, errors).
+    pub all: Series,
+}
+
+/// A run's intervals by offset from the start of its log, in milliseconds rounded to whole
+/// seconds (intervals are one second long while running).
+pub type Timeline = BTreeMap<i64, TimelinePoint>;
 
 impl LogContents {
     /// Length of the measured window (zero when unknown).
@@ -325,6 +348,11 @@ impl LogContents {
             .extend(other.schedule_notes.iter().cloned());
         self.interrupted |= other.interrupted;
         self.logs += other.logs;
+        for (at, point) in &other.timeline {
+            let mine = self.timeline.entry(*at).or_default();
+            mine.length_s = mine.length_s.max(point.length_s);
+            mine.all.add(&point.all);
+        }
     }
 }
 
@@ -353,6 +381,8 @@ pub fn read(bytes: &[u8], path: &Utf8Path) -> Result<LogContents, HlogError> {
     let mut interval_window: Option<(f64, f64)> = None;
     let mut facts: Option<RunFacts> = None;
     let mut deserializer = Deserializer::new();
+    // Intervals by offset from the log's start, rounded to whole seconds (as milliseconds).
+    let mut relative: BTreeMap<i64, TimelinePoint> = BTreeMap::new();
     for entry in IntervalLogIterator::new(bytes) {
         let entry = entry.map_err(|e| {
             let hdrhistogram::serialization::interval_log::LogIteratorError::ParseError { offset } =
@@ -383,14 +413,29 @@ pub fn read(bytes: &[u8], path: &Utf8Path) -> Result<LogContents, HlogError> {
                     });
                 }
                 add_tagged(&mut contents, &tag, &h).map_err(|reason| invalid(offset, reason))?;
+                if let Some((kind, _)) = tag.split_once(':') {
+                    let point = relative.entry(whole_seconds_ms(begin)).or_default();
+                    point.length_s = point.length_s.max(end - begin);
+                    match kind {
+                        "latency" => stats::add_into(&mut point.all.latency, &h),
+                        "service" => stats::add_into(&mut point.all.service, &h),
+                        "lateness" => stats::add_into(&mut point.all.lateness, &h),
+                        _ => {}
+                    }
+                }
             }
         }
     }
     // Comment lines carry the counts and facts; HdrHistogram's parser skips them.
     let text = String::from_utf8_lossy(bytes);
     let mut line_offset = 0;
+    // A counts line follows the histograms of its interval; this is that interval's start.
+    let mut current_interval: Option<i64> = None;
     for line in text.split_inclusive('\n') {
         let trimmed = line.trim_end();
+        if let Some(start) = interval_start(trimmed) {
+            current_interval = Some(whole_seconds_ms(start));
+        }
         if let Some(rest) = trimmed.strip_prefix("#jwtprobe-counts ") {
             let (suffix, json) = rest
                 .split_once(' ')
@@ -400,17 +445,24 @@ pub fn read(bytes: &[u8], path: &Utf8Path) -> Result<LogContents, HlogError> {
             let counts: Counts = serde_json::from_str(json)
                 .map_err(|e| invalid(line_offset, format!("bad counts: {e}")))?;
             let series = contents.stats.series.entry(key).or_default();
+            let mut point = current_interval.map(|at| &mut relative.entry(at).or_default().all);
             for (status, n) in counts.statuses {
                 let status: u16 = status
                     .parse()
                     .map_err(|_| invalid(line_offset, format!("bad status `{status}`")))?;
                 *series.statuses.entry(status).or_insert(0) += n;
+                if let Some(point) = point.as_deref_mut() {
+                    *point.statuses.entry(status).or_insert(0) += n;
+                }
             }
             for (class, n) in counts.errors {
                 let class = ErrorClass::parse(&class).ok_or_else(|| {
                     invalid(line_offset, format!("unknown error class `{class}`"))
                 })?;
                 *series.errors.entry(class).or_insert(0) += n;
+                if let Some(point) = point.as_deref_mut() {
+                    *point.errors.entry(class).or_insert(0) += n;
+                }
             }
         } else if let Some(json) = trimmed.strip_prefix("#jwtprobe-run ") {
             facts = Some(
@@ -421,6 +473,7 @@ pub fn read(bytes: &[u8], path: &Utf8Path) -> Result<LogContents, HlogError> {
         line_offset += line.len();
     }
     let base = base_time.or(start_time).unwrap_or(0.0);
+    contents.timeline = relative;
     contents.window = match &facts {
         Some(f) => Some((
             base + f.measured_from_s,
@@ -434,6 +487,23 @@ pub fn read(bytes: &[u8], path: &Utf8Path) -> Result<LogContents, HlogError> {
         contents.interrupted = f.interrupted;
     }
     Ok(contents)
+}
+
+/// An offset in seconds rounded to whole seconds, as milliseconds (the timeline's key).
+fn whole_seconds_ms(seconds: f64) -> i64 {
+    seconds.round() as i64 * 1000
+}
+
+/// The start offset of an interval line (`[Tag=…,]<start>,<length>,<max>,<histogram>`).
+fn interval_start(line: &str) -> Option<f64> {
+    if line.starts_with('#') || line.starts_with('"') {
+        return None;
+    }
+    let rest = match line.strip_prefix("Tag=") {
+        Some(tagged) => tagged.split_once(',')?.1,
+        None => line,
+    };
+    rest.split(',').next()?.parse().ok()
 }
 
 /// Byte offset of `part` (a slice of `whole`) within `whole`.
@@ -594,6 +664,31 @@ mod tests {
         assert_eq!(merged.schedule_kept, Some(false));
         assert_eq!(merged.logs, 2);
         assert_eq!(merged.pacer.as_ref().map(Histogram::len), Some(2));
+    }
+
+    #[test]
+    fn shards_started_apart_merge_their_timelines_interval_by_interval() {
+        let start = SystemTime::now();
+        let one = stats_of("hub", series_with(1..=10, 200));
+        let two = stats_of("hub", series_with(1..=30, 200));
+        let log_a = read(
+            &log(&[one.clone(), two.clone()], start, &facts(true)),
+            "a".into(),
+        );
+        let later = start + Duration::from_millis(400);
+        let log_b = read(&log(&[one, two], later, &facts(true)), "b".into());
+        let mut merged = log_a.unwrap();
+        merged.merge(&log_b.unwrap());
+        let counts: Vec<u64> = merged
+            .timeline
+            .values()
+            .map(|p| p.all.latency.len())
+            .collect();
+        assert_eq!(counts, vec![20, 60]);
+        assert_eq!(
+            merged.timeline.keys().copied().collect::<Vec<_>>(),
+            vec![0, 1000]
+        );
     }
 
     #[test]

@@ -7,14 +7,13 @@
 //! closed model a fixed number of users loop over the steps. Workers record into per-worker
 //! HDR histograms ([`stats`]) that one aggregator drains at interval boundaries, so memory
 //! stays flat. [`threshold`] turns `p99 < 20ms` into a gate, [`hlog`] writes and merges
-//! HdrHistogram interval logs, and [`report`] writes the summary, JSON and JUnit.
+//! HdrHistogram interval logs; `crate::report::load` writes the summary, JSON, JUnit and HTML.
 
 pub mod engine;
 pub mod hlog;
 pub mod http;
 pub(crate) mod lean;
 pub mod pacer;
-pub mod report;
 pub mod stats;
 pub mod threshold;
 pub mod tls;

@@ -1,38 +1,59 @@
-//! Write what a run produced: a console summary, JUnit XML and JSON.
+//! Every output format of jwtprobe: console, JUnit, JSON, HTML and the Markdown summary.
 //!
-//! Reporters read a [`RunResult`] (already redacted by the runner) and never drive a run. The
-//! console reporter also prints steps as they finish ([`ConsoleReporter::step`]). Failed checks
-//! are rendered with [`diag::Diagnostic`] so the terminal, JUnit and JSON show the same text,
-//! pointing at the YAML line of the expectation. Load reports live in `load::report`.
+//! Two typed results feed every format: a [`RunReport`] (a [`RunResult`] from the runner plus
+//! the text of the scenario files it ran, so failures show their YAML line without reading the
+//! disk again) and a [`load::Summary`] (a finished load run, or interval logs merged by
+//! `jwtprobe merge`). Each format is a function of one of them and a [`Meta`] (when, where and
+//! by which version the report was made):
+//!
+//! | format | run | load |
+//! |---|---|---|
+//! | console | [`run::ConsoleReporter`] | [`load::summary_table`] |
+//! | JUnit (Jenkins `junit-10.xsd`) | [`junit::run`] | [`junit::load`] |
+//! | JSON (`schemas/*.schema.json`) | [`run::json`] | [`load::to_json`] |
+//! | HTML (one self-contained file) | [`html::run`] | [`html::load`] |
+//! | Markdown summary | [`markdown::run`] | [`markdown::load`] |
+//!
+//! The HTML and Markdown renderers read the JSON value, so `jwtprobe report` turns a saved
+//! JSON report into the same HTML as `--html` on the run. The HdrHistogram interval log is
+//! written while a load runs, by [`crate::load::hlog`]. Results arrive already redacted (see
+//! [`crate::token::redact`]); reporters never drive a run.
 
-use std::collections::HashMap;
-use std::fmt::Write as _;
-use std::time::Duration;
+use std::io::Write as _;
 
 use camino::{Utf8Path, Utf8PathBuf};
-use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
-use crate::diag::Diagnostic;
-use crate::runner::{RunResult, ScenarioResult, StepResult, StepStatus};
+use crate::runner::RunResult;
+use crate::scenario::Sources;
 
-/// The JSON report's schema name and version.
-pub const RUN_SCHEMA: &str = "jwtprobe.run/1";
+pub mod color;
+pub mod html;
+pub mod junit;
+pub mod load;
+pub mod markdown;
+pub mod run;
+
+pub use run::{ConsoleReporter, RUN_SCHEMA, fmt_duration, render_step_problems};
 
 /// An error writing a report.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
-    /// The file could not be written.
-    #[error("failed to write report `{path}`")]
+    /// The file (or stdout) could not be written.
+    #[error("failed to write {kind} report `{path}`")]
     Write {
-        /// The report file.
+        /// Which report (`JSON`, `JUnit`, `HTML`, `Markdown`).
+        kind: &'static str,
+        /// The report file (`-` for stdout).
         path: Utf8PathBuf,
         /// The cause.
         #[source]
         source: std::io::Error,
     },
     /// The report could not be serialized.
-    #[error("failed to serialize report `{path}`")]
+    #[error("failed to serialize {kind} report `{path}`")]
     Serialize {
+        /// Which report.
+        kind: &'static str,
         /// The report file.
         path: Utf8PathBuf,
         /// The cause.
@@ -41,272 +62,91 @@ pub enum ReportError {
     },
 }
 
-/// Caches scenario file contents so diagnostics can show the offending line.
-#[derive(Debug, Default)]
-pub struct Sources {
-    files: HashMap<Utf8PathBuf, Option<String>>,
+/// When, where and by what a report was made; shown in JUnit, JSON, HTML and Markdown.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct Meta {
+    /// The tool's name, `jwtprobe`.
+    pub tool: String,
+    /// The tool's version (`CARGO_PKG_VERSION`).
+    pub version: String,
+    /// The machine that ran the requests.
+    pub hostname: String,
+    /// When the run started, RFC 3339 in UTC with second precision.
+    pub started: String,
+    /// The target's base URL, or a description when there were several.
+    pub target: String,
 }
 
-impl Sources {
-    /// The text of `path`, read once; `None` when it cannot be read.
-    pub fn get(&mut self, path: &Utf8Path) -> Option<&str> {
-        self.files
-            .entry(path.to_owned())
-            .or_insert_with(|| fs_err::read_to_string(path).ok())
-            .as_deref()
-    }
-}
-
-/// Renders the failures of a step as diagnostics, one per failed check, or the error text.
-pub fn render_step_problems(
-    scenario: &ScenarioResult,
-    step: &StepResult,
-    sources: &mut Sources,
-) -> String {
-    match &step.status {
-        StepStatus::Passed => String::new(),
-        StepStatus::Failed { outcomes } => {
-            let mut out = String::new();
-            for outcome in outcomes.iter().filter(|o| !o.passed) {
-                let label = format!(
-                    "expected {}, actual value is <{}>",
-                    outcome.expected, outcome.actual
-                );
-                let diag = Diagnostic::new(
-                    format!(
-                        "check failed in step `{}` of scenario `{}`: {}",
-                        step.name, scenario.name, outcome.check
-                    ),
-                    label,
-                )
-                .at(outcome.at.clone());
-                let source = outcome
-                    .at
-                    .as_ref()
-                    .and_then(|at| sources.get(&at.file).map(str::to_owned));
-                out.push_str(&diag.render(source.as_deref()));
-                if !out.ends_with('\n') {
-                    out.push('\n');
-                }
-            }
-            out
-        }
-        StepStatus::Error { message, .. } => format!(
-            "error: step `{}` of scenario `{}` could not run\n{}\n",
-            step.name,
-            scenario.name,
-            indent_causes(message)
-        ),
-        StepStatus::Skipped { reason } => format!(
-            "skipped: step `{}` of scenario `{}`: {reason}\n",
-            step.name, scenario.name
-        ),
-    }
-}
-
-/// Indents every line after the first as a `caused by:` line.
-fn indent_causes(message: &str) -> String {
-    let mut lines = message.lines();
-    let mut out = format!("  {}", lines.next().unwrap_or_default());
-    for line in lines {
-        let _ = write!(out, "\n  caused by: {line}");
-    }
-    out
-}
-
-/// Prints progress and the summary of a run to stderr.
-#[derive(Debug, Default)]
-pub struct ConsoleReporter {
-    sources: Sources,
-    /// Print every step (`--verbose`), not just failures and scenario lines.
-    pub verbose: bool,
-}
-
-impl ConsoleReporter {
-    /// A console reporter; `verbose` prints every step, not just failures.
-    pub fn new(verbose: bool) -> Self {
+impl Meta {
+    /// A description of a run started at `started` against `target`, on this machine.
+    pub fn now(started: std::time::SystemTime, target: impl Into<String>) -> Self {
+        let started: chrono::DateTime<chrono::Utc> = started.into();
         Self {
-            sources: Sources::default(),
-            verbose,
+            tool: "jwtprobe".to_owned(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            hostname: gethostname::gethostname().to_string_lossy().into_owned(),
+            started: started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            target: target.into(),
         }
     }
-
-    /// Formats one finished scenario: a line per scenario, failed steps with diagnostics.
-    pub fn scenario(&mut self, scenario: &ScenarioResult) -> String {
-        let mut out = String::new();
-        let mark = if scenario.passed() { "PASS" } else { "FAIL" };
-        let _ = writeln!(
-            out,
-            "{mark} {} ({} steps, {})",
-            scenario.name,
-            scenario.steps.len(),
-            fmt_duration(scenario.duration)
-        );
-        for step in &scenario.steps {
-            let word = match step.status {
-                StepStatus::Passed => "ok",
-                StepStatus::Failed { .. } => "FAILED",
-                StepStatus::Error { .. } => "ERROR",
-                StepStatus::Skipped { .. } => "skipped",
-            };
-            if self.verbose || !step.status.is_passed() {
-                let status = step
-                    .response
-                    .as_ref()
-                    .map(|r| format!(" -> {}", r.status))
-                    .unwrap_or_default();
-                let _ = writeln!(
-                    out,
-                    "    {word:<7} {}{status} ({})",
-                    step.name,
-                    fmt_duration(step.duration)
-                );
-            }
-            if !step.status.is_passed() {
-                let text = render_step_problems(scenario, step, &mut self.sources);
-                for line in text.lines() {
-                    let _ = writeln!(out, "      {line}");
-                }
-            }
-        }
-        out
-    }
-
-    /// Formats the closing summary line(s).
-    pub fn summary(&self, result: &RunResult) -> String {
-        let t = result.totals();
-        let failed_scenarios = result.scenarios.iter().filter(|s| !s.passed()).count();
-        let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "\n{} scenarios, {} steps against {}{} in {}",
-            t.scenarios,
-            t.passed + t.failed + t.errors + t.skipped,
-            result.target,
-            if result.emulator {
-                " (built-in emulator)"
-            } else {
-                ""
-            },
-            fmt_duration(result.duration)
-        );
-        let _ = writeln!(
-            out,
-            "{} passed, {} failed, {} errors, {} skipped ({} scenarios failed)",
-            t.passed, t.failed, t.errors, t.skipped, failed_scenarios
-        );
-        out
-    }
 }
 
-/// Formats a duration for people: `850µs`, `12.3ms`, `1.24s`.
-pub fn fmt_duration(d: Duration) -> String {
-    let us = d.as_micros();
-    if us < 1_000 {
-        format!("{us}µs")
-    } else if us < 1_000_000 {
-        format!("{:.1}ms", us as f64 / 1_000.0)
-    } else {
-        format!("{:.2}s", d.as_secs_f64())
-    }
+/// A finished `jwtprobe run` as every format sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct RunReport<'a> {
+    /// What ran, already redacted.
+    pub result: &'a RunResult,
+    /// The text of the scenario files, for the YAML line under each failed check.
+    pub sources: &'a Sources,
+    /// When and where.
+    pub meta: &'a Meta,
 }
 
-/// Builds the JUnit report: one test suite per scenario, one test case per step.
-pub fn junit(result: &RunResult) -> Report {
-    let mut sources = Sources::default();
-    let mut report = Report::new("jwtprobe");
-    report.set_time(result.duration);
-    for scenario in &result.scenarios {
-        let mut suite = TestSuite::new(scenario.name.clone());
-        suite.set_time(scenario.duration);
-        for step in &scenario.steps {
-            let status = match &step.status {
-                StepStatus::Passed => TestCaseStatus::success(),
-                StepStatus::Failed { outcomes } => {
-                    let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                    let first = outcomes.iter().find(|o| !o.passed);
-                    if let Some(o) = first {
-                        s.set_message(format!(
-                            "{}: expected {}, actual <{}>",
-                            o.check, o.expected, o.actual
-                        ));
-                    }
-                    s.set_type("check");
-                    s.set_description(render_step_problems(scenario, step, &mut sources));
-                    s
-                }
-                StepStatus::Error { message, class } => {
-                    let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
-                    s.set_message(message.lines().next().unwrap_or_default().to_owned());
-                    s.set_type(class.clone().unwrap_or_else(|| "error".to_owned()));
-                    s.set_description(message.clone());
-                    s
-                }
-                StepStatus::Skipped { reason } => {
-                    let mut s = TestCaseStatus::skipped();
-                    s.set_message(reason.clone());
-                    s
-                }
-            };
-            let mut case = TestCase::new(step.name.clone(), status);
-            case.set_classname(format!("{}.{}", classname(&scenario.path), scenario.name));
-            case.set_time(step.duration);
-            suite.add_test_case(case);
-        }
-        report.add_test_suite(suite);
-    }
-    report
-}
-
-/// A JUnit class name from a scenario path: `scenarios/qlik/expired.yaml` → `scenarios.qlik.expired`.
-fn classname(path: &Utf8Path) -> String {
-    path.with_extension("")
-        .components()
-        .map(|c| c.as_str().replace('.', "_"))
-        .filter(|c| c != "_" && c != "__")
-        .collect::<Vec<_>>()
-        .join(".")
-}
-
-/// Writes the JUnit report to `path`, creating parent folders.
-pub fn write_junit(result: &RunResult, path: &Utf8Path) -> Result<(), ReportError> {
-    let text = junit(result)
-        .to_string()
-        .map_err(|e| ReportError::Serialize {
-            path: path.to_owned(),
-            source: Box::new(e),
-        })?;
-    write_file(path, text.as_bytes())
-}
-
-/// Builds the JSON report (`jwtprobe.run/1`).
-pub fn json(result: &RunResult) -> serde_json::Value {
-    let mut value = serde_json::json!({ "schema": RUN_SCHEMA, "totals": result.totals() });
-    if let (Some(obj), Ok(serde_json::Value::Object(run))) =
-        (value.as_object_mut(), serde_json::to_value(result))
-    {
-        obj.extend(run);
-    }
-    value
-}
-
-/// Writes the JSON report to `path`, creating parent folders.
-pub fn write_json(result: &RunResult, path: &Utf8Path) -> Result<(), ReportError> {
-    let text = serde_json::to_vec_pretty(&json(result)).map_err(|e| ReportError::Serialize {
-        path: path.to_owned(),
-        source: Box::new(e),
-    })?;
-    write_file(path, &text)
-}
-
-/// Writes bytes to a report file, creating its folder.
-pub fn write_file(path: &Utf8Path, bytes: &[u8]) -> Result<(), ReportError> {
+/// Writes a report to `path`, creating parent folders; `-` writes to stdout.
+pub fn write_output(kind: &'static str, path: &Utf8Path, bytes: &[u8]) -> Result<(), ReportError> {
     let wrap = |source| ReportError::Write {
+        kind,
         path: path.to_owned(),
         source,
     };
+    if path.as_str() == "-" {
+        let mut out = std::io::stdout().lock();
+        return out
+            .write_all(bytes)
+            .and_then(|()| out.flush())
+            .map_err(wrap);
+    }
     if let Some(parent) = path.parent().filter(|p| !p.as_str().is_empty()) {
         fs_err::create_dir_all(parent).map_err(wrap)?;
     }
     fs_err::write(path, bytes).map_err(wrap)
+}
+
+/// Whether `path` means stdout (`-`), so callers skip their `wrote … report` line.
+pub fn is_stdout(path: &Utf8Path) -> bool {
+    path.as_str() == "-"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_output_creates_parent_folders() {
+        let dir = std::env::temp_dir().join(format!("jwtprobe-report-{}", uuid::Uuid::new_v4()));
+        let dir = Utf8PathBuf::from_path_buf(dir).unwrap();
+        let path = dir.join("a/b/report.txt");
+        write_output("JSON", &path, b"x").unwrap();
+        assert_eq!(fs_err::read_to_string(&path).unwrap(), "x");
+        fs_err::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn meta_names_tool_version_and_utc_start() {
+        let meta = Meta::now(std::time::UNIX_EPOCH, "https://h");
+        assert_eq!(meta.tool, "jwtprobe");
+        assert_eq!(meta.version, env!("CARGO_PKG_VERSION"));
+        assert_eq!(meta.started, "1970-01-01T00:00:00Z");
+        assert!(!meta.hostname.is_empty());
+    }
 }

@@ -424,9 +424,6 @@ fn capture(
     errors
 }
 
-/// The names of headers whose values are secrets.
-const SECRET_HEADERS: [&str; 4] = ["authorization", "cookie", "set-cookie", "x-qlik-session"];
-
 /// A redacted summary of a request.
 pub fn summarize_request(request: &client::Request, token: Option<&str>) -> RequestSummary {
     let mut url = request.url.to_string();
@@ -452,52 +449,7 @@ pub fn summarize_request(request: &client::Request, token: Option<&str>) -> Requ
     }
 }
 
-/// Redacts a header value: tokens become their fingerprint form, cookie values are hidden.
-pub fn redact_header(name: &str, value: &str, token: Option<&str>) -> String {
-    let lower = name.to_ascii_lowercase();
-    if lower == "cookie" || lower == "set-cookie" {
-        return redact_cookies(value);
-    }
-    if let Some(t) = token.filter(|t| !t.is_empty())
-        && value.contains(t)
-    {
-        return value.replace(t, &crate::token::redact(t));
-    }
-    if SECRET_HEADERS.contains(&lower.as_str()) {
-        // An Authorization value we did not mint (a `Basic` header from the YAML): keep the
-        // scheme, hide the rest.
-        return match value.split_once(' ') {
-            Some((scheme, rest)) => format!("{scheme} {}", crate::token::redact_secret(rest)),
-            None => crate::token::redact_secret(value),
-        };
-    }
-    value.to_owned()
-}
-
-/// Hides every cookie value in a `Cookie` or `Set-Cookie` header, keeping names and
-/// attributes: `X-Qlik-Session-jwt=<redacted>; Path=/; HttpOnly`.
-pub fn redact_cookies(value: &str) -> String {
-    let mut parts = Vec::new();
-    for (i, part) in value.split(';').enumerate() {
-        let trimmed = part.trim();
-        match trimmed.split_once('=') {
-            // In a Set-Cookie only the first pair is the cookie; the rest are attributes.
-            Some((k, v)) if i == 0 || !is_cookie_attribute(k) => {
-                parts.push(format!("{k}={}", crate::token::redact_secret(v)));
-            }
-            _ => parts.push(trimmed.to_owned()),
-        }
-    }
-    parts.join("; ")
-}
-
-/// Whether `name` is a Set-Cookie attribute rather than a cookie.
-fn is_cookie_attribute(name: &str) -> bool {
-    matches!(
-        name.to_ascii_lowercase().as_str(),
-        "path" | "domain" | "expires" | "max-age" | "samesite" | "secure" | "httponly" | "priority"
-    )
-}
+pub use crate::token::redact::{redact_cookies, redact_header};
 
 /// A redacted summary of a response.
 pub fn summarize_response(exchange: &Exchange) -> ResponseSummary {

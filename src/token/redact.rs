@@ -3,6 +3,9 @@
 //! [`redact`] keeps a token's header and payload (they are what a reader needs to debug) and
 //! replaces the signature with a short fingerprint, so two outputs can still be compared.
 //! [`redact_secret`] shows only the length and a fingerprint of a cookie value or HMAC secret.
+//! [`redact_header`] applies both to a header value by name (Authorization, Cookie,
+//! Set-Cookie, …); the run's request/response summaries and the checks' `actual` text both
+//! use it, so every report shows a secret the same way.
 
 use std::fmt::Write as _;
 
@@ -45,6 +48,65 @@ pub fn redact_secret(secret: &str) -> String {
 #[must_use]
 pub fn redact_secret_bytes(secret: &[u8]) -> String {
     format!("••••(len {}, sha256:{})", secret.len(), fingerprint(secret))
+}
+
+/// The names of headers whose values are secrets.
+const SECRET_HEADERS: [&str; 5] = [
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+    "x-qlik-session",
+];
+
+/// Redacts a header value: `token` (when it appears) becomes its [`redact`] form, cookie
+/// values are hidden, and any other credential header keeps only its scheme.
+#[must_use]
+pub fn redact_header(name: &str, value: &str, token: Option<&str>) -> String {
+    let lower = name.to_ascii_lowercase();
+    if lower == "cookie" || lower == "set-cookie" {
+        return redact_cookies(value);
+    }
+    if let Some(t) = token.filter(|t| !t.is_empty())
+        && value.contains(t)
+    {
+        return value.replace(t, &redact(t));
+    }
+    if SECRET_HEADERS.contains(&lower.as_str()) {
+        // An Authorization value we did not mint (a `Basic` header from the YAML): keep the
+        // scheme, hide the rest.
+        return match value.split_once(' ') {
+            Some((scheme, rest)) => format!("{scheme} {}", redact_secret(rest)),
+            None => redact_secret(value),
+        };
+    }
+    value.to_owned()
+}
+
+/// Hides every cookie value in a `Cookie` or `Set-Cookie` header, keeping names and
+/// attributes: `X-Qlik-Session-jwt=••••(len 36, sha256:…); Path=/; HttpOnly`.
+#[must_use]
+pub fn redact_cookies(value: &str) -> String {
+    let mut parts = Vec::new();
+    for (i, part) in value.split(';').enumerate() {
+        let trimmed = part.trim();
+        match trimmed.split_once('=') {
+            // In a Set-Cookie only the first pair is the cookie; the rest are attributes.
+            Some((k, v)) if i == 0 || !is_cookie_attribute(k) => {
+                parts.push(format!("{k}={}", redact_secret(v)));
+            }
+            _ => parts.push(trimmed.to_owned()),
+        }
+    }
+    parts.join("; ")
+}
+
+/// Whether `name` is a Set-Cookie attribute rather than a cookie.
+fn is_cookie_attribute(name: &str) -> bool {
+    matches!(
+        name.to_ascii_lowercase().as_str(),
+        "path" | "domain" | "expires" | "max-age" | "samesite" | "secure" | "httponly" | "priority"
+    )
 }
 
 #[cfg(test)]

@@ -2,9 +2,12 @@
 //! ephemeral ports and is bounded in time and count.
 
 mod admin;
+mod cli_help;
 mod keys_tokens;
 mod load;
 mod mock;
 mod readme;
+mod reports;
 mod run;
 mod scenarios;
+mod shipping;

@@ -1,11 +1,12 @@
-//! Load reports: the summary table, the JSON summary (`jwtprobe.load/1`) and JUnit.
+//! Load reports: the summary table and the JSON summary (`jwtprobe.load/1`).
 //!
 //! Every writer reads a [`Summary`], which both a finished run and a merge of interval logs
-//! produce, so `jwtprobe load` and `jwtprobe merge` print and write the same thing. Latency
+//! produce, so `jwtprobe load` and `jwtprobe merge` print and write the same thing (JUnit in
+//! [`super::junit::load`], HTML in [`super::html::load`]). Latency
 //! figures come in two flavours everywhere: `latency` is measured from the intended send time
 //! (coordinated omission corrected; the number to gate on) and `service` from the actual
 //! send (uncorrected). All times are whole microseconds with the precision described in
-//! [`super::stats`].
+//! [`crate::load::stats`].
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -14,8 +15,11 @@ use std::time::Duration;
 use camino::Utf8Path;
 use hdrhistogram::Histogram;
 
-use super::stats::{Percentiles, Series, Stats, format_us};
-use super::threshold::Verdict;
+use super::color::Palette;
+use super::{Meta, ReportError};
+use crate::load::hlog::Timeline;
+use crate::load::stats::{Percentiles, Series, SeriesKey, Stats, format_us};
+use crate::load::threshold::Verdict;
 
 /// The schema name and version of the JSON summary.
 pub const JSON_SCHEMA: &str = "jwtprobe.load/1";
@@ -41,6 +45,8 @@ pub struct Summary<'a> {
     pub interrupted: bool,
     /// Thresholds and their results.
     pub verdicts: &'a [Verdict],
+    /// The run's intervals, when an interval log was written or read (for plots over time).
+    pub timeline: Option<&'a Timeline>,
 }
 
 impl Summary<'_> {
@@ -60,21 +66,13 @@ impl Summary<'_> {
     }
 }
 
-/// An error writing a report file.
-#[derive(Debug, thiserror::Error)]
-#[error("failed to write {kind} report `{path}`")]
-pub struct ReportError {
-    /// Which report (`JSON`, `JUnit`).
-    pub kind: &'static str,
-    /// The file.
-    pub path: camino::Utf8PathBuf,
-    /// The cause.
-    #[source]
-    pub source: std::io::Error,
-}
-
 /// The summary table printed on stderr at the end of a run.
 pub fn summary_table(s: &Summary<'_>) -> String {
+    summary_table_with(s, Palette::default())
+}
+
+/// [`summary_table`] with the verdict words painted by `palette`.
+pub fn summary_table_with(s: &Summary<'_>, palette: Palette) -> String {
     let mut out = String::new();
     let all = s.stats.overall();
     let _ = writeln!(
@@ -106,7 +104,8 @@ pub fn summary_table(s: &Summary<'_>) -> String {
     } else {
         let _ = writeln!(
             out,
-            "schedule: NOT KEPT, the generator fell behind: {}",
+            "schedule: {}, the generator fell behind: {}",
+            palette.warn("NOT KEPT"),
             s.schedule_notes.join("; ")
         );
     }
@@ -178,7 +177,11 @@ pub fn summary_table(s: &Summary<'_>) -> String {
             let _ = writeln!(
                 out,
                 "  {}  {}  (actual {})",
-                if v.passed { "pass" } else { "FAIL" },
+                if v.passed {
+                    palette.pass("pass")
+                } else {
+                    palette.fail("FAIL")
+                },
                 v.threshold,
                 v.actual_text
             );
@@ -204,13 +207,51 @@ struct SeriesJson {
     lateness_us: Percentiles,
     statuses: BTreeMap<String, u64>,
     error_classes: BTreeMap<&'static str, u64>,
+    distribution: Vec<DistributionPoint>,
 }
 
-fn series_json(
-    s: &Summary<'_>,
-    series: &Series,
-    key: Option<&super::stats::SeriesKey>,
-) -> SeriesJson {
+/// One point of a percentile distribution (HdrHistogram's percentile plot).
+#[derive(Debug, serde::Serialize)]
+struct DistributionPoint {
+    /// The percentile, 0 to 100.
+    percentile: f64,
+    /// Latency from the intended send at that percentile, µs.
+    latency_us: u64,
+    /// Service time at that percentile, µs.
+    service_us: u64,
+}
+
+/// The percentiles of the distribution plot: halving the distance to 100% each tick, as
+/// HdrHistogram's `outputPercentileDistribution` does, until the tail holds one value.
+fn distribution(series: &Series) -> Vec<DistributionPoint> {
+    let count = series.latency.len().max(series.service.len());
+    if count == 0 {
+        return Vec::new();
+    }
+    let mut points = Vec::new();
+    let mut remaining: f64 = 1.0;
+    loop {
+        let q = 1.0 - remaining;
+        points.push(DistributionPoint {
+            percentile: q * 100.0,
+            latency_us: series.latency.value_at_quantile(q),
+            service_us: series.service.value_at_quantile(q),
+        });
+        // Four points per halving; stop once fewer than one value lies beyond.
+        remaining /= 2f64.powf(0.25);
+        if remaining * (count as f64) < 1.0 || points.len() > 200 {
+            break;
+        }
+    }
+    points.push(DistributionPoint {
+        percentile: 100.0,
+        latency_us: series.latency.max(),
+        service_us: series.service.max(),
+    });
+    points
+}
+
+fn series_json(s: &Summary<'_>, series: &Series, key: Option<&SeriesKey>) -> SeriesJson {
     SeriesJson {
         step: key.map(|k| k.step.clone()),
         session: key.map(|k| k.session.as_str()),
@@ -232,7 +273,33 @@ fn series_json(
             .iter()
             .map(|(k, v)| (k.as_str(), *v))
             .collect(),
+        distribution: distribution(series),
     }
+}
+
+/// The timeline as JSON: one object per interval.
+fn timeline_json(timeline: &Timeline) -> Vec<serde_json::Value> {
+    let first = timeline.keys().next().copied().unwrap_or_default();
+    timeline
+        .iter()
+        .map(|(at, point)| {
+            let all = &point.all;
+            let l = Percentiles::of(&all.latency);
+            let v = Percentiles::of(&all.service);
+            serde_json::json!({
+                "t_s": (at - first) as f64 / 1000.0,
+                "length_s": point.length_s,
+                "requests": all.requests(),
+                "errors": all.error_count(),
+                "rps": if point.length_s > 0.0 { all.requests() as f64 / point.length_s } else { 0.0 },
+                "latency_p50_us": l.p50,
+                "latency_p99_us": l.p99,
+                "service_p50_us": v.p50,
+                "service_p99_us": v.p99,
+                "error_classes": all.errors.iter().map(|(k, n)| (k.as_str(), *n)).collect::<BTreeMap<_, _>>(),
+            })
+        })
+        .collect()
 }
 
 /// The JSON summary, schema `jwtprobe.load/1`.
@@ -244,7 +311,12 @@ fn series_json(
 /// send), `lateness_us`, each with `count`, `min`, `mean`, `p50`, `p90`, `p99`, `p99_9`,
 /// `p99_99`, `max`; `statuses` and `error_classes` counts); `mint_us` or null; `thresholds[]`
 /// (`threshold`, `passed`, `actual`, `actual_text`).
-pub fn to_json(s: &Summary<'_>) -> serde_json::Value {
+///
+/// Since the HTML report is drawn from this JSON, it also holds `meta` (tool, version,
+/// hostname, start, target), each series' `distribution[]` (`percentile`, `latency_us`,
+/// `service_us`) and `timeline[]` (one entry per interval; empty without an interval log).
+/// `schemas/load.schema.json` is the full list.
+pub fn to_json(s: &Summary<'_>, meta: &Meta) -> serde_json::Value {
     let all = s.stats.overall();
     let steps: Vec<SeriesJson> = s
         .stats
@@ -254,6 +326,7 @@ pub fn to_json(s: &Summary<'_>) -> serde_json::Value {
         .collect();
     serde_json::json!({
         "schema": JSON_SCHEMA,
+        "meta": meta,
         "model": s.model,
         "elapsed_s": s.elapsed.as_secs_f64(),
         "interrupted": s.interrupted,
@@ -267,69 +340,15 @@ pub fn to_json(s: &Summary<'_>) -> serde_json::Value {
         "steps": steps,
         "mint_us": s.stats.mint.as_ref().map(Percentiles::of),
         "thresholds": s.verdicts,
+        "timeline": s.timeline.map(timeline_json).unwrap_or_default(),
     })
 }
 
-/// Writes the JSON summary to `path`.
-pub fn write_json(path: &Utf8Path, s: &Summary<'_>) -> Result<(), ReportError> {
-    let text = serde_json::to_string_pretty(&to_json(s)).unwrap_or_default();
-    fs_err::write(path, text + "\n").map_err(|source| ReportError {
-        kind: "JSON",
-        path: path.to_owned(),
-        source,
-    })
-}
-
-/// The JUnit report: one testcase per threshold (a breach is a failure), or one passing
-/// testcase for the run when there are no thresholds.
-pub fn junit(s: &Summary<'_>, name: &str) -> quick_junit::Report {
-    use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
-    let mut suite = TestSuite::new(format!("load: {name}"));
-    suite.set_time(s.elapsed);
-    suite.add_property(Property::new("model", s.model.clone()));
-    suite.add_property(Property::new("schedule_kept", s.schedule_kept.to_string()));
-    suite.add_property(Property::new("interrupted", s.interrupted.to_string()));
-    suite.set_system_out(summary_table(s));
-    if s.verdicts.is_empty() {
-        let mut case = TestCase::new("load run", TestCaseStatus::success());
-        case.set_classname(name.to_owned());
-        case.set_time(s.elapsed);
-        suite.add_test_case(case);
-    }
-    for v in s.verdicts {
-        let status = if v.passed {
-            TestCaseStatus::success()
-        } else {
-            let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
-            st.set_message(format!(
-                "threshold `{}` breached: actual {}",
-                v.threshold, v.actual_text
-            ));
-            st.set_type("threshold");
-            st
-        };
-        let mut case = TestCase::new(format!("threshold {}", v.threshold), status);
-        case.set_classname(name.to_owned());
-        case.add_property(Property::new("actual", v.actual_text.clone()));
-        suite.add_test_case(case);
-    }
-    let mut report = Report::new("jwtprobe load");
-    report.set_time(s.elapsed);
-    report.add_test_suite(suite);
-    report
-}
-
-/// Writes the JUnit report to `path`.
-pub fn write_junit(path: &Utf8Path, s: &Summary<'_>, name: &str) -> Result<(), ReportError> {
-    let err = |source| ReportError {
-        kind: "JUnit",
-        path: path.to_owned(),
-        source,
-    };
-    let text = junit(s, name)
-        .to_string()
-        .map_err(|e| err(std::io::Error::other(e.to_string())))?;
-    fs_err::write(path, text).map_err(err)
+/// Writes the JSON summary to `path` (`-` for stdout).
+pub fn write_json(path: &Utf8Path, s: &Summary<'_>, meta: &Meta) -> Result<(), ReportError> {
+    let mut text = serde_json::to_string_pretty(&to_json(s, meta)).unwrap_or_default();
+    text.push('\n');
+    super::write_output("JSON", path, text.as_bytes())
 }
 
 #[cfg(test)]
@@ -337,7 +356,7 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
-    use crate::load::stats::{ErrorClass, Outcome, Sample, SeriesKey, SessionMode};
+    use crate::load::stats::{ErrorClass, Outcome, Sample, SessionMode};
     use crate::load::threshold;
 
     fn stats() -> Stats {
@@ -380,13 +399,17 @@ mod tests {
             schedule_notes: Vec::new(),
             interrupted: false,
             verdicts,
+            timeline: None,
         }
     }
 
     #[test]
     fn json_summary_has_schema_percentiles_and_counts() {
         let stats = stats();
-        let json = to_json(&summary(&stats, &[]));
+        let json = to_json(
+            &summary(&stats, &[]),
+            &Meta::now(std::time::UNIX_EPOCH, "t"),
+        );
         assert_eq!(json["schema"], "jwtprobe.load/1");
         assert_eq!(json["overall"]["requests"], 101);
         assert_eq!(json["overall"]["errors"], 1);
@@ -396,10 +419,45 @@ mod tests {
         assert_eq!(json["overall"]["error_classes"]["connect"], 1);
         assert_eq!(json["steps"][0]["step"], "open hub");
         assert_eq!(json["steps"][0]["session"], "bearer");
+        let dist = json["overall"]["distribution"].as_array().unwrap();
+        assert_eq!(dist[0]["percentile"], 0.0);
+        assert_eq!(dist.last().unwrap()["percentile"], 100.0);
+        assert_eq!(
+            dist.last().unwrap()["latency_us"],
+            json["overall"]["latency_us"]["max"]
+        );
         assert_eq!(json["schedule_kept"], true);
         for key in ["p50", "p90", "p99", "p99_9", "p99_99", "max"] {
             assert!(json["overall"]["service_us"][key].is_u64(), "{key}");
         }
+    }
+
+    fn fixed_meta() -> Meta {
+        Meta {
+            tool: "jwtprobe".to_owned(),
+            version: "0.0.0".to_owned(),
+            hostname: "host".to_owned(),
+            started: "2026-01-01T00:00:00Z".to_owned(),
+            target: "https://qlik.test".to_owned(),
+        }
+    }
+
+    #[test]
+    fn summary_table_html_and_markdown_of_a_fixed_run_look_like_this() {
+        let stats = stats();
+        let verdicts: Vec<Verdict> = ["p99 < 5ms", "error_rate < 5%"]
+            .iter()
+            .map(|t| {
+                threshold::parse(t)
+                    .unwrap()
+                    .evaluate(&stats, Duration::from_secs(2))
+            })
+            .collect();
+        let s = summary(&stats, &verdicts);
+        insta::assert_snapshot!("load_summary_table", summary_table(&s));
+        let json = to_json(&s, &fixed_meta());
+        insta::assert_snapshot!("load_markdown", super::super::markdown::load(&json));
+        insta::assert_snapshot!("load_html", super::super::html::load(&json));
     }
 
     #[test]
@@ -415,7 +473,7 @@ mod tests {
             .collect();
         let s = summary(&stats, &verdicts);
         assert!(s.breached());
-        let xml = junit(&s, "smoke").to_string().unwrap();
+        let xml = super::super::junit::load(&s, "smoke", &Meta::now(std::time::UNIX_EPOCH, "t"));
         assert!(xml.contains("tests=\"2\""), "{xml}");
         assert!(xml.contains("failures=\"1\""), "{xml}");
         assert!(xml.contains("threshold `p99 &lt; 1ms` breached"), "{xml}");

@@ -1,0 +1,256 @@
+//! The run's console output and JSON report (`jwtprobe.run/1`).
+//!
+//! Failed checks are rendered with [`diag::Diagnostic`] so the terminal, JUnit, JSON and HTML
+//! show the same text, pointing at the YAML line of the expectation. The YAML text comes from
+//! the [`Sources`] the scenarios were read from, never from the disk again.
+//!
+//! [`diag::Diagnostic`]: crate::diag::Diagnostic
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use super::color::Palette;
+use super::{ReportError, RunReport};
+use crate::diag::Diagnostic;
+use crate::runner::{RunResult, ScenarioResult, StepResult, StepStatus};
+use crate::scenario::Sources;
+
+/// The JSON report's schema name and version.
+pub const RUN_SCHEMA: &str = "jwtprobe.run/1";
+
+/// Renders the failures of a step as diagnostics, one per failed check, or the error text.
+pub fn render_step_problems(
+    scenario: &ScenarioResult,
+    step: &StepResult,
+    sources: &Sources,
+) -> String {
+    match &step.status {
+        StepStatus::Passed => String::new(),
+        StepStatus::Failed { outcomes } => {
+            let mut out = String::new();
+            for outcome in outcomes.iter().filter(|o| !o.passed) {
+                let label = format!(
+                    "expected {}, actual value is <{}>",
+                    outcome.expected, outcome.actual
+                );
+                let diag = Diagnostic::new(
+                    format!(
+                        "check failed in step `{}` of scenario `{}`: {}",
+                        step.name, scenario.name, outcome.check
+                    ),
+                    label,
+                )
+                .at(outcome.at.clone());
+                let source = outcome.at.as_ref().and_then(|at| sources.get(&at.file));
+                out.push_str(&diag.render(source));
+                if !out.ends_with('\n') {
+                    out.push('\n');
+                }
+            }
+            out
+        }
+        StepStatus::Error { message, .. } => format!(
+            "error: step `{}` of scenario `{}` could not run\n{}\n",
+            step.name,
+            scenario.name,
+            indent_causes(message)
+        ),
+        StepStatus::Skipped { reason } => format!(
+            "skipped: step `{}` of scenario `{}`: {reason}\n",
+            step.name, scenario.name
+        ),
+    }
+}
+
+/// Indents every line after the first as a `caused by:` line.
+fn indent_causes(message: &str) -> String {
+    let mut lines = message.lines();
+    let mut out = format!("  {}", lines.next().unwrap_or_default());
+    for line in lines {
+        let _ = write!(out, "\n  caused by: {line}");
+    }
+    out
+}
+
+/// How much the console shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Verbosity {
+    /// Only failed scenarios (with their diagnostics) and the closing summary (`-q`).
+    Quiet,
+    /// A line per scenario, failed steps with diagnostics, the summary.
+    #[default]
+    Normal,
+    /// Every step too (`-v`).
+    Verbose,
+}
+
+/// Formats progress and the summary of a run for stderr.
+#[derive(Debug, Default)]
+pub struct ConsoleReporter {
+    sources: Sources,
+    verbosity: Verbosity,
+    palette: Palette,
+}
+
+impl ConsoleReporter {
+    /// A console reporter drawing YAML lines from `sources`.
+    pub fn new(sources: Sources, verbosity: Verbosity, palette: Palette) -> Self {
+        Self {
+            sources,
+            verbosity,
+            palette,
+        }
+    }
+
+    /// Formats one finished scenario: a line per scenario, failed steps with diagnostics.
+    pub fn scenario(&self, scenario: &ScenarioResult) -> String {
+        let mut out = String::new();
+        let passed = scenario.passed();
+        if passed && self.verbosity == Verbosity::Quiet {
+            return out;
+        }
+        let mark = if passed {
+            self.palette.pass("PASS")
+        } else {
+            self.palette.fail("FAIL")
+        };
+        let _ = writeln!(
+            out,
+            "{mark} {} ({} steps, {})",
+            scenario.name,
+            scenario.steps.len(),
+            fmt_duration(scenario.duration)
+        );
+        for step in &scenario.steps {
+            let word = match step.status {
+                StepStatus::Passed => "ok",
+                StepStatus::Failed { .. } => "FAILED",
+                StepStatus::Error { .. } => "ERROR",
+                StepStatus::Skipped { .. } => "skipped",
+            };
+            if self.verbosity == Verbosity::Verbose || !step.status.is_passed() {
+                let status = step
+                    .response
+                    .as_ref()
+                    .map(|r| format!(" -> {}", r.status))
+                    .unwrap_or_default();
+                let padded = format!("{word:<7}");
+                let word = match step.status {
+                    StepStatus::Passed => self.palette.pass(&padded),
+                    StepStatus::Skipped { .. } => self.palette.dim(&padded),
+                    _ => self.palette.fail(&padded),
+                };
+                let _ = writeln!(
+                    out,
+                    "    {word} {}{status} ({})",
+                    step.name,
+                    fmt_duration(step.duration)
+                );
+            }
+            if !step.status.is_passed() {
+                let text = render_step_problems(scenario, step, &self.sources);
+                for line in text.lines() {
+                    let _ = writeln!(out, "      {line}");
+                }
+            }
+        }
+        out
+    }
+
+    /// Formats the closing summary line(s).
+    pub fn summary(&self, result: &RunResult) -> String {
+        let t = result.totals();
+        let failed_scenarios = result.scenarios.iter().filter(|s| !s.passed()).count();
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "\n{} scenarios, {} steps against {}{} in {}",
+            t.scenarios,
+            t.passed + t.failed + t.errors + t.skipped,
+            result.target,
+            if result.emulator {
+                " (built-in emulator)"
+            } else {
+                ""
+            },
+            fmt_duration(result.duration)
+        );
+        let verdict = if t.failed + t.errors == 0 {
+            self.palette.pass("PASSED")
+        } else {
+            self.palette.fail("FAILED")
+        };
+        let _ = writeln!(
+            out,
+            "{verdict}: {} passed, {} failed, {} errors, {} skipped ({} scenarios failed)",
+            t.passed, t.failed, t.errors, t.skipped, failed_scenarios
+        );
+        out
+    }
+}
+
+/// Formats a duration for people: `850µs`, `12.3ms`, `1.24s`.
+pub fn fmt_duration(d: Duration) -> String {
+    let us = d.as_micros();
+    if us < 1_000 {
+        format!("{us}µs")
+    } else if us < 1_000_000 {
+        format!("{:.1}ms", us as f64 / 1_000.0)
+    } else {
+        format!("{:.2}s", d.as_secs_f64())
+    }
+}
+
+/// Builds the JSON report (`jwtprobe.run/1`, see `schemas/run.schema.json`).
+///
+/// Each step that did not pass carries `diagnostic`: the text the terminal shows, with the
+/// YAML line and caret, so the HTML report can be drawn from the JSON alone.
+pub fn json(report: &RunReport<'_>) -> serde_json::Value {
+    let result = report.result;
+    let mut value = serde_json::json!({
+        "schema": RUN_SCHEMA,
+        "meta": report.meta,
+        "totals": result.totals(),
+    });
+    if let (Some(obj), Ok(serde_json::Value::Object(run))) =
+        (value.as_object_mut(), serde_json::to_value(result))
+    {
+        obj.extend(run);
+    }
+    for (i, scenario) in result.scenarios.iter().enumerate() {
+        for (j, step) in scenario.steps.iter().enumerate() {
+            if step.status.is_passed() {
+                continue;
+            }
+            let text = render_step_problems(scenario, step, report.sources);
+            if let Some(step_json) = value
+                .pointer_mut(&format!("/scenarios/{i}/steps/{j}"))
+                .and_then(serde_json::Value::as_object_mut)
+            {
+                step_json.insert("diagnostic".to_owned(), text.into());
+            }
+        }
+    }
+    value
+}
+
+/// The JSON report as pretty-printed bytes.
+pub fn json_bytes(report: &RunReport<'_>) -> Vec<u8> {
+    let mut bytes = serde_json::to_vec_pretty(&json(report)).unwrap_or_default();
+    bytes.push(b'\n');
+    bytes
+}
+
+/// The target and emulator flag of a result, for [`Meta`].
+pub fn describe_target(result: &RunResult) -> String {
+    if result.emulator {
+        format!("{} (built-in emulator)", result.target)
+    } else {
+        result.target.clone()
+    }
+}
+
+/// Writes the JSON report to `path` (`-` for stdout).
+pub fn write_json(report: &RunReport<'_>, path: &camino::Utf8Path) -> Result<(), ReportError> {
+    super::write_output("JSON", path, &json_bytes(report))
+}
