@@ -33,7 +33,7 @@ use crate::scenario::{self, LoadBlock, Spanned};
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   jwtprobe load scenarios/load/bearer.yaml --rate 100 --duration 2s --threshold 'p99 < 500ms'
-  jwtprobe load scenarios/load/bearer.yaml --users 4 --requests 200 --json - --html reports/load.html
+  jwtprobe load scenarios/load/bearer.yaml --mock-config fixtures/mock/qseow-load.yaml --users 4 --requests 200 --json - --html reports/load.html
   jwtprobe load scenarios/load/bearer.yaml --rate 100 --duration 2s --shard 0/2 --hdr-log shard-0.hlog
   jwtprobe load scenarios/load/bearer.yaml --rate 100 --duration 2s --shard 1/2 --hdr-log shard-1.hlog
 
