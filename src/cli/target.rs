@@ -100,13 +100,7 @@ fn config_for(profile: ProfileName, args: &TargetArgs) -> Utf8PathBuf {
     if let Some(path) = &args.mock_config {
         return path.clone();
     }
-    let name = match profile {
-        ProfileName::Qseow => "qseow",
-        ProfileName::Qseow401 => "qseow-401",
-        ProfileName::QseowPre2024 => "qseow-pre2024",
-        ProfileName::QlikCloud => "qlik-cloud",
-        ProfileName::Generic => "generic",
-    };
+    let name = profile.as_str();
     fixtures_root().join(format!("fixtures/mock/{name}.yaml"))
 }
 
@@ -267,11 +261,5 @@ pub fn suite_target(suite: &crate::scenario::Suite) -> Result<Option<Url>, CliEr
 
 /// The profile's name as written in YAML.
 pub fn profile_name(profile: ProfileName) -> &'static str {
-    match profile {
-        ProfileName::Qseow => "qseow",
-        ProfileName::Qseow401 => "qseow-401",
-        ProfileName::QseowPre2024 => "qseow-pre2024",
-        ProfileName::QlikCloud => "qlik-cloud",
-        ProfileName::Generic => "generic",
-    }
+    profile.as_str()
 }

@@ -12,8 +12,10 @@
 //! wired to it by `cli` and by tests, so the harness can never cheat by calling into the mock.
 
 mod capture;
+pub mod conformance;
 mod expect;
 mod keyring;
+mod keyserver;
 mod request;
 pub mod result;
 mod tokens;
@@ -30,6 +32,7 @@ use crate::client::{self, ClientSettings, Exchange};
 use crate::scenario::{Profile, Scenario, Suite};
 
 pub use keyring::{KeyRing, KeyRingError};
+pub use keyserver::{KeyServer, KeyServerContent};
 pub use request::{RequestError, apply_token, build_request};
 pub use result::{
     RequestSummary, ResponseSummary, RunResult, ScenarioResult, StepResult, StepStatus, Timings,
@@ -82,7 +85,13 @@ impl Plan {
             let context = match contexts.iter().find(|(p, _)| *p == ptr) {
                 Some((_, c)) => Arc::clone(c),
                 None => {
-                    let suite = planned.suite.as_ref();
+                    // The pack's template variables (identity, leeway, audience, …) sit below
+                    // the suite's own.
+                    let mut suite = planned.suite.as_ref().clone();
+                    for (k, v) in conformance::builtin_vars(&suite) {
+                        suite.vars.entry(k).or_insert(v);
+                    }
+                    let suite = &suite;
                     let base = suite
                         .path
                         .parent()
@@ -236,25 +245,58 @@ fn resolve_vars(
 pub async fn run(plan: &Plan, settings: &RunSettings, events: &mut dyn EventSink) -> RunResult {
     let started = Instant::now();
     let mut scenarios = Vec::with_capacity(plan.scenarios.len());
+    let key_server = start_key_server(plan).await;
     for planned in &plan.scenarios {
         events.scenario_started(planned);
-        let result = run_scenario(planned, settings, events).await;
+        let result = run_scenario(planned, settings, key_server.as_ref(), events).await;
         events.scenario_finished(&result);
         scenarios.push(result);
     }
+    let conformance = conformance::report(&scenarios);
     RunResult {
         target: settings.base_url.to_string(),
         emulator: settings.emulator,
         now: settings.now,
         scenarios,
         duration: started.elapsed(),
+        conformance,
     }
+}
+
+/// Starts the loopback key server when a scenario of the plan checks a conformance property,
+/// serving the files the first suite with a `key_server` names. `None` without conformance
+/// scenarios, or when the port cannot be bound (the `jku`/`x5u` variants then report errors).
+async fn start_key_server(plan: &Plan) -> Option<KeyServer> {
+    let conformance = plan
+        .scenarios
+        .iter()
+        .filter(|p| p.scenario.conformance.is_some())
+        .collect::<Vec<_>>();
+    if conformance.is_empty() {
+        return None;
+    }
+    let mut content = KeyServerContent {
+        jwks: "{\"keys\":[]}".to_owned(),
+        certificate: String::new(),
+    };
+    let files = conformance.iter().find_map(|p| {
+        let suite = &p.context.suite;
+        let files = suite.conformance.as_ref()?.key_server.as_ref()?;
+        let base = suite.path.parent().map(camino::Utf8Path::to_owned).unwrap_or_default();
+        Some((base.join(&files.jwks), base.join(&files.certificate)))
+    });
+    if let Some((jwks, cert)) = files {
+        content.jwks = fs_err::read_to_string(&jwks).unwrap_or(content.jwks);
+        content.certificate = fs_err::read_to_string(&cert).unwrap_or_default();
+    }
+    KeyServer::start(content).await.ok()
 }
 
 /// Runs the steps of one scenario with its own client (and cookie jar).
 async fn run_scenario(
     planned: &PlannedScenario,
     settings: &RunSettings,
+    key_server: Option<&KeyServer>,
     events: &mut dyn EventSink,
 ) -> ScenarioResult {
     let started = Instant::now();
@@ -262,9 +304,20 @@ async fn run_scenario(
     let ctx = &planned.context;
     let scenario_vars = resolve_vars(&scenario.vars, &settings.vars, &ctx.suite.vars);
     let mut scope = Scope::new(&settings.vars, &scenario_vars, &ctx.suite.vars);
+    if let Some(server) = key_server {
+        scope.capture("key_server", server.url.clone());
+    }
     let mut steps = Vec::with_capacity(scenario.steps.len());
     let client = client::Client::new(&settings.client);
     let mut blocked: Option<String> = None;
+    let not_applicable = scenario.conformance.as_ref().and_then(|p| {
+        let render = |t: &str| scope.render(t).unwrap_or_else(|_| t.to_owned());
+        conformance::not_applicable(p, ctx.suite.conformance.as_ref(), &render)
+    });
+    if let Some(why) = &not_applicable {
+        blocked = Some(format!("not applicable: {why}"));
+    }
+    let fetches_before = key_server.map_or(0, KeyServer::fetches);
     for (index, step) in scenario.steps.iter().enumerate() {
         let step_started = Instant::now();
         let result = if let Some(reason) = &blocked {
@@ -292,13 +345,39 @@ async fn run_scenario(
         events.step_finished(planned, &result);
         steps.push(result);
     }
-    ScenarioResult {
+    let mut result = ScenarioResult {
         name: scenario.name.clone(),
         path: scenario.path.clone(),
         tags: scenario.tags.clone(),
         steps,
         duration: started.elapsed(),
+        conformance: None,
+    };
+    if let Some(property) = &scenario.conformance {
+        let policy = conformance::policy_reason(property, &ctx.suite, &ctx.profile);
+        let fetches = key_server.map_or(0, KeyServer::fetches) - fetches_before;
+        let finding = match not_applicable {
+            Some(why) => conformance::ScenarioFinding {
+                property: property.clone(),
+                outcome: conformance::Verdict::NotApplicable,
+                note: Some(why),
+                policy: policy.clone(),
+                evidence: Vec::new(),
+            },
+            None => conformance::finding(property, policy.clone(), &result, fetches),
+        };
+        // The product's documented policy is not a failure of the run: the verdict says
+        // `policy` and the evidence what the target did.
+        if policy.is_some() {
+            for step in &mut result.steps {
+                if matches!(step.status, StepStatus::Failed { .. }) {
+                    step.status = StepStatus::Passed;
+                }
+            }
+        }
+        result.conformance = Some(finding);
     }
+    result
 }
 
 /// Runs one step: build the token and request, send, check, capture.

@@ -126,6 +126,10 @@ pub struct ScenarioResult {
     /// Wall time of the whole scenario.
     #[serde(with = "duration_us")]
     pub duration: Duration,
+    /// What the scenario found about its conformance property, when it checks one (the JSON
+    /// report carries it in `conformance`, per property, instead).
+    #[serde(skip)]
+    pub conformance: Option<super::conformance::ScenarioFinding>,
 }
 
 impl ScenarioResult {
@@ -164,6 +168,10 @@ pub struct RunResult {
     /// Wall time of the run.
     #[serde(with = "duration_us")]
     pub duration: Duration,
+    /// The conformance verdicts, property by property, when the run held conformance
+    /// scenarios.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conformance: Option<super::conformance::ConformanceReport>,
 }
 
 impl RunResult {

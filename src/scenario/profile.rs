@@ -10,12 +10,21 @@ use std::collections::BTreeMap;
 use super::model::{ProfileName, ProfileSpec};
 
 /// A resolved profile: built-in statuses with the suite's overrides applied.
+///
+/// Besides statuses, a profile separates the product's documented *policy* from security
+/// properties: on `qseow`, a token without `exp` is Qlik's policy, so the conformance report
+/// says `policy` for property `exp-required` instead of held or violated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Profile {
     /// The built-in profile this one starts from.
     pub name: ProfileName,
     /// Outcome names to the codes that satisfy them.
     pub statuses: BTreeMap<String, Vec<u16>>,
+    /// Conformance property ids that are the product's documented policy, with the reason.
+    pub policy: BTreeMap<String, String>,
+    /// The `WWW-Authenticate` challenge a rejected token gets (`Bearer error="invalid_token"`
+    /// on `rfc6750`); `None` where the product sends none (Qlik).
+    pub challenge: Option<&'static str>,
 }
 
 impl Profile {
@@ -23,12 +32,25 @@ impl Profile {
     pub fn builtin(name: ProfileName) -> Self {
         let reject: u16 = match name {
             ProfileName::Qseow | ProfileName::QseowPre2024 => 400,
-            ProfileName::Qseow401 | ProfileName::QlikCloud | ProfileName::Generic => 401,
+            ProfileName::Qseow401
+            | ProfileName::QlikCloud
+            | ProfileName::Generic
+            | ProfileName::Rfc6750 => 401,
+        };
+        // `refused`: any answer that does not let the token in (the conformance pack's
+        // expectation, whatever the target's wording).
+        let refused = match name {
+            ProfileName::Qseow | ProfileName::QseowPre2024 | ProfileName::Qseow401 => {
+                vec![400, 401, 403]
+            }
+            ProfileName::QlikCloud | ProfileName::Rfc6750 => vec![400, 401, 403],
+            ProfileName::Generic => vec![401, 403],
         };
         let mut table: Vec<(&str, Vec<u16>)> = vec![
             ("reject", vec![reject]),
             ("no_token", vec![401]),
             ("accept", vec![200]),
+            ("refused", refused),
         ];
         match name {
             ProfileName::Qseow | ProfileName::Qseow401 | ProfileName::QseowPre2024 => {
@@ -52,10 +74,31 @@ impl Profile {
             ProfileName::Generic => {
                 table.push(("forbidden", vec![403]));
             }
+            ProfileName::Rfc6750 => {
+                table.extend([("bad_request", vec![400]), ("forbidden", vec![403])]);
+            }
         }
+        let mut policy = BTreeMap::new();
+        if matches!(
+            name,
+            ProfileName::Qseow | ProfileName::Qseow401 | ProfileName::QseowPre2024
+        ) {
+            policy.insert(
+                "exp-required".to_owned(),
+                "Qlik's virtual proxy accepts a token without `exp` (documented; \
+                 reference/qlik-proxy.md)"
+                    .to_owned(),
+            );
+        }
+        let challenge = match name {
+            ProfileName::Rfc6750 => Some("Bearer error=\"invalid_token\""),
+            _ => None,
+        };
         Self {
             name,
             statuses: table.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+            policy,
+            challenge,
         }
     }
 
