@@ -12,6 +12,8 @@ use std::time::Duration;
 use camino::{Utf8Path, Utf8PathBuf};
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
+pub mod conformance;
+
 use crate::diag::Diagnostic;
 use crate::runner::{RunResult, ScenarioResult, StepResult, StepStatus};
 
@@ -176,7 +178,11 @@ impl ConsoleReporter {
     pub fn summary(&self, result: &RunResult) -> String {
         let t = result.totals();
         let failed_scenarios = result.scenarios.iter().filter(|s| !s.passed()).count();
-        let mut out = String::new();
+        let mut out = result
+            .conformance
+            .as_ref()
+            .map(conformance::console)
+            .unwrap_or_default();
         let _ = writeln!(
             out,
             "\n{} scenarios, {} steps against {}{} in {}",
@@ -254,6 +260,9 @@ pub fn junit(result: &RunResult) -> Report {
             suite.add_test_case(case);
         }
         report.add_test_suite(suite);
+    }
+    if let Some(c) = &result.conformance {
+        conformance::add_to_junit(&mut report, c);
     }
     report
 }

@@ -339,7 +339,8 @@ pub(crate) fn policy_reason(
 }
 
 /// The variables a suite gives the pack's templates: the identity (`user_claim`,
-/// `directory_claim`, `user`, `directory`), `leeway_s`, `exp_past_leeway` (an offset one
+/// `directory_claim`, `user`, `directory`, and `user_claim_recased`, `directory_claim_recased`,
+/// `prefix_recased`: the same names in another case), `leeway_s`, `exp_past_leeway` (an offset one
 /// second past the leeway, for `exp`), and `audience`/`issuer` when the target checks them.
 pub(crate) fn builtin_vars(suite: &Suite) -> BTreeMap<String, String> {
     let id = &suite.identity;
@@ -349,6 +350,23 @@ pub(crate) fn builtin_vars(suite: &Suite) -> BTreeMap<String, String> {
         ("user".to_owned(), id.user.clone()),
         ("directory".to_owned(), id.directory.clone()),
     ]);
+    // The same name in another case: lower case, or upper case when it already is lower.
+    let recased = |name: &str| {
+        let lower = name.to_lowercase();
+        if lower == name {
+            name.to_uppercase()
+        } else {
+            lower
+        }
+    };
+    vars.insert("user_claim_recased".to_owned(), recased(&id.user_claim));
+    vars.insert(
+        "directory_claim_recased".to_owned(),
+        recased(&id.directory_claim),
+    );
+    if let Some(prefix) = &suite.prefix {
+        vars.insert("prefix_recased".to_owned(), recased(prefix));
+    }
     let target = suite.conformance.clone().unwrap_or_default();
     let leeway = target.leeway.map_or(0, |d| d.as_secs());
     vars.insert("leeway_s".to_owned(), leeway.to_string());

@@ -165,10 +165,11 @@ pub fn build_token(
     if let Some(extra) = &block.header {
         for (k, v) in extra {
             let k = render(k)?;
-            if v.as_str() == Some("omit") {
+            let value = render_value(v, scope)?;
+            if value.as_str() == Some("omit") {
                 header.shift_remove(&k);
             } else {
-                header.insert(k, render_value(v, scope)?);
+                header.insert(k, value);
             }
         }
     }
@@ -213,7 +214,10 @@ pub fn build_token(
             }
         } else {
             let value = render_value(&v, scope)?;
-            resolved.insert(k, value);
+            // A template that renders to `omit` (`${audience:-omit}`) removes the claim too.
+            if value.as_str() != Some("omit") {
+                resolved.insert(k, value);
+            }
         }
     }
     let payload = match &block.raw_payload {
