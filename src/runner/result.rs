@@ -133,9 +133,13 @@ pub struct ScenarioResult {
 }
 
 impl ScenarioResult {
-    /// Whether every step passed.
+    /// Whether no step failed or could not run, and some step ran or the scenario does not
+    /// apply to the target (a conformance variant skipped as not applicable).
     pub fn passed(&self) -> bool {
-        self.steps.iter().all(|s| s.status.is_passed())
+        let not_applicable = self.conformance.as_ref().is_some_and(|c| {
+            c.outcome == super::conformance::Verdict::NotApplicable
+        });
+        not_applicable || self.steps.iter().all(|s| s.status.is_passed())
     }
 }
 

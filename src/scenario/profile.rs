@@ -7,7 +7,70 @@
 
 use std::collections::BTreeMap;
 
-use super::model::{ProfileName, ProfileSpec};
+use camino::{Utf8Path, Utf8PathBuf};
+
+use super::model::{KeySpec, ProfileName, ProfileSpec, Suite};
+use crate::diag::{Diagnostic, Located, Span};
+
+impl Suite {
+    /// Every file the suite names (key files, the key server's files), resolved against the
+    /// suite's folder as the runner resolves them, with the text written in the suite.
+    pub fn named_files(&self) -> Vec<(String, Utf8PathBuf)> {
+        let base = self
+            .path
+            .parent()
+            .map_or_else(|| Utf8PathBuf::from("."), Utf8Path::to_owned);
+        let mut files: Vec<(String, Utf8PathBuf)> = self
+            .keys
+            .values()
+            .filter_map(|k| match k {
+                KeySpec::File { file, .. } => Some(file.clone()),
+                _ => None,
+            })
+            .chain(
+                self.conformance
+                    .iter()
+                    .flat_map(|c| c.key_server.iter())
+                    .flat_map(|k| [k.jwks.clone(), k.certificate.clone()]),
+            )
+            .map(|f| (f.to_string(), base.join(f)))
+            .collect();
+        files.dedup();
+        files
+    }
+
+    /// A diagnostic for every file the suite names that does not exist, pointing at where
+    /// the suite names it (`source` is the suite's text).
+    pub fn missing_files(&self, source: Option<&str>) -> Vec<Diagnostic> {
+        self.named_files()
+            .into_iter()
+            .filter(|(_, path)| !path.is_file())
+            .map(|(written, path)| {
+                let span = source.and_then(|text| span_of(text, &written));
+                Diagnostic::new(
+                    format!("invalid suite `{}`", self.path),
+                    format!("file `{written}` not found (resolved to `{path}`)"),
+                )
+                .at(Some(Located::new(&self.path, span.unwrap_or(Span::START))))
+                .with_hint("paths in a suite are relative to the suite file; keep key files inside the suite's folder so that a copy keeps working")
+            })
+            .collect()
+    }
+}
+
+/// The span of the first occurrence of `needle` in `text`.
+fn span_of(text: &str, needle: &str) -> Option<Span> {
+    let start = text.find(needle)?;
+    let before = &text[..start];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    Some(Span {
+        start,
+        end: start + needle.len(),
+        line,
+        col,
+    })
+}
 
 /// A resolved profile: built-in statuses with the suite's overrides applied.
 ///
