@@ -290,9 +290,12 @@ pub(crate) fn finding(
 
 /// Why a variant does not apply to the target, or `None` when it does. `render` templates
 /// the property's fields in the scenario's scope.
+/// A property that is the product's policy (`is_policy`) always applies: the report then says
+/// what the product did.
 pub(crate) fn not_applicable(
     property: &Property,
     target: Option<&ConformanceTarget>,
+    is_policy: bool,
     render: &dyn Fn(&str) -> String,
 ) -> Option<String> {
     let default = ConformanceTarget::default();
@@ -305,7 +308,7 @@ pub(crate) fn not_applicable(
             "exp_required" => target.exp_required,
             _ => true,
         };
-        if !configured && !target.policy.contains_key(&property.id) {
+        if !configured && !is_policy {
             return Some(format!("the target does not check `{setting}`"));
         }
     }
@@ -463,10 +466,10 @@ mod tests {
         p.unless_allowed = Some("${alg}".to_owned());
         let rs256 = |_: &str| "RS256".to_owned();
         let es256 = |_: &str| "ES256".to_owned();
-        assert!(not_applicable(&p, Some(&target), &rs256).is_some());
-        assert!(not_applicable(&p, Some(&target), &es256).is_none());
+        assert!(not_applicable(&p, Some(&target), false, &rs256).is_some());
+        assert!(not_applicable(&p, Some(&target), false, &es256).is_none());
         let mut aud = property("audience");
         aud.requires = Some("audience".to_owned());
-        assert!(not_applicable(&aud, Some(&target), &rs256).is_some());
+        assert!(not_applicable(&aud, Some(&target), false, &rs256).is_some());
     }
 }

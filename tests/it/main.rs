@@ -2,6 +2,7 @@
 //! ephemeral ports and is bounded in time and count.
 
 mod admin;
+mod conformance;
 mod keys_tokens;
 mod load;
 mod mock;

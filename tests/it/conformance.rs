@@ -1,0 +1,174 @@
+//! The conformance pack (`scenarios/conformance/`) against the emulator's `rfc6750` profile
+//! with every laxity switch off (every property held) and with each switch on in turn
+//! (exactly that switch's property violated, no other); against the `qseow` profile (Qlik's
+//! policy reported as policy); and against a real verifier built on PyJWT (`tests/peers/`).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use camino::{Utf8Path, Utf8PathBuf};
+use jwtprobe::client::ClientSettings;
+use jwtprobe::mock::{self, TlsMode};
+use jwtprobe::runner::conformance::{ConformanceReport, Verdict};
+use jwtprobe::runner::{self, Filters, NoEvents, Plan, RunResult, RunSettings};
+use test_case::test_case;
+
+fn repo() -> Utf8PathBuf {
+    Utf8PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs the pack in `pack` against `base`.
+async fn run_pack(pack: &Utf8Path, base: &url::Url, emulator: bool) -> RunResult {
+    let read = jwtprobe::scenario::read(&[pack]).unwrap_or_else(|e| panic!("{}", e.render()));
+    let plan = Plan::build(&read, &Filters::default(), &BTreeMap::new()).expect("keys load");
+    let settings = RunSettings {
+        base_url: base.clone(),
+        emulator,
+        client: ClientSettings {
+            timeout: Duration::from_secs(10),
+            ..ClientSettings::default()
+        },
+        vars: BTreeMap::new(),
+        now: chrono::Utc::now().timestamp(),
+        prefix: None,
+    };
+    runner::run(&plan, &settings, &mut NoEvents).await
+}
+
+/// Starts the emulator from config text written next to the fixture keys' folder.
+async fn emulator(config: &str, dir: &Utf8Path) -> mock::MockServer {
+    let cert = repo().join("fixtures/keys/qlik-signing.cert.pem");
+    let text = config.replace("../keys/qlik-signing.cert.pem", cert.as_str());
+    let path = dir.join("mock.yaml");
+    fs_err::write(&path, text).expect("write config");
+    let config = mock::read_config(&path).unwrap_or_else(|d| panic!("{d:?}"));
+    mock::start(config, "127.0.0.1:0".parse().expect("addr"), TlsMode::Plain)
+        .await
+        .expect("emulator starts")
+}
+
+fn verdicts(report: &ConformanceReport, verdict: Verdict) -> Vec<String> {
+    report
+        .properties
+        .iter()
+        .filter(|p| p.verdict == verdict)
+        .map(|p| p.id.clone())
+        .collect()
+}
+
+fn rfc6750_config() -> String {
+    fs_err::read_to_string(repo().join("fixtures/mock/rfc6750.yaml")).expect("fixture")
+}
+
+#[tokio::test]
+async fn pack_holds_every_property_against_the_strict_rfc6750_emulator() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = Utf8Path::from_path(dir.path()).expect("utf-8");
+    let server = emulator(&rfc6750_config(), dir).await;
+    let result = run_pack(&repo().join("scenarios/conformance"), &server.base_url, true).await;
+    server.shutdown().await;
+    let report = result.conformance.expect("a conformance report");
+    assert!(report.properties.len() >= 25, "{report:#?}");
+    assert_eq!(verdicts(&report, Verdict::Violated), Vec::<String>::new());
+    assert_eq!(verdicts(&report, Verdict::Error), Vec::<String>::new());
+    assert_eq!(verdicts(&report, Verdict::NotApplicable), ["ecdsa-zero"]);
+    assert_eq!(report.verdict("valid-token"), Some(Verdict::Held));
+    assert_eq!(report.verdict("crit"), Some(Verdict::Held));
+    assert_eq!(report.verdict("prefix-case"), Some(Verdict::Held));
+    // An rfc6750 target says why, in the standard header.
+    let challenge = report
+        .properties
+        .iter()
+        .find(|p| p.id == "expired")
+        .and_then(|p| p.evidence.first())
+        .and_then(|e| e.www_authenticate.clone())
+        .expect("a challenge");
+    assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
+}
+
+// The laxity matrix: each switch of the emulator breaks exactly one property.
+#[test_case("accept_no_exp: false", "accept_no_exp: true", "exp-required")]
+#[test_case("ignore_nbf: false", "ignore_nbf: true", "nbf-future")]
+#[test_case("ignore_iat: false", "ignore_iat: true", "iat-future")]
+#[test_case("extra_algorithms: []", "extra_algorithms: [RS384]", "alg-pinning")]
+#[test_case("\n      leeway: 0s", "\n      leeway: 5m", "leeway")]
+#[test_case("kid_selects_file: false", "kid_selects_file: true", "kid")]
+#[test_case("trust_embedded_key: false", "trust_embedded_key: true", "embedded-key")]
+#[test_case("fetch_key_url: false", "fetch_key_url: true", "key-url")]
+#[test_case("ignore_crit: false", "ignore_crit: true", "crit")]
+#[test_case("accept_malformed_exp: false", "accept_malformed_exp: true", "malformed-exp")]
+#[test_case("accept_query_token: false", "accept_query_token: true", "query-token")]
+#[test_case("case_insensitive_claims: false", "case_insensitive_claims: true", "claim-names-case")]
+#[test_case("case_insensitive_prefix: false", "case_insensitive_prefix: true", "prefix-case")]
+#[test_case("ignore_audience: false", "ignore_audience: true", "audience")]
+#[test_case("ignore_issuer: false", "ignore_issuer: true", "issuer")]
+#[tokio::test]
+async fn each_laxity_switch_violates_exactly_its_property(off: &str, on: &str, property: &str) {
+    let base = rfc6750_config();
+    assert!(base.contains(off), "the fixture has `{off}`");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = Utf8Path::from_path(dir.path()).expect("utf-8");
+    let server = emulator(&base.replacen(off, on, 1), dir).await;
+    let result = run_pack(&repo().join("scenarios/conformance"), &server.base_url, true).await;
+    server.shutdown().await;
+    let report = result.conformance.expect("a conformance report");
+    assert_eq!(verdicts(&report, Verdict::Violated), [property], "{report:#?}");
+    assert_eq!(verdicts(&report, Verdict::Error), Vec::<String>::new());
+}
+
+/// Copies the pack to `dir` with `suite` as its profile: porting is editing that one file.
+fn ported_pack(dir: &Utf8Path, suite: &str) -> Utf8PathBuf {
+    let pack = dir.join("pack");
+    let from = repo().join("scenarios/conformance");
+    for entry in walk(&from) {
+        let rel = entry.strip_prefix(&from).expect("below the pack");
+        let to = pack.join(rel);
+        fs_err::create_dir_all(to.parent().expect("a parent")).expect("mkdir");
+        fs_err::copy(&entry, &to).expect("copy");
+    }
+    fs_err::write(pack.join("suite.yaml"), suite).expect("write suite");
+    pack
+}
+
+fn walk(dir: &Utf8Path) -> Vec<Utf8PathBuf> {
+    let mut out = Vec::new();
+    for entry in fs_err::read_dir(dir).expect("read dir") {
+        let path = Utf8PathBuf::from_path_buf(entry.expect("entry").path()).expect("utf-8");
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn pack_ported_to_qseow_reports_qliks_policy_as_policy() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = Utf8Path::from_path(dir.path()).expect("utf-8");
+    let suite = fs_err::read_to_string(repo().join("src/cli/init/qseow.yaml")).expect("profile");
+    let pack = ported_pack(dir, &suite);
+    let config = fs_err::read_to_string(repo().join("fixtures/mock/qseow.yaml")).expect("fixture");
+    let server = emulator(&config, dir).await;
+    let result = run_pack(&pack, &server.base_url, true).await;
+    server.shutdown().await;
+    let report = result.conformance.expect("a conformance report");
+    assert_eq!(verdicts(&report, Verdict::Violated), Vec::<String>::new(), "{report:#?}");
+    assert_eq!(verdicts(&report, Verdict::Error), Vec::<String>::new());
+    assert_eq!(verdicts(&report, Verdict::Policy), ["exp-required"]);
+    let policy = report
+        .properties
+        .iter()
+        .find(|p| p.id == "exp-required")
+        .and_then(|p| p.note.clone())
+        .expect("a policy note");
+    assert!(policy.ends_with("observed: accepted"), "{policy}");
+    assert_eq!(
+        verdicts(&report, Verdict::NotApplicable),
+        ["audience", "ecdsa-zero", "issuer"]
+    );
+    // RS384 and RS512 are Qlik's documented set: those variants do not apply; the rest hold.
+    assert_eq!(report.verdict("alg-pinning"), Some(Verdict::Held));
+    assert!(!result.scenarios.iter().any(|s| !s.passed()));
+}
