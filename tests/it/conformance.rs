@@ -172,3 +172,88 @@ async fn pack_ported_to_qseow_reports_qliks_policy_as_policy() {
     assert_eq!(report.verdict("alg-pinning"), Some(Verdict::Held));
     assert!(!result.scenarios.iter().any(|s| !s.passed()));
 }
+
+/// The PyJWT peer (`tests/peers/pyjwt_server.py`), stopped when dropped.
+struct Peer {
+    child: std::process::Child,
+    base: url::Url,
+    version: String,
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        // Closing stdin stops the server; kill is the fallback.
+        drop(self.child.stdin.take());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the PyJWT peer, or says why it cannot: under `CI=true` a missing python or package
+/// fails the test (`.ci/run` installs them); elsewhere the test is skipped with a message.
+fn pyjwt_peer() -> Option<Peer> {
+    use std::io::BufRead as _;
+    use std::process::{Command, Stdio};
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    let probe = Command::new("python3")
+        .args(["-c", "import jwt, cryptography"])
+        .output();
+    if !probe.as_ref().is_ok_and(|o| o.status.success()) {
+        let why = match probe {
+            Ok(o) => String::from_utf8_lossy(&o.stderr).into_owned(),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            !ci,
+            "python3 with pyjwt and cryptography is required under CI (`python3 -m pip install pyjwt cryptography`): {why}"
+        );
+        eprintln!("skipped: python3 with pyjwt and cryptography is not installed ({why})");
+        return None;
+    }
+    let mut child = Command::new("python3")
+        .arg(repo().join("tests/peers/pyjwt_server.py"))
+        .arg(repo().join("scenarios/conformance/keys/target.cert.pem"))
+        .args(["jwtprobe-conformance", "https://issuer.jwtprobe.test"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 starts");
+    let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let port = lines
+        .next()
+        .and_then(Result::ok)
+        .and_then(|l| l.strip_prefix("PORT ").map(str::to_owned))
+        .expect("the peer prints its port");
+    let version = lines
+        .next()
+        .and_then(Result::ok)
+        .unwrap_or_default()
+        .replace("PYJWT ", "");
+    Some(Peer {
+        child,
+        base: format!("http://127.0.0.1:{port}/").parse().expect("url"),
+        version,
+    })
+}
+
+#[tokio::test]
+async fn pack_against_a_pyjwt_verifier_finds_what_docs_conformance_says() {
+    let Some(peer) = pyjwt_peer() else { return };
+    let result = run_pack(&repo().join("scenarios/conformance"), &peer.base, false).await;
+    let report = result.conformance.expect("a conformance report");
+    eprintln!("PyJWT {}", peer.version);
+    for p in &report.properties {
+        eprintln!("{:<15} {:<20} {:?}", p.verdict.word(), p.id, p.evidence.first());
+    }
+    assert_eq!(report.verdict("valid-token"), Some(Verdict::Held));
+    assert_eq!(verdicts(&report, Verdict::Error), Vec::<String>::new());
+    // What docs/conformance.md reports for this PyJWT deployment: PyJWT takes `exp` written as
+    // a string (it converts with `int()`), and the stdlib server in front of it takes a 32 KiB
+    // token; every other property holds.
+    assert_eq!(
+        verdicts(&report, Verdict::Violated),
+        ["malformed-exp", "oversize-token"],
+        "{report:#?}"
+    );
+    assert_eq!(verdicts(&report, Verdict::NotApplicable), ["ecdsa-zero"]);
+}
