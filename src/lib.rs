@@ -12,6 +12,7 @@ pub mod diag;
 pub mod keys;
 pub mod load;
 pub mod mock;
+pub mod probe;
 pub mod report;
 pub mod runner;
 pub mod scenario;

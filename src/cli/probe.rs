@@ -8,9 +8,7 @@
 //! the most likely cause from [`diagnosis::diagnose`]. It never sends more than
 //! `--max-requests` requests and says how many it sent.
 //!
-//! The reasoning lives in [`diagnosis`] and is pure; this file is the I/O around it.
-
-mod diagnosis;
+//! The reasoning lives in [`crate::probe`] and is pure; this file is the I/O around it.
 
 use std::time::Duration;
 
@@ -20,7 +18,7 @@ use rand::Rng as _;
 use serde_json::{Map, Value, json};
 use url::Url;
 
-use self::diagnosis::{Answer, Cause, ClaimNames, Facts, Observation, Variant};
+use crate::probe::{self as diagnosis, Answer, Cause, ClaimNames, Facts, Observation, Variant};
 use super::keys::{DEFAULT_PASSWORD_ENV, key_matches, read_key};
 use super::token::{human_span, minter, resolve_time, signer_for};
 use super::{CliError, CmdResult, Exit, runtime};
@@ -76,6 +74,16 @@ pub struct Args {
     /// The audience (`aud`), when the virtual proxy requires one.
     #[arg(long, value_name = "AUD")]
     pub aud: Option<String>,
+    /// The issuer (`iss`), when the proxy requires one.
+    #[arg(long, value_name = "ISS")]
+    pub iss: Option<String>,
+    /// The `kid` header of the token.
+    #[arg(long, value_name = "KID")]
+    pub kid: Option<String>,
+    /// What kind of proxy answers: `qseow` (and the other Qlik profiles) adds the prefix and
+    /// xrfkey checks; `rfc6750` or `generic` reads only the Bearer challenge.
+    #[arg(long, value_enum, default_value = "qseow")]
+    pub profile: super::token::ProfileArg,
     /// Accept any TLS certificate from the server (Qlik installs with a self-signed one).
     #[arg(long, short = 'k', conflicts_with = "ca")]
     pub insecure: bool,
@@ -120,6 +128,8 @@ struct Prober {
     user: String,
     directory: String,
     aud: Option<String>,
+    iss: Option<String>,
+    kid: Option<String>,
     now: i64,
     base_exp: Option<i64>,
     /// The key kind of `--key`, for the random key of the same kind.
@@ -136,6 +146,10 @@ impl Prober {
         if let Some(aud) = &self.aud {
             claims.insert("aud".to_owned(), json!(aud));
         }
+        if let Some(iss) = &self.iss {
+            claims.insert("iss".to_owned(), json!(iss));
+        }
+        claims.insert("iat".to_owned(), json!(self.now - 10));
         if let Some(exp) = exp {
             claims.insert("exp".to_owned(), json!(exp));
         }
@@ -145,9 +159,19 @@ impl Prober {
     /// The token a variant sends, or `None` for no token.
     fn token_for(&self, variant: &Variant) -> Result<Option<String>, CliError> {
         let base = [&self.names];
+        let mut alg = self.alg;
+        let mut kid = self.kid.clone();
         let (claims, signer) = match variant {
             Variant::NoToken => return Ok(None),
             Variant::Base | Variant::WithoutPrefix | Variant::Xrfkey => {
+                (self.claims(&base, self.base_exp), None)
+            }
+            Variant::Rs256 => {
+                alg = Alg::RS256;
+                (self.claims(&base, self.base_exp), None)
+            }
+            Variant::NoKid => {
+                kid = None;
                 (self.claims(&base, self.base_exp), None)
             }
             Variant::AllCasings => {
@@ -164,7 +188,10 @@ impl Prober {
             ),
         };
         let signer = signer.as_ref().unwrap_or(&self.signer);
-        let token = minter(self.alg, signer, Vec::new())?
+        let header = kid
+            .map(|k| vec![("kid".to_owned(), Value::String(k))])
+            .unwrap_or_default();
+        let token = minter(alg, signer, header)?
             .mint(&claims)
             .map_err(|e| {
                 CliError::runtime(anyhow::Error::new(e).context("failed to mint the token"))
@@ -242,6 +269,15 @@ fn answer_of(exchange: &Exchange) -> Answer {
         body: String::from_utf8_lossy(&exchange.body[..cap]).into_owned(),
         sets_cookie: exchange.headers.contains_key(header::SET_COOKIE),
         reason: text(crate::mock::REASON_HEADER),
+        challenge: {
+            let all: Vec<String> = exchange
+                .headers
+                .get_all(header::WWW_AUTHENTICATE)
+                .iter()
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .collect();
+            (!all.is_empty()).then(|| all.join(", "))
+        },
     }
 }
 
@@ -333,6 +369,13 @@ fn describe_variant(observation: &Observation) -> String {
             if a.sets_cookie {
                 s.push_str(" (session cookie set)");
             }
+            if let Some(error) = a.bearer_param("error") {
+                s.push_str(&format!(" (Bearer error={error}"));
+                if let Some(d) = a.bearer_param("error_description") {
+                    s.push_str(&format!(": {d}"));
+                }
+                s.push(')');
+            }
             if let Some(reason) = &a.reason {
                 s.push_str(&format!(" [emulator: {reason}]"));
             }
@@ -404,6 +447,10 @@ pub fn run(args: Args) -> CmdResult {
         user: args.user_claim.clone(),
         directory: args.directory_claim.clone(),
     };
+    let qlik = matches!(
+        args.profile,
+        super::token::ProfileArg::Qseow | super::token::ProfileArg::QlikCloud
+    );
     let (prefix, rest) = split_prefix(&args.url);
     let rest_lower = rest.to_ascii_lowercase();
     let facts = Facts {
@@ -414,6 +461,10 @@ pub fn run(args: Args) -> CmdResult {
         base_exp_s: base_exp.map(|e| e - now),
         key: args.key.to_string(),
         cert,
+        alg: alg.name().to_owned(),
+        rsa: kind.is_some_and(|k| k.algorithms().contains(&crate::keys::SignatureAlg::RS256)),
+        kid: args.kid.clone(),
+        qlik,
     };
     let prober = Prober {
         client,
@@ -424,6 +475,8 @@ pub fn run(args: Args) -> CmdResult {
         user: args.user.clone(),
         directory: args.directory.clone(),
         aud: args.aud.clone(),
+        iss: args.iss.clone(),
+        kid: args.kid.clone(),
         now,
         base_exp,
         kind,
@@ -468,8 +521,12 @@ async fn probe(prober: &Prober, facts: &Facts, max: usize, notes: &[String]) -> 
                 prober.names.user, prober.user, prober.names.directory, prober.directory
             );
             match facts.base_exp_s {
-                Some(s) => summary.push_str(&format!(", exp in {}", human_span(s))),
+                Some(s) if s > 0 => summary.push_str(&format!(", exp in {}", human_span(s))),
+                Some(s) => summary.push_str(&format!(", expired {} ago", human_span(s))),
                 None => summary.push_str(", no exp"),
+            }
+            if let Some(kid) = &prober.kid {
+                summary.push_str(&format!(", kid {kid}"));
             }
             print!(
                 "{}",
@@ -495,10 +552,11 @@ async fn probe(prober: &Prober, facts: &Facts, max: usize, notes: &[String]) -> 
     let cause = diagnosis::diagnose(facts, &observed);
     let sent = observed.len();
     let noun = if sent == 1 { "request" } else { "requests" };
+    let sentence = cause.sentence(facts.qlik);
     if cause.is_accepted() {
-        println!("result: {cause}");
+        println!("result: {sentence}");
     } else {
-        println!("most likely cause: {cause}");
+        println!("most likely cause: {sentence}");
     }
     println!("sent {sent} {noun} (limit {max})");
     Ok(match cause {

@@ -85,6 +85,9 @@ pub enum ProfileArg {
     QlikCloud,
     /// Any proxy: every signed algorithm, no identity claims unless named.
     Generic,
+    /// A resource server following RFC 6750 (the conformance pack's default): RS256 only
+    /// unless `--algorithms` says otherwise, `exp` required.
+    Rfc6750,
 }
 
 impl ProfileArg {
@@ -93,6 +96,7 @@ impl ProfileArg {
             Self::Qseow => "qseow",
             Self::QlikCloud => "qlik-cloud",
             Self::Generic => "generic",
+            Self::Rfc6750 => "rfc6750",
         }
     }
 
@@ -101,7 +105,7 @@ impl ProfileArg {
         match self {
             Self::Qseow => "the virtual proxy",
             Self::QlikCloud => "the tenant",
-            Self::Generic => "the proxy",
+            Self::Generic | Self::Rfc6750 => "the proxy",
         }
     }
 }
@@ -136,6 +140,9 @@ pub struct InspectArgs {
     /// Clock skew allowed on `exp` and `nbf`.
     #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = humantime::parse_duration)]
     pub leeway: Duration,
+    /// The algorithms the proxy accepts (`RS256,ES256`), instead of the profile's.
+    #[arg(long, value_name = "ALG,…", value_delimiter = ',')]
+    pub algorithms: Vec<String>,
     /// Print a JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -406,6 +413,21 @@ fn judge(args: &InspectArgs) -> Result<Judge, CliError> {
             None,
             None,
         ),
+        ProfileArg::Rfc6750 => (vec![Alg::RS256], None, None, None),
+    };
+    let algs = if args.algorithms.is_empty() {
+        algs
+    } else {
+        args.algorithms
+            .iter()
+            .map(|a| {
+                Alg::from_name(a).ok_or_else(|| {
+                    CliError::usage(anyhow::anyhow!(
+                        "unknown algorithm `{a}` in `--algorithms` (RS256, ES256, …)"
+                    ))
+                })
+            })
+            .collect::<Result<_, _>>()?
     };
     let leeway_s = i64::try_from(args.leeway.as_secs()).unwrap_or(i64::MAX);
     Ok(Judge {
@@ -488,7 +510,11 @@ fn qlik_cloud_rejections(inspection: &Inspection) -> Vec<Rejection> {
 
 /// Runs the checks of a profile over a token at `now`.
 fn examine(token: &str, judge: &Judge, now: i64) -> Inspection {
-    let mut inspection = token::inspect(token, Some(&judge.policy), now);
+    let checks = token::Checks {
+        exp_required: judge.profile == ProfileArg::Rfc6750,
+        ..token::Checks::STRICT
+    };
+    let mut inspection = token::inspect_with(token, Some(&judge.policy), &checks, now);
     if !judge.has_key {
         inspection.signature = SignatureStatus::NoKey;
         inspection
@@ -592,6 +618,23 @@ fn inspection_text(
         None => out.push_str("claims     (not decodable)\n"),
     }
     let _ = writeln!(out, "{}", signature_text(inspection, cert));
+    let algs: Vec<&str> = judge.policy.algs.iter().map(|a| a.name()).collect();
+    let _ = writeln!(out, "algorithms {} accepts {}", judge.profile.judge(), algs.join(", "));
+    if let Some(header) = &inspection.header {
+        if let Some(kid) = header.get("kid") {
+            let _ = writeln!(
+                out,
+                "kid        {kid}: the proxy must know a key by this id, or ignore it"
+            );
+        }
+        if let Some(crit) = header.get("crit") {
+            let _ = writeln!(
+                out,
+                "crit       {crit}: a verifier must refuse the token unless it understands each \
+                 listed extension (RFC 7515 §4.1.11)"
+            );
+        }
+    }
     let profile = judge.profile.name();
     if inspection.is_accepted() {
         let _ = writeln!(

@@ -6,5 +6,6 @@ mod conformance;
 mod keys_tokens;
 mod load;
 mod mock;
+mod probe;
 mod run;
 mod scenarios;
