@@ -1891,6 +1891,128 @@ mod tests {
         assert!(accepted < total * 4 / 5, "{accepted} of {total} accepted");
     }
 
+    fn rs256_with_header(extra: Value) -> String {
+        let mut header = standard_header(Alg::RS256);
+        header.extend(object(extra));
+        mint(&TokenSpec {
+            header: Part::Json(header),
+            ..TokenSpec::new(object(good_claims()), Alg::RS256, Signer::Key(signing_key()))
+        })
+        .expect("mint")
+        .into_exposed()
+    }
+
+    #[test]
+    fn crit_is_refused_with_the_reason_rfc_7515_gives() {
+        let cases = [
+            (json!({"crit": ["x-ext"], "x-ext": 1}), "requires extension `x-ext`, which is not understood"),
+            (json!({"crit": ["b64"], "b64": false}), "requires `b64`"),
+            (json!({"crit": "x-ext", "x-ext": 1}), "must be a list of header names"),
+            (json!({"crit": []}), "must not be empty"),
+            (json!({"crit": [1]}), "must list header names"),
+            (json!({"crit": ["alg"]}), "lists `alg`, a registered header parameter"),
+            (json!({"crit": ["x-absent"]}), "lists `x-absent`, which the header does not have"),
+            (json!({"b64": false}), "header `b64` asks for an unencoded payload"),
+        ];
+        for (extra, why) in cases {
+            let token = rs256_with_header(extra.clone());
+            match verify(&token, &policy(), NOW) {
+                Err(Rejection::Critical(text)) => assert!(text.contains(why), "{extra}: {text}"),
+                other => panic!("{extra}: {other:?}"),
+            }
+            let inspection = inspect(&token, Some(&policy()), NOW);
+            assert!(
+                inspection.rejections.iter().any(|r| r.code() == "crit"),
+                "{extra}: {inspection:?}"
+            );
+        }
+        // `b64: true` is the default meaning and harmless.
+        assert!(verify(&rs256_with_header(json!({"b64": true})), &policy(), NOW).is_ok());
+        let lax = Checks {
+            crit: false,
+            ..Checks::STRICT
+        };
+        let unknown = rs256_with_header(json!({"crit": ["x-ext"], "x-ext": 1}));
+        assert!(verify_with(&unknown, &policy(), &lax, NOW).is_ok());
+    }
+
+    #[test]
+    fn iat_in_the_future_is_refused_unless_turned_off() {
+        let mut claims = good_claims();
+        claims["iat"] = json!(NOW + 3600);
+        let token = rs256(claims);
+        assert!(matches!(
+            verify(&token, &policy(), NOW),
+            Err(Rejection::IssuedInFuture { .. })
+        ));
+        let lax = Checks {
+            iat: false,
+            ..Checks::STRICT
+        };
+        assert!(verify_with(&token, &policy(), &lax, NOW).is_ok());
+    }
+
+    #[test]
+    fn exp_required_and_exp_as_a_string_follow_the_checks() {
+        let strict_exp = Checks {
+            exp_required: true,
+            ..Checks::STRICT
+        };
+        let no_exp = rs256(json!({"UserId": "alice", "UserDirectory": "QLIK"}));
+        assert_eq!(
+            verify_with(&no_exp, &policy(), &strict_exp, NOW)
+                .unwrap_err()
+                .to_string(),
+            "claim `exp` is missing"
+        );
+        let mut claims = good_claims();
+        claims["exp"] = json!("9999999999");
+        let text_exp = rs256(claims);
+        assert!(matches!(
+            verify_with(&text_exp, &policy(), &strict_exp, NOW),
+            Err(Rejection::Malformed(_))
+        ));
+        let lax = Checks {
+            time_claims_numeric: false,
+            ..strict_exp
+        };
+        assert!(verify_with(&text_exp, &policy(), &lax, NOW).is_ok());
+    }
+
+    #[test]
+    fn issuer_must_match_when_the_checks_name_one() {
+        let checks = Checks {
+            issuer: Some("https://idp.test".to_owned()),
+            ..Checks::STRICT
+        };
+        let mut claims = good_claims();
+        claims["iss"] = json!("https://evil.test");
+        assert_eq!(
+            verify_with(&rs256(claims), &policy(), &checks, NOW)
+                .unwrap_err()
+                .to_string(),
+            "issuer `https://evil.test` does not match the expected `https://idp.test`"
+        );
+        let mut claims = good_claims();
+        claims["iss"] = json!("https://idp.test");
+        assert!(verify_with(&rs256(claims), &policy(), &checks, NOW).is_ok());
+    }
+
+    #[test]
+    fn case_insensitive_claim_names_are_a_laxity() {
+        let token = rs256(json!({"userid": "alice", "userdirectory": "CORP"}));
+        assert!(matches!(
+            verify(&token, &policy(), NOW),
+            Err(Rejection::MissingClaim { .. })
+        ));
+        let lax = Checks {
+            exact_claim_names: false,
+            ..Checks::STRICT
+        };
+        let verified = verify_with(&token, &policy(), &lax, NOW).expect("lax accepts");
+        assert_eq!(verified.user_id.as_deref(), Some("alice"));
+    }
+
     #[test]
     fn human_durations_round_down_to_the_largest_unit() {
         assert_eq!(human(1), "1 second");
