@@ -110,10 +110,14 @@ impl Plan {
                     context
                 }
             };
-            scenarios.push(PlannedScenario {
-                scenario: planned.scenario,
-                context,
-            });
+            // A matrix label may hold a token (`replay[eyJ…]`): names are printed everywhere,
+            // so they never carry one in full.
+            let mut scenario = planned.scenario;
+            scenario.name = crate::token::redact_in_text(&scenario.name);
+            for step in &mut scenario.steps {
+                step.name = crate::token::redact_in_text(&step.name);
+            }
+            scenarios.push(PlannedScenario { scenario, context });
         }
         Ok(Self { scenarios })
     }
@@ -319,6 +323,7 @@ async fn run_scenario(
         blocked = Some(format!("not applicable: {why}"));
     }
     let fetches_before = key_server.map_or(0, KeyServer::fetches);
+    let mut missing: Vec<String> = Vec::new();
     for (index, step) in scenario.steps.iter().enumerate() {
         let step_started = Instant::now();
         let result = if let Some(reason) = &blocked {
@@ -340,9 +345,28 @@ async fn run_scenario(
                 Err(e) => error_step(&step.name, &error_text(e), None, step_started),
             }
         };
+        // A step that needs a capture that found nothing is skipped, not an error.
+        let result = match (&result.status, missing.is_empty()) {
+            (StepStatus::Error { message, .. }, false) => {
+                match missing
+                    .iter()
+                    .find(|m| message.contains(&format!("unknown variable `{m}`")))
+                {
+                    Some(name) => StepResult {
+                        status: StepStatus::Skipped {
+                            reason: format!("it needs capture `{name}`, which found nothing"),
+                        },
+                        ..result
+                    },
+                    None => result,
+                }
+            }
+            _ => result,
+        };
         if matches!(result.status, StepStatus::Error { .. }) && blocked.is_none() {
             blocked = Some(format!("step `{}` could not run", step.name));
         }
+        missing.extend(missing_captures(step, &result));
         events.step_finished(planned, &result);
         steps.push(result);
     }
@@ -429,14 +453,19 @@ async fn run_step(
         Ok(e) => e,
         Err(e) => return error_step(&step.name, &error_text(&e), Some(summary), started),
     };
-    let outcomes = check::evaluate(&expect, &response, &ctx.profile);
-    let capture_errors = capture(step, &exchange, scope);
-    let status = if !capture_errors.is_empty() {
-        StepStatus::Error {
-            message: capture_errors.join("\n"),
-            class: Some("capture".to_owned()),
-        }
-    } else if outcomes.iter().all(|o| o.passed) {
+    let mut outcomes = check::evaluate(&expect, &response, &ctx.profile);
+    // A capture that finds nothing is a failed check of this step (the target answered
+    // otherwise), not a runtime error; the steps that need it are skipped.
+    for (name, message) in capture(step, &exchange, scope) {
+        outcomes.push(Outcome {
+            check: format!("capture `{name}`"),
+            passed: false,
+            expected: "a value in the response".to_owned(),
+            actual: crate::token::redact_in_text(&message),
+            at: step.at.clone(),
+        });
+    }
+    let status = if outcomes.iter().all(|o| o.passed) {
         StepStatus::Passed
     } else {
         StepStatus::Failed { outcomes }
@@ -487,21 +516,39 @@ pub fn error_text(error: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
-/// Applies a step's captures to the scope; returns one message per capture that found nothing.
+/// Applies a step's captures to the scope; returns the name and a message for each capture
+/// that found nothing.
 fn capture(
     step: &crate::scenario::Step,
     exchange: &Exchange,
     scope: &mut Scope<'_>,
-) -> Vec<String> {
+) -> Vec<(String, String)> {
     let mut errors = Vec::new();
     for (name, spec) in &step.capture {
         match capture::capture(spec, &exchange.headers, &exchange.body) {
             Ok(Some(value)) => scope.capture(name, value),
-            Ok(None) => errors.push(format!("capture `{name}` found nothing in the response")),
-            Err(e) => errors.push(format!("capture `{name}` failed: {e}")),
+            Ok(None) => errors.push((name.clone(), "nothing found".to_owned())),
+            Err(e) => errors.push((name.clone(), e)),
         }
     }
     errors
+}
+
+/// The captures a failed step left unset, for skipping the steps that need them.
+fn missing_captures(step: &crate::scenario::Step, result: &StepResult) -> Vec<String> {
+    match &result.status {
+        StepStatus::Failed { outcomes } => step
+            .capture
+            .keys()
+            .filter(|name| {
+                outcomes
+                    .iter()
+                    .any(|o| !o.passed && o.check == format!("capture `{name}`"))
+            })
+            .cloned()
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// The names of headers whose values are secrets.

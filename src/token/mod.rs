@@ -30,7 +30,7 @@ use serde_json::{Map, Value};
 
 use crate::keys::{KeyKind, PrivateKey, SignatureAlg};
 
-pub use redact::{redact, redact_secret};
+pub use redact::{redact, redact_in_text, redact_secret};
 pub use transform::{TransformError, json_serialization, tamper_claims};
 pub use verify::{
     Checks, HmacKey, Inspection, Rejection, SignatureStatus, Verified, VerifyKey, VerifyPolicy,

@@ -257,3 +257,125 @@ async fn pack_against_a_pyjwt_verifier_finds_what_docs_conformance_says() {
     );
     assert_eq!(verdicts(&report, Verdict::NotApplicable), ["ecdsa-zero"]);
 }
+
+// ---------------------------------------------------------------------------------------------
+// From the same trial: captures, tokens in matrix labels, the target in the summary.
+
+/// Runs the binary in a blocking task; returns (exit code, stdout + stderr).
+async fn jwtprobe(args: Vec<String>) -> (i32, String) {
+    tokio::task::spawn_blocking(move || {
+        let out = assert_cmd::Command::cargo_bin("jwtprobe")
+            .expect("binary")
+            .args(&args)
+            .timeout(Duration::from_secs(60))
+            .output()
+            .expect("runs");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code().unwrap_or(-1), text)
+    })
+    .await
+    .expect("joined")
+}
+
+async fn ok_server() -> wiremock::MockServer {
+    let server = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .respond_with(wiremock::ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    server
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_capture_that_finds_nothing_fails_its_step_and_skips_the_steps_that_need_it() {
+    let server = ok_server().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = Utf8Path::from_path(dir.path()).expect("utf-8");
+    fs_err::write(
+        dir.join("suite.yaml"),
+        format!("name: t\nprofile: generic\nprefix: jwt\ntarget: {}\n", server.uri()),
+    )
+    .expect("suite");
+    fs_err::write(
+        dir.join("capture.yaml"),
+        "name: capture\nsteps:\n  - name: first\n    request: { path: /a }\n    \
+         capture: { sid: { header: x-session } }\n  - name: needs it\n    \
+         request: { path: /b, headers: { x-session: \"${sid}\" } }\n  - name: independent\n    \
+         request: { path: /c }\n    expect: { status: 200 }\n",
+    )
+    .expect("scenario");
+    let json = dir.join("run.json");
+    let (code, out) = jwtprobe(vec![
+        "run".into(),
+        dir.to_string(),
+        "--json".into(),
+        json.to_string(),
+    ])
+    .await;
+    assert_eq!(code, 4, "{out}");
+    // The summary names the target the suite gave.
+    assert!(out.contains(&format!("steps against {}", server.uri())), "{out}");
+    let report: serde_json::Value =
+        serde_json::from_str(&fs_err::read_to_string(&json).expect("report")).expect("json");
+    let steps = &report["scenarios"][0]["steps"];
+    assert_eq!(steps[0]["status"], "failed", "{steps}");
+    assert_eq!(steps[1]["status"], "skipped", "{steps}");
+    assert!(
+        steps[1]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("capture `sid`")),
+        "{steps}"
+    );
+    assert_eq!(steps[2]["status"], "passed", "{steps}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tokens_in_a_matrix_never_show_in_full_in_console_json_or_junit() {
+    let server = ok_server().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = Utf8Path::from_path(dir.path()).expect("utf-8");
+    let signatures = ["c2lnbmF0dXJlLW9uZS1zZWNyZXQ", "c2lnbmF0dXJlLXR3by1zZWNyZXQ"];
+    let tokens: Vec<String> = signatures
+        .iter()
+        .map(|s| format!("eyJhbGciOiJSUzI1NiJ9.eyJVc2VySWQiOiJhbGljZSJ9.{s}"))
+        .collect();
+    fs_err::write(
+        dir.join("suite.yaml"),
+        format!("name: t\nprofile: generic\nprefix: jwt\ntarget: {}\n", server.uri()),
+    )
+    .expect("suite");
+    fs_err::write(
+        dir.join("matrix.yaml"),
+        format!(
+            "name: replay\nmatrix:\n  - {{ tok: {} }}\n  - {{ tok: {} }}\n\
+             token: {{ raw: \"${{tok}}\" }}\nsteps:\n  - name: send ${{tok}}\n    \
+             request: {{ path: /x }}\n    expect: {{ status: 201 }}\n",
+            tokens[0], tokens[1]
+        ),
+    )
+    .expect("scenario");
+    let (json, junit) = (dir.join("run.json"), dir.join("junit.xml"));
+    let (code, out) = jwtprobe(vec![
+        "run".into(),
+        dir.to_string(),
+        "--verbose".into(),
+        "--json".into(),
+        json.to_string(),
+        "--junit".into(),
+        junit.to_string(),
+    ])
+    .await;
+    assert_eq!(code, 4, "{out}");
+    let json = fs_err::read_to_string(&json).expect("json");
+    let junit = fs_err::read_to_string(&junit).expect("junit");
+    for (what, text) in [("console", &out), ("JSON", &json), ("JUnit", &junit)] {
+        for s in signatures {
+            assert!(!text.contains(s), "{what} shows a full token:\n{text}");
+        }
+        assert!(text.contains("replay[eyJhbGciOiJSUzI1NiJ9.eyJVc2VySWQiOiJhbGljZSJ9.…sig:"), "{what}:\n{text}");
+    }
+}
