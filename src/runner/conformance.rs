@@ -294,18 +294,19 @@ pub(crate) fn finding(
 /// what the product did.
 pub(crate) fn not_applicable(
     property: &Property,
-    target: Option<&ConformanceTarget>,
+    suite: &Suite,
     is_policy: bool,
     render: &dyn Fn(&str) -> String,
 ) -> Option<String> {
     let default = ConformanceTarget::default();
-    let target = target.unwrap_or(&default);
+    let target = suite.conformance.as_ref().unwrap_or(&default);
     let allowed = |alg: &str| target.algorithms.iter().any(|a| a == alg);
     if let Some(setting) = &property.requires {
         let configured = match setting.as_str() {
             "audience" => target.audience.is_some(),
             "issuer" => target.issuer.is_some(),
             "exp_required" => target.exp_required,
+            "prefix" => suite.prefix.as_deref().is_some_and(|p| !p.is_empty()),
             _ => true,
         };
         if !configured && !is_policy {
@@ -458,18 +459,21 @@ mod tests {
 
     #[test]
     fn variants_apply_by_the_targets_settings() {
-        let target = ConformanceTarget {
-            algorithms: vec!["RS256".to_owned()],
-            ..ConformanceTarget::default()
+        let target = Suite {
+            conformance: Some(ConformanceTarget {
+                algorithms: vec!["RS256".to_owned()],
+                ..ConformanceTarget::default()
+            }),
+            ..Suite::default()
         };
         let mut p = property("alg-pinning");
         p.unless_allowed = Some("${alg}".to_owned());
         let rs256 = |_: &str| "RS256".to_owned();
         let es256 = |_: &str| "ES256".to_owned();
-        assert!(not_applicable(&p, Some(&target), false, &rs256).is_some());
-        assert!(not_applicable(&p, Some(&target), false, &es256).is_none());
+        assert!(not_applicable(&p, &target, false, &rs256).is_some());
+        assert!(not_applicable(&p, &target, false, &es256).is_none());
         let mut aud = property("audience");
         aud.requires = Some("audience".to_owned());
-        assert!(not_applicable(&aud, Some(&target), false, &rs256).is_some());
+        assert!(not_applicable(&aud, &target, false, &rs256).is_some());
     }
 }

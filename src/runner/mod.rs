@@ -317,7 +317,7 @@ async fn run_scenario(
     let not_applicable = scenario.conformance.as_ref().and_then(|p| {
         let render = |t: &str| scope.render(t).unwrap_or_else(|_| t.to_owned());
         let is_policy = conformance::policy_reason(p, &ctx.suite, &ctx.profile).is_some();
-        conformance::not_applicable(p, ctx.suite.conformance.as_ref(), is_policy, &render)
+        conformance::not_applicable(p, &ctx.suite, is_policy, &render)
     });
     if let Some(why) = &not_applicable {
         blocked = Some(format!("not applicable: {why}"));

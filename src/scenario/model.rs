@@ -158,7 +158,7 @@ pub struct Property {
     /// Where the property comes from (`RFC 8725 §3.1; jwt-attacks.md B1`).
     pub source: String,
     /// The property applies only when the target has this setting: `audience`, `issuer`,
-    /// `exp_required`.
+    /// `exp_required`, `prefix`.
     #[serde(default)]
     pub requires: Option<String>,
     /// The variant does not apply when the target allows this algorithm (templated:

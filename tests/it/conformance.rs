@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use camino::{Utf8Path, Utf8PathBuf};
+use jwtprobe::cli::init;
 use jwtprobe::client::ClientSettings;
 use jwtprobe::mock::{self, TlsMode};
 use jwtprobe::runner::conformance::{ConformanceReport, Verdict};
@@ -116,39 +117,13 @@ async fn each_laxity_switch_violates_exactly_its_property(off: &str, on: &str, p
     assert_eq!(verdicts(&report, Verdict::Error), Vec::<String>::new());
 }
 
-/// Copies the pack to `dir` with `suite` as its profile: porting is editing that one file.
-fn ported_pack(dir: &Utf8Path, suite: &str) -> Utf8PathBuf {
-    let pack = dir.join("pack");
-    let from = repo().join("scenarios/conformance");
-    for entry in walk(&from) {
-        let rel = entry.strip_prefix(&from).expect("below the pack");
-        let to = pack.join(rel);
-        fs_err::create_dir_all(to.parent().expect("a parent")).expect("mkdir");
-        fs_err::copy(&entry, &to).expect("copy");
-    }
-    fs_err::write(pack.join("suite.yaml"), suite).expect("write suite");
-    pack
-}
-
-fn walk(dir: &Utf8Path) -> Vec<Utf8PathBuf> {
-    let mut out = Vec::new();
-    for entry in fs_err::read_dir(dir).expect("read dir") {
-        let path = Utf8PathBuf::from_path_buf(entry.expect("entry").path()).expect("utf-8");
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
-}
-
 #[tokio::test]
 async fn pack_ported_to_qseow_reports_qliks_policy_as_policy() {
     let dir = tempfile::tempdir().expect("tempdir");
     let dir = Utf8Path::from_path(dir.path()).expect("utf-8");
-    let suite = fs_err::read_to_string(repo().join("src/cli/init/qseow.yaml")).expect("profile");
-    let pack = ported_pack(dir, &suite);
+    // `jwtprobe init --profile qseow`: the pack with the qseow profile, nothing else changed.
+    let pack = dir.join("pack");
+    init::write_pack(&pack, init::InitProfile::Qseow).expect("init writes the pack");
     let config = fs_err::read_to_string(repo().join("fixtures/mock/qseow.yaml")).expect("fixture");
     let server = emulator(&config, dir).await;
     let result = run_pack(&pack, &server.base_url, true).await;
@@ -256,6 +231,47 @@ async fn pack_against_a_pyjwt_verifier_finds_what_docs_conformance_says() {
         "{report:#?}"
     );
     assert_eq!(verdicts(&report, Verdict::NotApplicable), ["ecdsa-zero"]);
+}
+
+#[tokio::test]
+async fn pack_initialised_for_qlik_cloud_holds_against_the_cloud_emulator() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = Utf8Path::from_path(dir.path()).expect("utf-8");
+    let pack = dir.join("pack");
+    init::write_pack(&pack, init::InitProfile::QlikCloud).expect("init writes the pack");
+    let config =
+        fs_err::read_to_string(repo().join("fixtures/mock/qlik-cloud.yaml")).expect("fixture");
+    let server = emulator(&config, dir).await;
+    let result = run_pack(&pack, &server.base_url, true).await;
+    server.shutdown().await;
+    let report = result.conformance.expect("a conformance report");
+    assert_eq!(verdicts(&report, Verdict::Violated), Vec::<String>::new(), "{report:#?}");
+    assert_eq!(verdicts(&report, Verdict::Error), Vec::<String>::new());
+    assert_eq!(
+        verdicts(&report, Verdict::NotApplicable),
+        ["ecdsa-zero", "prefix-case"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn init_writes_a_pack_that_validates_and_refuses_to_overwrite() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = Utf8Path::from_path(dir.path()).expect("utf-8");
+    let pack = dir.join("my-pack");
+    let (code, out) = jwtprobe(vec![
+        "init".into(),
+        "--profile".into(),
+        "qseow".into(),
+        pack.to_string(),
+    ])
+    .await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("suite.yaml"), "{out}");
+    let (code, out) = jwtprobe(vec!["validate".into(), pack.to_string()]).await;
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = jwtprobe(vec!["init".into(), pack.to_string()]).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("is not empty"), "{out}");
 }
 
 // ---------------------------------------------------------------------------------------------
