@@ -38,7 +38,10 @@ pub enum InitProfile {
 
 macro_rules! file {
     ($name:literal) => {
-        ($name, include_str!(concat!("../../scenarios/conformance/", $name)))
+        (
+            $name,
+            include_str!(concat!("../../scenarios/conformance/", $name)),
+        )
     };
 }
 
@@ -98,10 +101,10 @@ pub fn write_pack(dir: &Utf8Path, profile: InitProfile) -> Result<Vec<Utf8PathBu
             .map(|mut d| d.next().is_some())
             .unwrap_or(true)
     {
-        return Err(CliError::usage(anyhow::anyhow!(
-            "`{dir}` exists and is not empty"
-        ))
-        .with_hint("choose a new folder; init never overwrites files"));
+        return Err(
+            CliError::usage(anyhow::anyhow!("`{dir}` exists and is not empty"))
+                .with_hint("choose a new folder; init never overwrites files"),
+        );
     }
     let mut written = Vec::new();
     let files = PACK
@@ -112,7 +115,9 @@ pub fn write_pack(dir: &Utf8Path, profile: InitProfile) -> Result<Vec<Utf8PathBu
         let path = dir.join(name);
         if let Some(parent) = path.parent() {
             fs_err::create_dir_all(parent).map_err(|e| {
-                CliError::runtime(anyhow::Error::new(e).context(format!("failed to create `{parent}`")))
+                CliError::runtime(
+                    anyhow::Error::new(e).context(format!("failed to create `{parent}`")),
+                )
             })?;
         }
         fs_err::write(&path, text).map_err(|e| {
@@ -156,7 +161,10 @@ mod tests {
         on_disk.sort();
         let mut embedded: Vec<String> = PACK.iter().map(|(n, _)| (*n).to_owned()).collect();
         embedded.sort();
-        assert_eq!(embedded, on_disk, "add new pack files to `PACK` in src/cli/init.rs");
+        assert_eq!(
+            embedded, on_disk,
+            "add new pack files to `PACK` in src/cli/init.rs"
+        );
     }
 
     #[test]
@@ -165,6 +173,10 @@ mod tests {
         let dir = Utf8Path::from_path(dir.path()).expect("utf-8");
         fs_err::write(dir.join("x"), "").expect("write");
         let err = write_pack(dir, InitProfile::Qseow).unwrap_err();
-        assert!(err.error.to_string().contains("is not empty"), "{}", err.error);
+        assert!(
+            err.error.to_string().contains("is not empty"),
+            "{}",
+            err.error
+        );
     }
 }

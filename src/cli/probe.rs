@@ -18,13 +18,13 @@ use rand::Rng as _;
 use serde_json::{Map, Value, json};
 use url::Url;
 
-use crate::probe::{self as diagnosis, Answer, Cause, ClaimNames, Facts, Observation, Variant};
 use super::keys::{DEFAULT_PASSWORD_ENV, key_matches, read_key};
 use super::token::{human_span, minter, resolve_time, signer_for};
 use super::{CliError, CmdResult, Exit, runtime};
 use crate::client::{Client, ClientSettings, Exchange, Request};
 use crate::keys::{self, KeyKind};
 use crate::mock;
+use crate::probe::{self as diagnosis, Answer, Cause, ClaimNames, Facts, Observation, Variant};
 use crate::token::{self, Alg, Signer};
 
 /// Arguments of this command.
@@ -83,7 +83,7 @@ pub struct Args {
     /// What kind of proxy answers: `qseow` (and the other Qlik profiles) adds the prefix and
     /// xrfkey checks; `rfc6750` or `generic` reads only the Bearer challenge.
     #[arg(long, value_enum, default_value = "qseow")]
-    pub profile: super::token::ProfileArg,
+    pub profile: crate::scenario::ProfileName,
     /// Accept any TLS certificate from the server (Qlik installs with a self-signed one).
     #[arg(long, short = 'k', conflicts_with = "ca")]
     pub insecure: bool,
@@ -191,11 +191,9 @@ impl Prober {
         let header = kid
             .map(|k| vec![("kid".to_owned(), Value::String(k))])
             .unwrap_or_default();
-        let token = minter(alg, signer, header)?
-            .mint(&claims)
-            .map_err(|e| {
-                CliError::runtime(anyhow::Error::new(e).context("failed to mint the token"))
-            })?;
+        let token = minter(alg, signer, header)?.mint(&claims).map_err(|e| {
+            CliError::runtime(anyhow::Error::new(e).context("failed to mint the token"))
+        })?;
         Ok(Some(token.into_exposed()))
     }
 
@@ -447,10 +445,7 @@ pub fn run(args: Args) -> CmdResult {
         user: args.user_claim.clone(),
         directory: args.directory_claim.clone(),
     };
-    let qlik = matches!(
-        args.profile,
-        super::token::ProfileArg::Qseow | super::token::ProfileArg::QlikCloud
-    );
+    let qlik = args.profile.is_qlik();
     let (prefix, rest) = split_prefix(&args.url);
     let rest_lower = rest.to_ascii_lowercase();
     let facts = Facts {

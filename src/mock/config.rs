@@ -48,7 +48,12 @@ impl Profile {
     }
 
     /// Every profile.
-    pub const ALL: [Self; 4] = [Self::Qseow, Self::QseowPre2024, Self::QlikCloud, Self::Rfc6750];
+    pub const ALL: [Self; 4] = [
+        Self::Qseow,
+        Self::QseowPre2024,
+        Self::QlikCloud,
+        Self::Rfc6750,
+    ];
 
     const NAMES: [&'static str; 4] = ["qseow", "qseow-pre2024", "qlik-cloud", "rfc6750"];
 }
@@ -718,17 +723,15 @@ impl Reader<'_> {
         let root = self.root;
         let map = self.object(root, "", TOP_KEYS)?;
         let profile = match self.field::<String>(map, "", "profile", "a profile name") {
-            Some(name) => {
-                match Profile::from_name(&name) {
-                    Some(p) => p,
-                    None => {
-                        let hint = did_you_mean(&name, &Profile::NAMES)
-                            .map(|c| format!("did you mean `{c}`?"));
-                        self.error("/profile", format!("unknown profile `{name}` (expected qseow, qseow-pre2024, qlik-cloud or rfc6750)"), hint);
-                        Profile::Qseow
-                    }
+            Some(name) => match Profile::from_name(&name) {
+                Some(p) => p,
+                None => {
+                    let hint = did_you_mean(&name, &Profile::NAMES)
+                        .map(|c| format!("did you mean `{c}`?"));
+                    self.error("/profile", format!("unknown profile `{name}` (expected qseow, qseow-pre2024, qlik-cloud or rfc6750)"), hint);
+                    Profile::Qseow
                 }
-            }
+            },
             None => {
                 if !map.contains_key("profile") {
                     self.error(
@@ -814,7 +817,9 @@ impl Reader<'_> {
                     None,
                 );
             }
-            Profile::Qseow | Profile::QseowPre2024 | Profile::Rfc6750 if map.contains_key("cloud") => {
+            Profile::Qseow | Profile::QseowPre2024 | Profile::Rfc6750
+                if map.contains_key("cloud") =>
+            {
                 self.error(
                     "/cloud",
                     format!(
@@ -1066,8 +1071,16 @@ impl Reader<'_> {
         switch(self, "ignore_crit", &mut lax.ignore_crit);
         switch(self, "accept_malformed_exp", &mut lax.accept_malformed_exp);
         switch(self, "accept_query_token", &mut lax.accept_query_token);
-        switch(self, "case_insensitive_claims", &mut lax.case_insensitive_claims);
-        switch(self, "case_insensitive_prefix", &mut lax.case_insensitive_prefix);
+        switch(
+            self,
+            "case_insensitive_claims",
+            &mut lax.case_insensitive_claims,
+        );
+        switch(
+            self,
+            "case_insensitive_prefix",
+            &mut lax.case_insensitive_prefix,
+        );
         switch(self, "ignore_audience", &mut lax.ignore_audience);
         switch(self, "ignore_issuer", &mut lax.ignore_issuer);
         if m.contains_key("extra_algorithms") {

@@ -100,7 +100,9 @@ impl VpRuntime {
 pub(crate) fn handle(ctx: &Ctx<'_>) -> Response {
     let inner = ctx.inner();
     let split = route::split(ctx.parts.uri.path());
-    let vp = split.prefix.and_then(|p| inner.vps.iter().find(|vp| vp.serves(p)));
+    let vp = split
+        .prefix
+        .and_then(|p| inner.vps.iter().find(|vp| vp.serves(p)));
     let max_header = vp.map_or(inner.config.max_header_bytes, |vp| {
         vp.config.max_header_bytes
     });

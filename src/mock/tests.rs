@@ -991,7 +991,11 @@ fn mint_header(extra: Value) -> String {
     header.extend(claims(extra));
     token::mint(&TokenSpec {
         header: Part::Json(header),
-        ..TokenSpec::new(alice(), Alg::RS256, Signer::Key(private_key("qlik-signing.key.pem")))
+        ..TokenSpec::new(
+            alice(),
+            Alg::RS256,
+            Signer::Key(private_key("qlik-signing.key.pem")),
+        )
     })
     .expect("minted")
     .into_exposed()
@@ -1008,7 +1012,8 @@ async fn validly_signed_token_with_crit_is_rejected_on_qseow(extra: Value) {
     let r = with_token(&state(), &mint_header(extra)).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
     assert!(
-        r.header(REASON_HEADER).is_some_and(|h| h.starts_with("crit:")),
+        r.header(REASON_HEADER)
+            .is_some_and(|h| h.starts_with("crit:")),
         "{:?}",
         r.header(REASON_HEADER)
     );
@@ -1071,13 +1076,22 @@ async fn rfc6750_answers_like_a_bearer_resource_server() {
     assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
     let challenge = refused.header("www-authenticate").expect("a challenge");
     assert!(
-        challenge.starts_with("Bearer realm=\"jwtprobe\", error=\"invalid_token\", error_description=\"token expired"),
+        challenge.starts_with(
+            "Bearer realm=\"jwtprobe\", error=\"invalid_token\", error_description=\"token expired"
+        ),
         "{challenge}"
     );
 
-    let none = send(&state, get("/jwt/resource").body(Body::empty()).expect("request")).await;
+    let none = send(
+        &state,
+        get("/jwt/resource").body(Body::empty()).expect("request"),
+    )
+    .await;
     assert_eq!(none.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(none.header("www-authenticate"), Some("Bearer realm=\"jwtprobe\""));
+    assert_eq!(
+        none.header("www-authenticate"),
+        Some("Bearer realm=\"jwtprobe\"")
+    );
 
     let other_case = bearer(&state, "/JWT/resource", &mint(rfc6750_claims())).await;
     assert_eq!(other_case.status, StatusCode::NOT_FOUND);
@@ -1097,5 +1111,8 @@ async fn rfc6750_requires_exp_unless_its_laxity_switch_says_otherwise() {
             .replace("accept_no_exp: false", "accept_no_exp: true"),
     );
     let lax = MockState::new(lax, MockClock::manual(NOW), false);
-    assert_eq!(bearer(&lax, "/jwt/resource", &token).await.status, StatusCode::OK);
+    assert_eq!(
+        bearer(&lax, "/jwt/resource", &token).await.status,
+        StatusCode::OK
+    );
 }

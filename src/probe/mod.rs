@@ -147,7 +147,9 @@ impl Answer {
     #[must_use]
     pub fn bearer_param(&self, name: &str) -> Option<String> {
         let challenge = self.challenge.as_deref()?;
-        let at = challenge.find("Bearer").or_else(|| challenge.find("bearer"))?;
+        let at = challenge
+            .find("Bearer")
+            .or_else(|| challenge.find("bearer"))?;
         let mut rest = &challenge[at + 6..];
         loop {
             rest = rest.trim_start_matches([' ', ',']);

@@ -34,7 +34,13 @@ pub fn console(report: &ConformanceReport) -> String {
         }
         if p.verdict == Verdict::Violated {
             for e in &p.evidence {
-                let _ = writeln!(out, "  {:<14} {:<width$}    evidence: {}", "", "", e.describe());
+                let _ = writeln!(
+                    out,
+                    "  {:<14} {:<width$}    evidence: {}",
+                    "",
+                    "",
+                    e.describe()
+                );
             }
         }
     }
@@ -95,7 +101,11 @@ fn status(p: &PropertyVerdict) -> TestCaseStatus {
         }
         Verdict::Error => {
             let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
-            s.set_message(p.note.clone().unwrap_or_else(|| "a variant could not run".to_owned()));
+            s.set_message(
+                p.note
+                    .clone()
+                    .unwrap_or_else(|| "a variant could not run".to_owned()),
+            );
             s.set_type("error");
             s
         }
@@ -141,7 +151,10 @@ mod tests {
         let text = console(&sample());
         assert!(text.contains("held           alg-none"), "{text}");
         assert!(text.contains("violated       exp-required"), "{text}");
-        assert!(text.contains("evidence: status 200 (exp-required[x]: send)"), "{text}");
+        assert!(
+            text.contains("evidence: status 200 (exp-required[x]: send)"),
+            "{text}"
+        );
         assert!(text.contains("3 properties: 1 held, 1 violated, 0 policy, 1 not applicable"));
     }
 

@@ -454,7 +454,13 @@ mod tests {
         na.note = Some("the target does not check `audience`".to_owned());
         let report = report(&[scenario(na)]).unwrap();
         assert_eq!(report.verdict("audience"), Some(Verdict::NotApplicable));
-        assert!(report.properties[0].note.as_deref().unwrap().contains("audience"));
+        assert!(
+            report.properties[0]
+                .note
+                .as_deref()
+                .unwrap()
+                .contains("audience")
+        );
     }
 
     #[test]

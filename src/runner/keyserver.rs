@@ -70,7 +70,11 @@ impl KeyServer {
                     let (status, kind, body) = if path.ends_with(".json") {
                         ("200 OK", "application/json", content.jwks.as_str())
                     } else if path.ends_with(".pem") {
-                        ("200 OK", "application/x-pem-file", content.certificate.as_str())
+                        (
+                            "200 OK",
+                            "application/x-pem-file",
+                            content.certificate.as_str(),
+                        )
                     } else {
                         ("404 Not Found", "text/plain", "not found")
                     };
@@ -83,11 +87,7 @@ impl KeyServer {
                 });
             }
         });
-        Ok(Self {
-            url,
-            fetches,
-            task,
-        })
+        Ok(Self { url, fetches, task })
     }
 
     /// Requests received so far.

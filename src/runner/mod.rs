@@ -286,7 +286,11 @@ async fn start_key_server(plan: &Plan) -> Option<KeyServer> {
     let files = conformance.iter().find_map(|p| {
         let suite = &p.context.suite;
         let files = suite.conformance.as_ref()?.key_server.as_ref()?;
-        let base = suite.path.parent().map(camino::Utf8Path::to_owned).unwrap_or_default();
+        let base = suite
+            .path
+            .parent()
+            .map(camino::Utf8Path::to_owned)
+            .unwrap_or_default();
         Some((base.join(&files.jwks), base.join(&files.certificate)))
     });
     if let Some((jwks, cert)) = files {

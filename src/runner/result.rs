@@ -136,9 +136,10 @@ impl ScenarioResult {
     /// Whether no step failed or could not run, and some step ran or the scenario does not
     /// apply to the target (a conformance variant skipped as not applicable).
     pub fn passed(&self) -> bool {
-        let not_applicable = self.conformance.as_ref().is_some_and(|c| {
-            c.outcome == super::conformance::Verdict::NotApplicable
-        });
+        let not_applicable = self
+            .conformance
+            .as_ref()
+            .is_some_and(|c| c.outcome == super::conformance::Verdict::NotApplicable);
         not_applicable || self.steps.iter().all(|s| s.status.is_passed())
     }
 }

@@ -1343,33 +1343,46 @@ impl From<ProfileForm> for ProfileSpec {
     }
 }
 
-/// A built-in target profile.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+/// A built-in target profile: the one profile vocabulary of scenarios, `run`/`load` targets,
+/// `probe --profile` and `token inspect --profile`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema, clap::ValueEnum)]
 pub enum ProfileName {
     /// Qlik Sense Enterprise on Windows, Nov 2024 and later: a rejected token gets 400.
     #[default]
     #[serde(rename = "qseow")]
+    #[value(name = "qseow")]
     Qseow,
     /// QSEoW where a rejected token gets 401.
     #[serde(rename = "qseow-401")]
+    #[value(name = "qseow-401")]
     Qseow401,
     /// QSEoW before the Nov 2024 CSRF changes (`/qps/csrftoken` answers 404).
     #[serde(rename = "qseow-pre2024")]
+    #[value(name = "qseow-pre2024")]
     QseowPre2024,
     /// Qlik Cloud `/login/jwt-session`.
     #[serde(rename = "qlik-cloud")]
+    #[value(name = "qlik-cloud")]
     QlikCloud,
     /// Any proxy that verifies bearer JWTs: 401 on rejection.
     #[serde(rename = "generic")]
+    #[value(name = "generic")]
     Generic,
     /// A resource server following RFC 6750: 401 with `WWW-Authenticate: Bearer
     /// error="invalid_token"` for a bad token, 401 with no error code for no token, 400 for a
     /// malformed request.
     #[serde(rename = "rfc6750")]
+    #[value(name = "rfc6750")]
     Rfc6750,
 }
 
 impl ProfileName {
+    /// Whether this is one of the Qlik profiles (prefix, xrfkey and session semantics).
+    #[must_use]
+    pub fn is_qlik(self) -> bool {
+        !matches!(self, Self::Generic | Self::Rfc6750)
+    }
+
     /// The name as written in YAML.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -33,7 +33,10 @@ fn segments(compact: &str) -> Result<(&str, &str, &str), TransformError> {
 ///
 /// # Errors
 /// [`TransformError`] when the token is not compact or its payload is not a JSON object.
-pub fn tamper_claims(compact: &str, changes: &Map<String, Value>) -> Result<String, TransformError> {
+pub fn tamper_claims(
+    compact: &str,
+    changes: &Map<String, Value>,
+) -> Result<String, TransformError> {
     let (h, p, s) = segments(compact)?;
     let bytes = URL_SAFE_NO_PAD
         .decode(p)
@@ -94,11 +97,18 @@ mod tests {
 
     #[test]
     fn json_serializations_hold_the_same_three_parts() {
-        let flat: Value = serde_json::from_str(&json_serialization("a.b.c", false).unwrap()).unwrap();
-        assert_eq!(flat, json!({"protected": "a", "payload": "b", "signature": "c"}));
+        let flat: Value =
+            serde_json::from_str(&json_serialization("a.b.c", false).unwrap()).unwrap();
+        assert_eq!(
+            flat,
+            json!({"protected": "a", "payload": "b", "signature": "c"})
+        );
         let general: Value =
             serde_json::from_str(&json_serialization("a.b.c", true).unwrap()).unwrap();
         assert_eq!(general["signatures"][0]["protected"], "a");
-        assert_eq!(json_serialization("a.b", true), Err(TransformError::NotCompact));
+        assert_eq!(
+            json_serialization("a.b", true),
+            Err(TransformError::NotCompact)
+        );
     }
 }

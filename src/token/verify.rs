@@ -605,7 +605,11 @@ fn numeric_claim(value: Option<&Value>, name: &str) -> Result<Option<i64>, Rejec
 
 /// A time claim read for a check: `Ok(None)` when absent, or when malformed and `checks` let a
 /// malformed value pass.
-fn time_claim(value: Option<&Value>, name: &str, checks: &Checks) -> Result<Option<i64>, Rejection> {
+fn time_claim(
+    value: Option<&Value>,
+    name: &str,
+    checks: &Checks,
+) -> Result<Option<i64>, Rejection> {
     match numeric_claim(value, name) {
         Err(_) if !checks.time_claims_numeric => Ok(None),
         other => other,
@@ -669,7 +673,9 @@ fn check_crit(crit: Option<&Value>, b64: Option<&Value>, header: &[u8]) -> Resul
     let refuse = |why: String| Err(Rejection::Critical(why));
     if let Some(crit) = crit {
         let Value::Array(names) = crit else {
-            return refuse("header `crit` is malformed: it must be a list of header names".to_owned());
+            return refuse(
+                "header `crit` is malformed: it must be a list of header names".to_owned(),
+            );
         };
         if names.is_empty() {
             return refuse("header `crit` is malformed: it must not be empty".to_owned());
@@ -677,7 +683,9 @@ fn check_crit(crit: Option<&Value>, b64: Option<&Value>, header: &[u8]) -> Resul
         let present = object_of(header);
         for name in names {
             let Some(name) = name.as_str() else {
-                return refuse("header `crit` is malformed: it must list header names (strings)".to_owned());
+                return refuse(
+                    "header `crit` is malformed: it must list header names (strings)".to_owned(),
+                );
             };
             if REGISTERED_HEADERS.contains(&name) {
                 return refuse(format!(
@@ -1896,7 +1904,11 @@ mod tests {
         header.extend(object(extra));
         mint(&TokenSpec {
             header: Part::Json(header),
-            ..TokenSpec::new(object(good_claims()), Alg::RS256, Signer::Key(signing_key()))
+            ..TokenSpec::new(
+                object(good_claims()),
+                Alg::RS256,
+                Signer::Key(signing_key()),
+            )
         })
         .expect("mint")
         .into_exposed()
@@ -1905,14 +1917,29 @@ mod tests {
     #[test]
     fn crit_is_refused_with_the_reason_rfc_7515_gives() {
         let cases = [
-            (json!({"crit": ["x-ext"], "x-ext": 1}), "requires extension `x-ext`, which is not understood"),
+            (
+                json!({"crit": ["x-ext"], "x-ext": 1}),
+                "requires extension `x-ext`, which is not understood",
+            ),
             (json!({"crit": ["b64"], "b64": false}), "requires `b64`"),
-            (json!({"crit": "x-ext", "x-ext": 1}), "must be a list of header names"),
+            (
+                json!({"crit": "x-ext", "x-ext": 1}),
+                "must be a list of header names",
+            ),
             (json!({"crit": []}), "must not be empty"),
             (json!({"crit": [1]}), "must list header names"),
-            (json!({"crit": ["alg"]}), "lists `alg`, a registered header parameter"),
-            (json!({"crit": ["x-absent"]}), "lists `x-absent`, which the header does not have"),
-            (json!({"b64": false}), "header `b64` asks for an unencoded payload"),
+            (
+                json!({"crit": ["alg"]}),
+                "lists `alg`, a registered header parameter",
+            ),
+            (
+                json!({"crit": ["x-absent"]}),
+                "lists `x-absent`, which the header does not have",
+            ),
+            (
+                json!({"b64": false}),
+                "header `b64` asks for an unencoded payload",
+            ),
         ];
         for (extra, why) in cases {
             let token = rs256_with_header(extra.clone());

@@ -66,7 +66,12 @@ async fn pack_holds_every_property_against_the_strict_rfc6750_emulator() {
     let dir = tempfile::tempdir().expect("tempdir");
     let dir = Utf8Path::from_path(dir.path()).expect("utf-8");
     let server = emulator(&rfc6750_config(), dir).await;
-    let result = run_pack(&repo().join("scenarios/conformance"), &server.base_url, true).await;
+    let result = run_pack(
+        &repo().join("scenarios/conformance"),
+        &server.base_url,
+        true,
+    )
+    .await;
     server.shutdown().await;
     let report = result.conformance.expect("a conformance report");
     assert!(report.properties.len() >= 25, "{report:#?}");
@@ -94,13 +99,29 @@ async fn pack_holds_every_property_against_the_strict_rfc6750_emulator() {
 #[test_case("extra_algorithms: []", "extra_algorithms: [RS384]", "alg-pinning")]
 #[test_case("\n      leeway: 0s", "\n      leeway: 5m", "leeway")]
 #[test_case("kid_selects_file: false", "kid_selects_file: true", "kid")]
-#[test_case("trust_embedded_key: false", "trust_embedded_key: true", "embedded-key")]
+#[test_case(
+    "trust_embedded_key: false",
+    "trust_embedded_key: true",
+    "embedded-key"
+)]
 #[test_case("fetch_key_url: false", "fetch_key_url: true", "key-url")]
 #[test_case("ignore_crit: false", "ignore_crit: true", "crit")]
-#[test_case("accept_malformed_exp: false", "accept_malformed_exp: true", "malformed-exp")]
+#[test_case(
+    "accept_malformed_exp: false",
+    "accept_malformed_exp: true",
+    "malformed-exp"
+)]
 #[test_case("accept_query_token: false", "accept_query_token: true", "query-token")]
-#[test_case("case_insensitive_claims: false", "case_insensitive_claims: true", "claim-names-case")]
-#[test_case("case_insensitive_prefix: false", "case_insensitive_prefix: true", "prefix-case")]
+#[test_case(
+    "case_insensitive_claims: false",
+    "case_insensitive_claims: true",
+    "claim-names-case"
+)]
+#[test_case(
+    "case_insensitive_prefix: false",
+    "case_insensitive_prefix: true",
+    "prefix-case"
+)]
 #[test_case("ignore_audience: false", "ignore_audience: true", "audience")]
 #[test_case("ignore_issuer: false", "ignore_issuer: true", "issuer")]
 #[tokio::test]
@@ -110,10 +131,19 @@ async fn each_laxity_switch_violates_exactly_its_property(off: &str, on: &str, p
     let dir = tempfile::tempdir().expect("tempdir");
     let dir = Utf8Path::from_path(dir.path()).expect("utf-8");
     let server = emulator(&base.replacen(off, on, 1), dir).await;
-    let result = run_pack(&repo().join("scenarios/conformance"), &server.base_url, true).await;
+    let result = run_pack(
+        &repo().join("scenarios/conformance"),
+        &server.base_url,
+        true,
+    )
+    .await;
     server.shutdown().await;
     let report = result.conformance.expect("a conformance report");
-    assert_eq!(verdicts(&report, Verdict::Violated), [property], "{report:#?}");
+    assert_eq!(
+        verdicts(&report, Verdict::Violated),
+        [property],
+        "{report:#?}"
+    );
     assert_eq!(verdicts(&report, Verdict::Error), Vec::<String>::new());
 }
 
@@ -129,7 +159,11 @@ async fn pack_ported_to_qseow_reports_qliks_policy_as_policy() {
     let result = run_pack(&pack, &server.base_url, true).await;
     server.shutdown().await;
     let report = result.conformance.expect("a conformance report");
-    assert_eq!(verdicts(&report, Verdict::Violated), Vec::<String>::new(), "{report:#?}");
+    assert_eq!(
+        verdicts(&report, Verdict::Violated),
+        Vec::<String>::new(),
+        "{report:#?}"
+    );
     assert_eq!(verdicts(&report, Verdict::Error), Vec::<String>::new());
     assert_eq!(verdicts(&report, Verdict::Policy), ["exp-required"]);
     let policy = report
@@ -218,7 +252,12 @@ async fn pack_against_a_pyjwt_verifier_finds_what_docs_conformance_says() {
     let report = result.conformance.expect("a conformance report");
     eprintln!("PyJWT {}", peer.version);
     for p in &report.properties {
-        eprintln!("{:<15} {:<20} {:?}", p.verdict.word(), p.id, p.evidence.first());
+        eprintln!(
+            "{:<15} {:<20} {:?}",
+            p.verdict.word(),
+            p.id,
+            p.evidence.first()
+        );
     }
     assert_eq!(report.verdict("valid-token"), Some(Verdict::Held));
     assert_eq!(verdicts(&report, Verdict::Error), Vec::<String>::new());
@@ -245,7 +284,11 @@ async fn pack_initialised_for_qlik_cloud_holds_against_the_cloud_emulator() {
     let result = run_pack(&pack, &server.base_url, true).await;
     server.shutdown().await;
     let report = result.conformance.expect("a conformance report");
-    assert_eq!(verdicts(&report, Verdict::Violated), Vec::<String>::new(), "{report:#?}");
+    assert_eq!(
+        verdicts(&report, Verdict::Violated),
+        Vec::<String>::new(),
+        "{report:#?}"
+    );
     assert_eq!(verdicts(&report, Verdict::Error), Vec::<String>::new());
     assert_eq!(
         verdicts(&report, Verdict::NotApplicable),
@@ -313,7 +356,10 @@ async fn a_capture_that_finds_nothing_fails_its_step_and_skips_the_steps_that_ne
     let dir = Utf8Path::from_path(dir.path()).expect("utf-8");
     fs_err::write(
         dir.join("suite.yaml"),
-        format!("name: t\nprofile: generic\nprefix: jwt\ntarget: {}\n", server.uri()),
+        format!(
+            "name: t\nprofile: generic\nprefix: jwt\ntarget: {}\n",
+            server.uri()
+        ),
     )
     .expect("suite");
     fs_err::write(
@@ -334,7 +380,10 @@ async fn a_capture_that_finds_nothing_fails_its_step_and_skips_the_steps_that_ne
     .await;
     assert_eq!(code, 4, "{out}");
     // The summary names the target the suite gave.
-    assert!(out.contains(&format!("steps against {}", server.uri())), "{out}");
+    assert!(
+        out.contains(&format!("steps against {}", server.uri())),
+        "{out}"
+    );
     let report: serde_json::Value =
         serde_json::from_str(&fs_err::read_to_string(&json).expect("report")).expect("json");
     let steps = &report["scenarios"][0]["steps"];
@@ -361,7 +410,10 @@ async fn tokens_in_a_matrix_never_show_in_full_in_console_json_or_junit() {
         .collect();
     fs_err::write(
         dir.join("suite.yaml"),
-        format!("name: t\nprofile: generic\nprefix: jwt\ntarget: {}\n", server.uri()),
+        format!(
+            "name: t\nprofile: generic\nprefix: jwt\ntarget: {}\n",
+            server.uri()
+        ),
     )
     .expect("suite");
     fs_err::write(
@@ -392,6 +444,9 @@ async fn tokens_in_a_matrix_never_show_in_full_in_console_json_or_junit() {
         for s in signatures {
             assert!(!text.contains(s), "{what} shows a full token:\n{text}");
         }
-        assert!(text.contains("replay[eyJhbGciOiJSUzI1NiJ9.eyJVc2VySWQiOiJhbGljZSJ9.…sig:"), "{what}:\n{text}");
+        assert!(
+            text.contains("replay[eyJhbGciOiJSUzI1NiJ9.eyJVc2VySWQiOiJhbGljZSJ9.…sig:"),
+            "{what}:\n{text}"
+        );
     }
 }

@@ -72,9 +72,14 @@ async fn start(target: Target, clock: MockClock, dir: &Utf8Path) -> MockServer {
     let path = dir.join("mock.yaml");
     fs_err::write(&path, target.config()).expect("config written");
     let config = mock::read_config(&path).unwrap_or_else(|d| panic!("{d:?}"));
-    mock::start_with_clock(config, "127.0.0.1:0".parse().expect("addr"), TlsMode::Plain, clock)
-        .await
-        .expect("emulator started")
+    mock::start_with_clock(
+        config,
+        "127.0.0.1:0".parse().expect("addr"),
+        TlsMode::Plain,
+        clock,
+    )
+    .await
+    .expect("emulator started")
 }
 
 /// Runs the probe binary; returns (exit code, stdout).
@@ -125,9 +130,7 @@ async fn probe_names_the_cause(target: Target, wrong: &[&str], clock_ahead: bool
     };
     let server = start(target, clock, dir).await;
     let url = server.base_url.join(target.path()).expect("url");
-    let mut args: Vec<String> = ["probe", url.as_str(), "--key"]
-        .map(str::to_owned)
-        .to_vec();
+    let mut args: Vec<String> = ["probe", url.as_str(), "--key"].map(str::to_owned).to_vec();
     let key = match wrong {
         ["--key", "other", ..] => fixture("other.key.pem"),
         _ => fixture("qlik-signing.key.pem"),
