@@ -450,3 +450,21 @@ async fn tokens_in_a_matrix_never_show_in_full_in_console_json_or_junit() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn readme_command_runs_the_pack_against_the_emulator() {
+    let (code, out) = jwtprobe(vec![
+        "run".into(),
+        repo().join("scenarios/conformance").to_string(),
+    ])
+    .await;
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("conformance (security property → verdict):"),
+        "{out}"
+    );
+    assert!(
+        out.contains("26 properties: 25 held, 0 violated, 0 policy, 1 not applicable, 0 errors"),
+        "{out}"
+    );
+}
