@@ -42,7 +42,8 @@ impl Suite {
     /// A diagnostic for every file the suite names that does not exist, pointing at where
     /// the suite names it (`source` is the suite's text).
     pub fn missing_files(&self, source: Option<&str>) -> Vec<Diagnostic> {
-        self.named_files()
+        let mut found: Vec<Diagnostic> = self
+            .named_files()
             .into_iter()
             .filter(|(_, path)| !path.is_file())
             .map(|(written, path)| {
@@ -54,7 +55,9 @@ impl Suite {
                 .at(Some(Located::new(&self.path, span.unwrap_or(Span::START))))
                 .with_hint("paths in a suite are relative to the suite file; keep key files inside the suite's folder so that a copy keeps working")
             })
-            .collect()
+            .collect();
+        found.sort_by_key(|d| d.location.as_ref().map(|l| (l.span.line, l.span.col)));
+        found
     }
 }
 

@@ -468,3 +468,23 @@ async fn readme_command_runs_the_pack_against_the_emulator() {
         "{out}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn validate_reports_a_key_file_a_copied_suite_no_longer_finds() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = Utf8Path::from_path(dir.path()).expect("utf-8");
+    let suite = fs_err::read_to_string(repo().join("scenarios/qlik/suite.yaml")).expect("suite");
+    fs_err::write(dir.join("suite.yaml"), &suite).expect("suite");
+    fs_err::copy(
+        repo().join("scenarios/qlik/expired-token.yaml"),
+        dir.join("expired-token.yaml"),
+    )
+    .expect("scenario");
+    let (code, out) = jwtprobe(vec!["validate".into(), dir.to_string()]).await;
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("file `../../fixtures/keys/qlik-signing.key.pem` not found"),
+        "{out}"
+    );
+    assert!(out.contains("suite.yaml:14:17"), "{out}");
+}

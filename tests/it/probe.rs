@@ -148,6 +148,10 @@ async fn probe_names_the_cause(target: Target, wrong: &[&str], clock_ahead: bool
     eprintln!("{target:?} {wrong:?}: {cause}");
     assert!(cause.contains(phrase), "{out}");
     assert!(!cause.contains("not set to JWT"), "{out}");
+    if wrong == ["--exp", "-5m"] {
+        // The claims line shows the token's real exp.
+        assert!(out.contains(", expired 5 minutes ago"), "{out}");
+    }
     // The variants ran before the conclusion: the random key and the fresh exp at least.
     assert!(out.contains("signed with a fresh random key"), "{out}");
     assert!(out.contains("a fresh token with exp in 1 hour"), "{out}");
@@ -182,4 +186,59 @@ async fn probe_reads_the_bearer_challenge_and_never_says_the_token_is_ignored() 
     assert!(cause.contains("verified the token and refused it"), "{out}");
     assert!(cause.contains("claim `aud` is missing"), "{out}");
     assert!(!cause.contains("not set to JWT"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn inspect_knows_kid_crit_and_the_profiles_algorithms() {
+    let key = fixture("qlik-signing.key.pem");
+    let (code, token) = probe(
+        [
+            "token",
+            "mint",
+            "--key",
+            &key,
+            "--claim",
+            "UserId=alice",
+            "--claim",
+            "UserDirectory=CORP",
+            "--exp",
+            "-5m",
+            "--kid",
+            "k1",
+            "--header",
+            "crit:=[\"x-ext\"]",
+            "--header",
+            "x-ext=1",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+    )
+    .await;
+    assert_eq!(code, 0, "{token}");
+    let args = [
+        "token",
+        "inspect",
+        token.trim(),
+        "--cert",
+        &fixture("qlik-signing.cert.pem"),
+        "--profile",
+        "rfc6750",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    let (code, out) = probe(args).await;
+    assert_eq!(code, 4, "{out}");
+    assert!(
+        out.contains("algorithms the proxy accepts RS256\n"),
+        "{out}"
+    );
+    assert!(out.contains("kid        \"k1\""), "{out}");
+    assert!(out.contains("crit       [\"x-ext\"]"), "{out}");
+    assert!(
+        out.contains("requires extension `x-ext`, which is not understood"),
+        "{out}"
+    );
+    assert!(out.contains("expired 5 minutes ago"), "{out}");
+    let signature = token.trim().rsplit('.').next().expect("a signature");
+    assert!(!out.contains(signature), "{out}");
 }
