@@ -486,5 +486,5 @@ async fn validate_reports_a_key_file_a_copied_suite_no_longer_finds() {
         out.contains("file `../../fixtures/keys/qlik-signing.key.pem` not found"),
         "{out}"
     );
-    assert!(out.contains("suite.yaml:14:17"), "{out}");
+    assert!(out.contains("suite.yaml:14:20"), "{out}");
 }
