@@ -3,9 +3,10 @@
 //! The probe mints a token with the identity asked for, sends `GET URL` with
 //! `Authorization: Bearer`, and prints the status, the relevant headers and the session cookie
 //! (redacted). When the proxy refuses, it sends variant requests (without the prefix, with other
-//! claim casings, without `exp`, with an xrfkey, signed with a random key, without any token),
-//! chosen one at a time by [`diagnosis::next_variant`] from what came back so far, and prints
-//! the most likely cause from [`diagnosis::diagnose`]. It never sends more than
+//! claim casings, without `exp`, with a fresh `exp`, RS256, without `kid`, with an xrfkey,
+//! signed with a random key, without any token), chosen one at a time by
+//! [`diagnosis::next_variant`] from what came back so far, and prints the most likely cause from
+//! [`diagnosis::diagnose`]. It never sends more than
 //! `--max-requests` requests and says how many it sent.
 //!
 //! The reasoning lives in [`crate::probe`] and is pure; this file is the I/O around it.
@@ -32,9 +33,12 @@ use crate::token::{self, Alg, Signer};
 #[command(after_help = "Example:\n  \
 jwtprobe probe https://qlik.example.com/jwt/hub/ --key keys/QlikClient.key.pem \
 --cert keys/QlikClient.cert.pem --user alice --directory CORP --insecure\n\n\
-On a 4xx it sends a few variant requests (without the prefix, other claim casings, no exp, an \
-xrfkey, a random key, no token) and prints the most likely cause in one sentence. It never \
-sends more than --max-requests requests. Tokens and cookie values are never printed in full. \
+On a 4xx it sends its variant requests (no token, without the prefix on Qlik, other claim \
+casings, no exp, a fresh exp, RS256, no kid, a random key), reads WWW-Authenticate (error, \
+error_description), and prints the most likely cause in one sentence: wrong key or \
+certificate, expired token, clock skew, claim names, algorithm not allowed, unknown kid. Use \
+--profile rfc6750 for a proxy that is not Qlik. It never sends more than --max-requests \
+requests. Tokens and cookie values are never printed in full. \
 Each accepted request opens a proxy session for the user (Qlik allows 5 per user by default).\n\n\
 Exit codes: 0 the token is accepted, 1 bad command line, 3 key unreadable or URL unreachable, \
 4 the proxy refuses (the cause is printed).")]

@@ -453,12 +453,55 @@ async fn tokens_in_a_matrix_never_show_in_full_in_console_json_or_junit() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn readme_command_runs_the_pack_against_the_emulator() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = Utf8Path::from_path(dir.path()).expect("utf-8");
+    let (json, junit) = (dir.join("run.json"), dir.join("junit.xml"));
     let (code, out) = jwtprobe(vec![
         "run".into(),
         repo().join("scenarios/conformance").to_string(),
+        "--json".into(),
+        json.to_string(),
+        "--junit".into(),
+        junit.to_string(),
     ])
     .await;
     assert_eq!(code, 0, "{out}");
+    // The JSON report: one verdict per property, with its source and evidence.
+    let report: serde_json::Value =
+        serde_json::from_str(&fs_err::read_to_string(&json).expect("json")).expect("valid");
+    let properties = report["conformance"]["properties"]
+        .as_array()
+        .expect("conformance.properties");
+    assert_eq!(properties.len(), 26);
+    let expired = properties
+        .iter()
+        .find(|p| p["id"] == "expired")
+        .expect("expired");
+    assert_eq!(expired["verdict"], "held");
+    assert!(
+        expired["source"]
+            .as_str()
+            .is_some_and(|s| s.contains("RFC 7519"))
+    );
+    assert_eq!(expired["evidence"][0]["status"], 401);
+    assert!(
+        expired["evidence"][0]["www_authenticate"]
+            .as_str()
+            .is_some_and(|w| w.contains("invalid_token")),
+        "{expired}"
+    );
+    // JUnit: a `conformance` suite with one testcase per property.
+    let xml = fs_err::read_to_string(&junit).expect("junit");
+    let suite = xml
+        .split("<testsuite name=\"conformance\"")
+        .nth(1)
+        .expect("a conformance testsuite");
+    let suite = suite.split("</testsuite>").next().expect("closed");
+    assert_eq!(suite.matches("<testcase ").count(), 26, "{suite}");
+    assert!(
+        suite.contains("expired: refuses an expired token"),
+        "{suite}"
+    );
     assert!(
         out.contains("conformance (security property → verdict):"),
         "{out}"
