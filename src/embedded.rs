@@ -17,7 +17,13 @@ static KEYS: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/fixtures/keys");
 static SCENARIOS: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/scenarios");
 
 /// The emulator configs built in, by name (`fixtures/mock/<name>.yaml`).
-pub const MOCK_PROFILES: [&str; 4] = ["qseow", "qseow-pre2024", "qseow-load", "qlik-cloud"];
+pub const MOCK_PROFILES: [&str; 5] = [
+    "qseow",
+    "qseow-pre2024",
+    "qseow-load",
+    "qlik-cloud",
+    "rfc6750",
+];
 
 /// One embedded file.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,6 +13,7 @@ pub mod embedded;
 pub mod keys;
 pub mod load;
 pub mod mock;
+pub mod probe;
 pub mod report;
 pub mod runner;
 pub mod scenario;

@@ -15,6 +15,7 @@ use crate::report::color::{ColorChoice, Palette};
 
 pub mod bench;
 pub mod completions;
+pub mod init;
 pub mod keys;
 pub mod load;
 pub mod merge;
@@ -165,6 +166,8 @@ pub enum Command {
     Run(run::Args),
     /// Check scenario files without sending anything.
     Validate(validate::Args),
+    /// Write a starter suite with the conformance pack into a folder.
+    Init(init::Args),
     /// Print the JSON Schema of the scenario format.
     Schema(schema::Args),
     /// Run scenarios under fixed-rate or fixed-user load.
@@ -209,6 +212,7 @@ pub fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Validate(args) => validate::run(args),
+        Command::Init(args) => init::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Load(args) => load::run(args),
         Command::Merge(args) => merge::run(args),

@@ -3,14 +3,13 @@
 //! The probe mints a token with the identity asked for, sends `GET URL` with
 //! `Authorization: Bearer`, and prints the status, the relevant headers and the session cookie
 //! (redacted). When the proxy refuses, it sends variant requests (without the prefix, with other
-//! claim casings, without `exp`, with an xrfkey, signed with a random key, without any token),
-//! chosen one at a time by [`diagnosis::next_variant`] from what came back so far, and prints
-//! the most likely cause from [`diagnosis::diagnose`]. It never sends more than
+//! claim casings, without `exp`, with a fresh `exp`, RS256, without `kid`, with an xrfkey,
+//! signed with a random key, without any token), chosen one at a time by
+//! [`diagnosis::next_variant`] from what came back so far, and prints the most likely cause from
+//! [`diagnosis::diagnose`]. It never sends more than
 //! `--max-requests` requests and says how many it sent.
 //!
-//! The reasoning lives in [`diagnosis`] and is pure; this file is the I/O around it.
-
-mod diagnosis;
+//! The reasoning lives in [`crate::probe`] and is pure; this file is the I/O around it.
 
 use std::time::Duration;
 
@@ -20,13 +19,13 @@ use rand::Rng as _;
 use serde_json::{Map, Value, json};
 use url::Url;
 
-use self::diagnosis::{Answer, Cause, ClaimNames, Facts, Observation, Variant};
 use super::keys::{DEFAULT_PASSWORD_ENV, key_matches, read_key};
 use super::token::{human_span, minter, resolve_time, signer_for};
 use super::{CliError, CmdResult, Exit, runtime};
 use crate::client::{Client, ClientSettings, Exchange, Request};
 use crate::keys::{self, KeyKind};
 use crate::mock;
+use crate::probe::{self as diagnosis, Answer, Cause, ClaimNames, Facts, Observation, Variant};
 use crate::token::{self, Alg, Signer};
 
 /// Arguments of this command.
@@ -36,9 +35,12 @@ jwtprobe probe https://qlik.example.com/jwt/hub/ --key keys/QlikClient.key.pem \
 --cert keys/QlikClient.cert.pem --user alice --directory CORP --insecure\n  \
 jwtprobe probe https://qlik.example.com/jwt/hub/ --key keys/QlikClient.key.pem \
 --user alice --directory CORP --insecure -q\n\n\
-On a 4xx it sends a few variant requests (without the prefix, other claim casings, no exp, an \
-xrfkey, a random key, no token) and prints the most likely cause in one sentence. It never \
-sends more than --max-requests requests. Tokens and cookie values are never printed in full. \
+On a 4xx it sends its variant requests (no token, without the prefix on Qlik, other claim \
+casings, no exp, a fresh exp, RS256, no kid, a random key), reads WWW-Authenticate (error, \
+error_description), and prints the most likely cause in one sentence: wrong key or \
+certificate, expired token, clock skew, claim names, algorithm not allowed, unknown kid. Use \
+--profile rfc6750 for a proxy that is not Qlik. It never sends more than --max-requests \
+requests. Tokens and cookie values are never printed in full. \
 Each accepted request opens a proxy session for the user (Qlik allows 5 per user by default).\n\n\
 Exit codes: 0 the token is accepted, 1 bad command line, 3 key unreadable or URL unreachable, \
 4 the proxy refuses (the cause is printed).")]
@@ -78,6 +80,16 @@ pub struct Args {
     /// The audience (`aud`), when the virtual proxy requires one.
     #[arg(long, value_name = "AUD")]
     pub aud: Option<String>,
+    /// The issuer (`iss`), when the proxy requires one.
+    #[arg(long, value_name = "ISS")]
+    pub iss: Option<String>,
+    /// The `kid` header of the token.
+    #[arg(long, value_name = "KID")]
+    pub kid: Option<String>,
+    /// What kind of proxy answers: `qseow` (and the other Qlik profiles) adds the prefix and
+    /// xrfkey checks; `rfc6750` or `generic` reads only the Bearer challenge.
+    #[arg(long, value_enum, default_value = "qseow")]
+    pub profile: crate::scenario::ProfileName,
     /// Accept any TLS certificate from the server (Qlik installs with a self-signed one).
     #[arg(long, short = 'k', conflicts_with = "ca")]
     pub insecure: bool,
@@ -126,6 +138,8 @@ struct Prober {
     user: String,
     directory: String,
     aud: Option<String>,
+    iss: Option<String>,
+    kid: Option<String>,
     now: i64,
     base_exp: Option<i64>,
     /// The key kind of `--key`, for the random key of the same kind.
@@ -142,6 +156,10 @@ impl Prober {
         if let Some(aud) = &self.aud {
             claims.insert("aud".to_owned(), json!(aud));
         }
+        if let Some(iss) = &self.iss {
+            claims.insert("iss".to_owned(), json!(iss));
+        }
+        claims.insert("iat".to_owned(), json!(self.now - 10));
         if let Some(exp) = exp {
             claims.insert("exp".to_owned(), json!(exp));
         }
@@ -151,9 +169,19 @@ impl Prober {
     /// The token a variant sends, or `None` for no token.
     fn token_for(&self, variant: &Variant) -> Result<Option<String>, CliError> {
         let base = [&self.names];
+        let mut alg = self.alg;
+        let mut kid = self.kid.clone();
         let (claims, signer) = match variant {
             Variant::NoToken => return Ok(None),
             Variant::Base | Variant::WithoutPrefix | Variant::Xrfkey => {
+                (self.claims(&base, self.base_exp), None)
+            }
+            Variant::Rs256 => {
+                alg = Alg::RS256;
+                (self.claims(&base, self.base_exp), None)
+            }
+            Variant::NoKid => {
+                kid = None;
                 (self.claims(&base, self.base_exp), None)
             }
             Variant::AllCasings => {
@@ -170,11 +198,12 @@ impl Prober {
             ),
         };
         let signer = signer.as_ref().unwrap_or(&self.signer);
-        let token = minter(self.alg, signer, Vec::new())?
-            .mint(&claims)
-            .map_err(|e| {
-                CliError::runtime(anyhow::Error::new(e).context("failed to mint the token"))
-            })?;
+        let header = kid
+            .map(|k| vec![("kid".to_owned(), Value::String(k))])
+            .unwrap_or_default();
+        let token = minter(alg, signer, header)?.mint(&claims).map_err(|e| {
+            CliError::runtime(anyhow::Error::new(e).context("failed to mint the token"))
+        })?;
         Ok(Some(token.into_exposed()))
     }
 
@@ -248,6 +277,15 @@ fn answer_of(exchange: &Exchange) -> Answer {
         body: String::from_utf8_lossy(&exchange.body[..cap]).into_owned(),
         sets_cookie: exchange.headers.contains_key(header::SET_COOKIE),
         reason: text(crate::mock::REASON_HEADER),
+        challenge: {
+            let all: Vec<String> = exchange
+                .headers
+                .get_all(header::WWW_AUTHENTICATE)
+                .iter()
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .collect();
+            (!all.is_empty()).then(|| all.join(", "))
+        },
     }
 }
 
@@ -339,6 +377,13 @@ fn describe_variant(observation: &Observation) -> String {
             if a.sets_cookie {
                 s.push_str(" (session cookie set)");
             }
+            if let Some(error) = a.bearer_param("error") {
+                s.push_str(&format!(" (Bearer error={error}"));
+                if let Some(d) = a.bearer_param("error_description") {
+                    s.push_str(&format!(": {d}"));
+                }
+                s.push(')');
+            }
             if let Some(reason) = &a.reason {
                 s.push_str(&format!(" [emulator: {reason}]"));
             }
@@ -410,6 +455,7 @@ pub fn run(args: Args) -> CmdResult {
         user: args.user_claim.clone(),
         directory: args.directory_claim.clone(),
     };
+    let qlik = args.profile.is_qlik();
     let (prefix, rest) = split_prefix(&args.url);
     let rest_lower = rest.to_ascii_lowercase();
     let facts = Facts {
@@ -420,6 +466,10 @@ pub fn run(args: Args) -> CmdResult {
         base_exp_s: base_exp.map(|e| e - now),
         key: args.key.to_string(),
         cert,
+        alg: alg.name().to_owned(),
+        rsa: kind.is_some_and(|k| k.algorithms().contains(&crate::keys::SignatureAlg::RS256)),
+        kid: args.kid.clone(),
+        qlik,
     };
     let prober = Prober {
         client,
@@ -430,6 +480,8 @@ pub fn run(args: Args) -> CmdResult {
         user: args.user.clone(),
         directory: args.directory.clone(),
         aud: args.aud.clone(),
+        iss: args.iss.clone(),
+        kid: args.kid.clone(),
         now,
         base_exp,
         kind,
@@ -485,8 +537,12 @@ async fn probe(
                 prober.names.user, prober.user, prober.names.directory, prober.directory
             );
             match facts.base_exp_s {
-                Some(s) => summary.push_str(&format!(", exp in {}", human_span(s))),
+                Some(s) if s > 0 => summary.push_str(&format!(", exp in {}", human_span(s))),
+                Some(s) => summary.push_str(&format!(", expired {} ago", human_span(s))),
                 None => summary.push_str(", no exp"),
+            }
+            if let Some(kid) = &prober.kid {
+                summary.push_str(&format!(", kid {kid}"));
             }
             if !quiet {
                 print!(
@@ -514,10 +570,11 @@ async fn probe(
     let cause = diagnosis::diagnose(facts, &observed);
     let sent = observed.len();
     let noun = if sent == 1 { "request" } else { "requests" };
+    let sentence = cause.sentence(facts.qlik);
     if cause.is_accepted() {
-        println!("result: {cause}");
+        println!("result: {sentence}");
     } else {
-        println!("most likely cause: {cause}");
+        println!("most likely cause: {sentence}");
     }
     say!("sent {sent} {noun} (limit {max})");
     Ok(match cause {

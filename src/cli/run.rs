@@ -293,21 +293,24 @@ async fn run_plan(
         }
     }
     resolved.targets.shutdown().await;
-    let target = if emulator {
-        first_url.map(|u| u.to_string()).unwrap_or_default()
-    } else {
-        args.target
-            .target
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_default()
-    };
+    // The target the scenarios ran against: `--target`, else the suite's `target:` or the
+    // emulator (the first scenario's base URL).
+    let target = args
+        .target
+        .target
+        .as_ref()
+        .filter(|_| !emulator)
+        .map(ToString::to_string)
+        .or_else(|| first_url.map(|u| u.to_string()))
+        .unwrap_or_default();
+    let conformance = runner::conformance::report(&scenarios);
     Ok(RunResult {
         target,
         emulator,
         now,
         scenarios,
         duration: started.elapsed(),
+        conformance,
     })
 }
 

@@ -281,11 +281,5 @@ pub fn suite_target(suite: &crate::scenario::Suite) -> Result<Option<Url>, CliEr
 
 /// The profile's name as written in YAML.
 pub fn profile_name(profile: ProfileName) -> &'static str {
-    match profile {
-        ProfileName::Qseow => "qseow",
-        ProfileName::Qseow401 => "qseow-401",
-        ProfileName::QseowPre2024 => "qseow-pre2024",
-        ProfileName::QlikCloud => "qlik-cloud",
-        ProfileName::Generic => "generic",
-    }
+    profile.as_str()
 }

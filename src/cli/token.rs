@@ -15,6 +15,7 @@ use serde_json::{Map, Value, json};
 use super::keys::{DEFAULT_PASSWORD_ENV, read_key};
 use super::{CliError, CmdResult, Exit};
 use crate::keys::KeyKind;
+use crate::scenario::ProfileName;
 use crate::token::{
     self, Alg, Encoding, Inspection, Minter, Part, Rejection, SignatureStatus, Signer, VerifyKey,
     VerifyPolicy,
@@ -73,36 +74,14 @@ pub struct MintArgs {
     pub password_env: String,
 }
 
-/// Which proxy the token is judged for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ProfileArg {
-    /// The Qlik Sense Enterprise on Windows virtual proxy: RS256/384/512, `UserId` and
-    /// `UserDirectory` claims (exact case).
-    Qseow,
-    /// Qlik Cloud `/login/jwt-session`: RS256/384/512, `kid`, `iss`, `sub`, `subType`, `name`,
-    /// `email`, `email_verified`, `jti`, `iat`, `nbf`, `exp` (at most one hour after `nbf`),
-    /// `aud` = `qlik.api/login/jwt-session`.
-    QlikCloud,
-    /// Any proxy: every signed algorithm, no identity claims unless named.
-    Generic,
-}
-
-impl ProfileArg {
-    fn name(self) -> &'static str {
-        match self {
-            Self::Qseow => "qseow",
-            Self::QlikCloud => "qlik-cloud",
-            Self::Generic => "generic",
+/// Who is "expected" to read the claims, in messages.
+fn judge_word(profile: ProfileName) -> &'static str {
+    match profile {
+        ProfileName::Qseow | ProfileName::Qseow401 | ProfileName::QseowPre2024 => {
+            "the virtual proxy"
         }
-    }
-
-    /// Who is "expected" to read the claims, in messages.
-    fn judge(self) -> &'static str {
-        match self {
-            Self::Qseow => "the virtual proxy",
-            Self::QlikCloud => "the tenant",
-            Self::Generic => "the proxy",
-        }
+        ProfileName::QlikCloud => "the tenant",
+        ProfileName::Generic | ProfileName::Rfc6750 => "the proxy",
     }
 }
 
@@ -123,7 +102,7 @@ pub struct InspectArgs {
     pub cert: Option<Utf8PathBuf>,
     /// The proxy the token is judged for.
     #[arg(long, value_enum, default_value = "qseow")]
-    pub profile: ProfileArg,
+    pub profile: ProfileName,
     /// The claim holding the user id (default `UserId` on qseow).
     #[arg(long, value_name = "NAME")]
     pub user_claim: Option<String>,
@@ -137,6 +116,9 @@ pub struct InspectArgs {
     /// Clock skew allowed on `exp` and `nbf`.
     #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = humantime::parse_duration)]
     pub leeway: Duration,
+    /// The algorithms the proxy accepts (`RS256,ES256`), instead of the profile's.
+    #[arg(long, value_name = "ALG,…", value_delimiter = ',')]
+    pub algorithms: Vec<String>,
     /// Print a JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -363,7 +345,7 @@ fn print_token(token: &str) {
 
 /// What the profile and flags resolve to.
 struct Judge {
-    profile: ProfileArg,
+    profile: ProfileName,
     policy: VerifyPolicy,
     /// Whether the policy's key is real (else the signature is not checked).
     has_key: bool,
@@ -389,24 +371,39 @@ fn judge(args: &InspectArgs) -> Result<Judge, CliError> {
     };
     let rs = vec![Alg::RS256, Alg::RS384, Alg::RS512];
     let (algs, user, directory, audience) = match args.profile {
-        ProfileArg::Qseow => (
+        ProfileName::Qseow | ProfileName::Qseow401 | ProfileName::QseowPre2024 => (
             rs,
             Some("UserId".to_owned()),
             Some("UserDirectory".to_owned()),
             None,
         ),
-        ProfileArg::QlikCloud => (
+        ProfileName::QlikCloud => (
             rs,
             None,
             None,
             Some("qlik.api/login/jwt-session".to_owned()),
         ),
-        ProfileArg::Generic => (
+        ProfileName::Generic => (
             Alg::ALL.into_iter().filter(|a| *a != Alg::None).collect(),
             None,
             None,
             None,
         ),
+        ProfileName::Rfc6750 => (vec![Alg::RS256], None, None, None),
+    };
+    let algs = if args.algorithms.is_empty() {
+        algs
+    } else {
+        args.algorithms
+            .iter()
+            .map(|a| {
+                Alg::from_name(a).ok_or_else(|| {
+                    CliError::usage(anyhow::anyhow!(
+                        "unknown algorithm `{a}` in `--algorithms` (RS256, ES256, …)"
+                    ))
+                })
+            })
+            .collect::<Result<_, _>>()?
     };
     let leeway_s = i64::try_from(args.leeway.as_secs()).unwrap_or(i64::MAX);
     Ok(Judge {
@@ -489,14 +486,18 @@ fn qlik_cloud_rejections(inspection: &Inspection) -> Vec<Rejection> {
 
 /// Runs the checks of a profile over a token at `now`.
 fn examine(token: &str, judge: &Judge, now: i64) -> Inspection {
-    let mut inspection = token::inspect(token, Some(&judge.policy), now);
+    let checks = token::Checks {
+        exp_required: judge.profile == ProfileName::Rfc6750,
+        ..token::Checks::STRICT
+    };
+    let mut inspection = token::inspect_with(token, Some(&judge.policy), &checks, now);
     if !judge.has_key {
         inspection.signature = SignatureStatus::NoKey;
         inspection
             .rejections
             .retain(|r| !matches!(r, Rejection::BadSignature));
     }
-    if judge.profile == ProfileArg::QlikCloud {
+    if judge.profile == ProfileName::QlikCloud {
         inspection
             .rejections
             .extend(qlik_cloud_rejections(&inspection));
@@ -505,14 +506,14 @@ fn examine(token: &str, judge: &Judge, now: i64) -> Inspection {
 }
 
 /// A rejection as a Qlik administrator reads it; near misses name both spellings.
-fn rejection_text(r: &Rejection, profile: ProfileArg) -> String {
+fn rejection_text(r: &Rejection, profile: ProfileName) -> String {
     match r {
         Rejection::MissingClaim {
             name,
             near_miss: Some(near),
         } => format!(
             "claim `{near}` found; {} expects `{name}` (claim names are case-sensitive)",
-            profile.judge()
+            judge_word(profile)
         ),
         other => other.to_string(),
     }
@@ -593,7 +594,29 @@ fn inspection_text(
         None => out.push_str("claims     (not decodable)\n"),
     }
     let _ = writeln!(out, "{}", signature_text(inspection, cert));
-    let profile = judge.profile.name();
+    let algs: Vec<&str> = judge.policy.algs.iter().map(|a| a.name()).collect();
+    let _ = writeln!(
+        out,
+        "algorithms {} accepts {}",
+        judge_word(judge.profile),
+        algs.join(", ")
+    );
+    if let Some(header) = &inspection.header {
+        if let Some(kid) = header.get("kid") {
+            let _ = writeln!(
+                out,
+                "kid        {kid}: the proxy must know a key by this id, or ignore it"
+            );
+        }
+        if let Some(crit) = header.get("crit") {
+            let _ = writeln!(
+                out,
+                "crit       {crit}: a verifier must refuse the token unless it understands each \
+                 listed extension (RFC 7515 §4.1.11)"
+            );
+        }
+    }
+    let profile = judge.profile.as_str();
     if inspection.is_accepted() {
         let _ = writeln!(
             out,
@@ -638,7 +661,7 @@ fn inspection_json(
         .collect();
     let value = json!({
         "token": token::redact(token),
-        "profile": judge.profile.name(),
+        "profile": judge.profile.as_str(),
         "header": inspection.header,
         "claims": inspection.claims,
         "times": times,
@@ -710,7 +733,7 @@ mod tests {
             near_miss: Some("userid".to_owned()),
         };
         assert_eq!(
-            rejection_text(&r, ProfileArg::Qseow),
+            rejection_text(&r, ProfileName::Qseow),
             "claim `userid` found; the virtual proxy expects `UserId` (claim names are case-sensitive)"
         );
     }

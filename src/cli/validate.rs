@@ -40,6 +40,23 @@ pub fn run(args: Args) -> CmdResult {
     };
     match scenario::read_with(&args.paths, &options) {
         Ok(plan) => {
+            // Files a suite names must exist where the runner will look for them.
+            let mut seen = std::collections::BTreeSet::new();
+            let missing: Vec<_> = plan
+                .scenarios
+                .iter()
+                .filter(|p| seen.insert(p.suite.path.clone()))
+                .flat_map(|p| p.suite.missing_files(plan.sources.get(&p.suite.path)))
+                .collect();
+            if !missing.is_empty() {
+                let rendered = plan.sources.render(&missing);
+                return Err(CliError::invalid(anyhow::anyhow!(
+                    "invalid suites: {} missing {}",
+                    missing.len(),
+                    plural(missing.len(), "file", "files")
+                ))
+                .with_rendered(rendered));
+            }
             let n = plan.scenarios.len();
             let m = plan.files;
             if args.quiet {

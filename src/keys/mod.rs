@@ -33,6 +33,17 @@ use camino::Utf8PathBuf;
 pub use generate::{WrittenFiles, generate, write_bundle};
 pub use read::{read_key_file, read_pfx};
 
+/// The public key of a JWK, or of the first key of a JWK Set (what a `jku` URL serves);
+/// `None` when the text holds no RSA, EC or OKP key.
+#[must_use]
+pub fn public_key_from_jwk(text: &str) -> Option<PublicKey> {
+    match jwk::parse(text).ok()? {
+        jwk::JwkKey::Public(public) => Some(public),
+        jwk::JwkKey::Private(private) => Some(private.public_key().clone()),
+        jwk::JwkKey::Secret(_) => None,
+    }
+}
+
 /// The kind of an asymmetric key: its algorithm family and size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum KeyKind {

@@ -25,6 +25,10 @@ pub enum Profile {
     QseowPre2024,
     /// Qlik Cloud: `POST /login/jwt-session` and the `eas.sid` cookies.
     QlikCloud,
+    /// A plain RFC 6750 resource server behind a prefix: 401 with `WWW-Authenticate: Bearer
+    /// error="invalid_token"` for a bad token, no sessions; the conformance test double, with
+    /// one laxity switch per security property ([`Laxity`]).
+    Rfc6750,
 }
 
 impl Profile {
@@ -35,19 +39,23 @@ impl Profile {
             Self::Qseow => "qseow",
             Self::QseowPre2024 => "qseow-pre2024",
             Self::QlikCloud => "qlik-cloud",
+            Self::Rfc6750 => "rfc6750",
         }
     }
 
     fn from_name(name: &str) -> Option<Self> {
-        match name {
-            "qseow" => Some(Self::Qseow),
-            "qseow-pre2024" => Some(Self::QseowPre2024),
-            "qlik-cloud" => Some(Self::QlikCloud),
-            _ => None,
-        }
+        Self::ALL.into_iter().find(|p| p.name() == name)
     }
 
-    const NAMES: [&'static str; 3] = ["qseow", "qseow-pre2024", "qlik-cloud"];
+    /// Every profile.
+    pub const ALL: [Self; 4] = [
+        Self::Qseow,
+        Self::QseowPre2024,
+        Self::QlikCloud,
+        Self::Rfc6750,
+    ];
+
+    const NAMES: [&'static str; 4] = ["qseow", "qseow-pre2024", "qlik-cloud", "rfc6750"];
 }
 
 /// The `SameSite` attribute of a session cookie (the QMC's four choices).
@@ -138,6 +146,71 @@ pub struct VpStatuses {
     pub header_too_large: u16,
 }
 
+/// The emulator's laxity switches: each turns off the check behind one security property of
+/// the conformance pack (`scenarios/conformance/`), so a test can prove the pack notices it.
+/// All off (the default) is a verifier that holds every property.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Laxity {
+    /// Accept a token without `exp` even where the profile requires it.
+    pub accept_no_exp: bool,
+    /// Do not check `nbf`.
+    pub ignore_nbf: bool,
+    /// Do not check that `iat` is not in the future.
+    pub ignore_iat: bool,
+    /// Algorithms accepted on top of `algorithms`.
+    pub extra_algorithms: Vec<SignatureAlg>,
+    /// Clock tolerance added to `leeway` on `exp`, `nbf` and `iat`, in seconds.
+    pub leeway_s: i64,
+    /// Resolve `kid` as a file name for an HMAC key, as vulnerable servers do: a `kid` naming
+    /// `/dev/null` selects the empty secret (nothing is read from disk).
+    pub kid_selects_file: bool,
+    /// Verify with a key embedded in the header (`jwk`, or the first `x5c` certificate).
+    pub trust_embedded_key: bool,
+    /// Fetch the key at `jku` (or the certificate at `x5u`) and verify with it.
+    pub fetch_key_url: bool,
+    /// Ignore `crit` and `b64`.
+    pub ignore_crit: bool,
+    /// Accept an `exp` (or `nbf`, `iat`) that is not a number, ignoring it.
+    pub accept_malformed_exp: bool,
+    /// Take a token from the `access_token` query parameter.
+    pub accept_query_token: bool,
+    /// Take an identity claim whose name differs only in case.
+    pub case_insensitive_claims: bool,
+    /// Match the prefix in any case (`/JWT/` for `jwt`).
+    pub case_insensitive_prefix: bool,
+    /// Do not check `aud`.
+    pub ignore_audience: bool,
+    /// Do not check `iss`.
+    pub ignore_issuer: bool,
+}
+
+impl Laxity {
+    /// The config key of every switch, in the order above.
+    pub const KEYS: [&'static str; 15] = [
+        "accept_no_exp",
+        "ignore_nbf",
+        "ignore_iat",
+        "extra_algorithms",
+        "leeway",
+        "kid_selects_file",
+        "trust_embedded_key",
+        "fetch_key_url",
+        "ignore_crit",
+        "accept_malformed_exp",
+        "accept_query_token",
+        "case_insensitive_claims",
+        "case_insensitive_prefix",
+        "ignore_audience",
+        "ignore_issuer",
+    ];
+
+    /// Whether every switch is off.
+    #[must_use]
+    pub fn is_strict(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
 /// One JWT virtual proxy.
 #[derive(Debug, Clone)]
 pub struct VirtualProxyConfig {
@@ -161,8 +234,17 @@ pub struct VirtualProxyConfig {
     pub attribute_map: Vec<AttributeMapping>,
     /// The required `aud`, when set; without it `aud` is ignored.
     pub audience: Option<String>,
-    /// Clock tolerance for `exp` and `nbf`, in seconds (default 0).
+    /// The required `iss`, when set; without it `iss` is ignored.
+    pub issuer: Option<String>,
+    /// Whether a token needs `exp` (default false on the Qlik profiles, as Qlik documents; true
+    /// on `rfc6750`).
+    pub exp_required: bool,
+    /// The `kid` the certificate is known by, when set: a token naming another `kid` is refused.
+    pub kid: Option<String>,
+    /// Clock tolerance for `exp`, `nbf` and `iat`, in seconds (default 0).
     pub leeway_s: i64,
+    /// The laxity switches (all off by default).
+    pub laxity: Laxity,
     /// How long a session lives without requests (default 30 minutes).
     pub session_inactivity_timeout: Duration,
     /// The largest request header block accepted, in bytes (default 16384).
@@ -361,6 +443,10 @@ const VP_KEYS: &[&str] = &[
     "additional_response_headers",
     "bearer_scheme_case_insensitive",
     "statuses",
+    "issuer",
+    "exp_required",
+    "kid",
+    "laxity",
 ];
 const COOKIE_KEYS: &[&str] = &["http_only", "domain", "https", "http"];
 const TRANSPORT_KEYS: &[&str] = &["secure", "same_site"];
@@ -548,8 +634,17 @@ impl Reader<'_> {
             SignatureAlg::RS384,
             SignatureAlg::RS512,
         ];
-        let Some(names) =
-            self.field::<Vec<String>>(map, pointer, "algorithms", "a list of algorithm names")
+        self.algorithms_at(map, pointer, "algorithms", default)
+    }
+
+    fn algorithms_at(
+        &mut self,
+        map: &Map<String, Value>,
+        pointer: &str,
+        key: &str,
+        default: Vec<SignatureAlg>,
+    ) -> Vec<SignatureAlg> {
+        let Some(names) = self.field::<Vec<String>>(map, pointer, key, "a list of algorithm names")
         else {
             return default;
         };
@@ -573,7 +668,7 @@ impl Reader<'_> {
                     let hint =
                         did_you_mean(name, &candidates).map(|c| format!("did you mean `{c}`?"));
                     self.error(
-                        &format!("{pointer}/algorithms/{i}"),
+                        &format!("{pointer}/{key}/{i}"),
                         format!("unknown or keyless algorithm `{name}` (HS* and none cannot be verified with a certificate)"),
                         hint,
                     );
@@ -628,22 +723,20 @@ impl Reader<'_> {
         let root = self.root;
         let map = self.object(root, "", TOP_KEYS)?;
         let profile = match self.field::<String>(map, "", "profile", "a profile name") {
-            Some(name) => {
-                match Profile::from_name(&name) {
-                    Some(p) => p,
-                    None => {
-                        let hint = did_you_mean(&name, &Profile::NAMES)
-                            .map(|c| format!("did you mean `{c}`?"));
-                        self.error("/profile", format!("unknown profile `{name}` (expected qseow, qseow-pre2024 or qlik-cloud)"), hint);
-                        Profile::Qseow
-                    }
+            Some(name) => match Profile::from_name(&name) {
+                Some(p) => p,
+                None => {
+                    let hint = did_you_mean(&name, &Profile::NAMES)
+                        .map(|c| format!("did you mean `{c}`?"));
+                    self.error("/profile", format!("unknown profile `{name}` (expected qseow, qseow-pre2024, qlik-cloud or rfc6750)"), hint);
+                    Profile::Qseow
                 }
-            }
+            },
             None => {
                 if !map.contains_key("profile") {
                     self.error(
                         "",
-                        "missing key `profile` (qseow, qseow-pre2024 or qlik-cloud)",
+                        "missing key `profile` (qseow, qseow-pre2024, qlik-cloud or rfc6750)",
                         None,
                     );
                 }
@@ -724,7 +817,9 @@ impl Reader<'_> {
                     None,
                 );
             }
-            Profile::Qseow | Profile::QseowPre2024 if map.contains_key("cloud") => {
+            Profile::Qseow | Profile::QseowPre2024 | Profile::Rfc6750
+                if map.contains_key("cloud") =>
+            {
                 self.error(
                     "/cloud",
                     format!(
@@ -734,7 +829,9 @@ impl Reader<'_> {
                     None,
                 );
             }
-            Profile::Qseow | Profile::QseowPre2024 if !map.contains_key("virtual_proxies") => {
+            Profile::Qseow | Profile::QseowPre2024 | Profile::Rfc6750
+                if !map.contains_key("virtual_proxies") =>
+            {
                 self.error(
                     "",
                     format!(
@@ -876,6 +973,12 @@ impl Reader<'_> {
             }
         }
         let audience = self.field(map, pointer, "audience", "a string");
+        let issuer = self.field(map, pointer, "issuer", "a string");
+        let kid = self.field(map, pointer, "kid", "a string");
+        let exp_required = self
+            .field(map, pointer, "exp_required", "true or false")
+            .unwrap_or(profile == Profile::Rfc6750);
+        let laxity = self.laxity(map, pointer);
         let leeway = self.duration(map, pointer, "leeway", 1, Duration::ZERO);
         let timeout = self.duration(
             map,
@@ -930,6 +1033,10 @@ impl Reader<'_> {
             user_directory_claim: user_directory_claim?,
             attribute_map,
             audience,
+            issuer,
+            exp_required,
+            kid,
+            laxity,
             leeway_s: i64::try_from(leeway.as_secs()).unwrap_or(i64::MAX),
             session_inactivity_timeout: timeout,
             max_header_bytes: vp_max_header,
@@ -939,6 +1046,49 @@ impl Reader<'_> {
             bearer_scheme_case_insensitive,
             statuses,
         })
+    }
+
+    fn laxity(&mut self, map: &Map<String, Value>, pointer: &str) -> Laxity {
+        let mut lax = Laxity::default();
+        let Some(v) = map.get("laxity") else {
+            return lax;
+        };
+        let at = format!("{pointer}/laxity");
+        let Some(m) = self.object(v, &at, &Laxity::KEYS) else {
+            return lax;
+        };
+        let switch = |r: &mut Self, key: &str, slot: &mut bool| {
+            if let Some(b) = r.field(m, &at, key, "true or false") {
+                *slot = b;
+            }
+        };
+        switch(self, "accept_no_exp", &mut lax.accept_no_exp);
+        switch(self, "ignore_nbf", &mut lax.ignore_nbf);
+        switch(self, "ignore_iat", &mut lax.ignore_iat);
+        switch(self, "kid_selects_file", &mut lax.kid_selects_file);
+        switch(self, "trust_embedded_key", &mut lax.trust_embedded_key);
+        switch(self, "fetch_key_url", &mut lax.fetch_key_url);
+        switch(self, "ignore_crit", &mut lax.ignore_crit);
+        switch(self, "accept_malformed_exp", &mut lax.accept_malformed_exp);
+        switch(self, "accept_query_token", &mut lax.accept_query_token);
+        switch(
+            self,
+            "case_insensitive_claims",
+            &mut lax.case_insensitive_claims,
+        );
+        switch(
+            self,
+            "case_insensitive_prefix",
+            &mut lax.case_insensitive_prefix,
+        );
+        switch(self, "ignore_audience", &mut lax.ignore_audience);
+        switch(self, "ignore_issuer", &mut lax.ignore_issuer);
+        if m.contains_key("extra_algorithms") {
+            lax.extra_algorithms = self.algorithms_at(m, &at, "extra_algorithms", Vec::new());
+        }
+        let leeway = self.duration(m, &at, "leeway", 1, Duration::ZERO);
+        lax.leeway_s = i64::try_from(leeway.as_secs()).unwrap_or(i64::MAX);
+        lax
     }
 
     fn headers(&mut self, map: &Map<String, Value>, pointer: &str) -> Vec<(String, String)> {
@@ -987,8 +1137,9 @@ impl Reader<'_> {
         pointer: &str,
         profile: Profile,
     ) -> VpStatuses {
+        let rfc = profile == Profile::Rfc6750;
         let mut s = VpStatuses {
-            reject: 400,
+            reject: if rfc { 401 } else { 400 },
             no_token: 401,
             host_denied: 403,
             session_limit: 403,
@@ -998,7 +1149,7 @@ impl Reader<'_> {
             } else {
                 204
             },
-            header_too_large: 400,
+            header_too_large: if rfc { 431 } else { 400 },
         };
         let Some(v) = map.get("statuses") else {
             return s;

@@ -1,7 +1,8 @@
 //! The Qlik Sense virtual proxy emulator: the default target of `jwtprobe run`.
 //!
 //! A [`MockConfig`] (read by [`read_config`]) names the profile (`qseow`, `qseow-pre2024`,
-//! `qlik-cloud`), the JWT virtual proxies and the default virtual proxy. [`MockState`] holds
+//! `qlik-cloud`, or `rfc6750`: a plain bearer resource server with laxity switches, the
+//! conformance pack's test double), the JWT virtual proxies and the default virtual proxy. [`MockState`] holds
 //! what the request path needs, built once: per virtual proxy the certificate's public key and
 //! verification policy, a session table behind its own lock, and the hit counters. [`app`] turns
 //! the state into an axum [`Router`](axum::Router), testable without a socket; [`start`] serves
@@ -17,6 +18,7 @@
 mod cloud;
 mod config;
 mod qseow;
+mod rfc6750;
 mod route;
 mod server;
 mod session;
@@ -35,7 +37,8 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 pub use cloud::REQUIRED_CLAIMS as CLOUD_REQUIRED_CLAIMS;
 pub use config::{
     AttributeMapping, CloudConfig, CloudStatuses, CookieAttributes, CookieTransport,
-    DefaultProxyConfig, MockConfig, Profile, SameSite, VirtualProxyConfig, VpStatuses, read_config,
+    DefaultProxyConfig, Laxity, MockConfig, Profile, SameSite, VirtualProxyConfig, VpStatuses,
+    read_config,
 };
 pub use route::is_qlik_keyword;
 pub use server::{MockError, MockServer, TlsMode, start, start_with_clock};
@@ -255,6 +258,7 @@ async fn handle(State(state): State<MockState>, request: Request) -> Response {
             ),
         },
         Profile::Qseow | Profile::QseowPre2024 => qseow::handle(&ctx),
+        Profile::Rfc6750 => rfc6750::handle(&ctx).await,
     }
 }
 

@@ -34,14 +34,7 @@ pub(crate) struct VpRuntime {
 
 impl VpRuntime {
     pub(crate) fn new(config: VirtualProxyConfig, tls: bool) -> Self {
-        let verifier = Verifier::new(
-            &config.algorithms,
-            config.public_key.clone(),
-            Some(config.user_id_claim.clone()),
-            Some(config.user_directory_claim.clone()),
-            config.audience.clone(),
-            config.leeway_s,
-        );
+        let verifier = Verifier::for_virtual_proxy(&config);
         let cookie_name = if tls {
             config.session_cookie_name.clone()
         } else {
@@ -65,6 +58,20 @@ impl VpRuntime {
             tls,
             config,
         }
+    }
+
+    /// Whether this virtual proxy serves the prefix `p` of a request path: exactly its prefix
+    /// (the QMC stores it in lowercase; `/JWT/` is another prefix), or in any case under the
+    /// `case_insensitive_prefix` laxity switch.
+    pub(crate) fn serves(&self, p: &str) -> bool {
+        self.config.prefix == p
+            || (self.config.laxity.case_insensitive_prefix
+                && self.config.prefix.eq_ignore_ascii_case(p))
+    }
+
+    /// The verifier of this virtual proxy.
+    pub(crate) fn verifier(&self) -> &Verifier {
+        &self.verifier
     }
 
     fn set_cookie(&self, session: &Session) -> HeaderValue {
@@ -93,12 +100,9 @@ impl VpRuntime {
 pub(crate) fn handle(ctx: &Ctx<'_>) -> Response {
     let inner = ctx.inner();
     let split = route::split(ctx.parts.uri.path());
-    let vp = split.prefix.and_then(|p| {
-        inner
-            .vps
-            .iter()
-            .find(|vp| vp.config.prefix.eq_ignore_ascii_case(p))
-    });
+    let vp = split
+        .prefix
+        .and_then(|p| inner.vps.iter().find(|vp| vp.serves(p)));
     let max_header = vp.map_or(inner.config.max_header_bytes, |vp| {
         vp.config.max_header_bytes
     });

@@ -981,3 +981,134 @@ mod bearer {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Strict by default on every profile: `crit`, `b64`, the prefix's case (issue 11).
+
+/// A token with extra header fields, validly signed with the trusted key.
+fn mint_header(extra: Value) -> String {
+    let mut header = token::standard_header(Alg::RS256);
+    header.extend(claims(extra));
+    token::mint(&TokenSpec {
+        header: Part::Json(header),
+        ..TokenSpec::new(
+            alice(),
+            Alg::RS256,
+            Signer::Key(private_key("qlik-signing.key.pem")),
+        )
+    })
+    .expect("minted")
+    .into_exposed()
+}
+
+#[test_case(json!({"crit": ["x-unknown"], "x-unknown": 1}) ; "unknown extension")]
+#[test_case(json!({"crit": ["b64"], "b64": false}) ; "b64 false")]
+#[test_case(json!({"crit": "x-unknown", "x-unknown": 1}) ; "crit not a list")]
+#[test_case(json!({"crit": []}) ; "crit empty")]
+#[test_case(json!({"crit": ["alg"]}) ; "crit names a registered header")]
+#[test_case(json!({"b64": false}) ; "b64 false without crit")]
+#[tokio::test]
+async fn validly_signed_token_with_crit_is_rejected_on_qseow(extra: Value) {
+    let r = with_token(&state(), &mint_header(extra)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(
+        r.header(REASON_HEADER)
+            .is_some_and(|h| h.starts_with("crit:")),
+        "{:?}",
+        r.header(REASON_HEADER)
+    );
+    assert!(r.set_cookies().is_empty());
+}
+
+#[tokio::test]
+async fn prefix_in_another_case_is_not_the_virtual_proxy() {
+    let r = send(
+        &state(),
+        get("/JWT/hub/")
+            .header(header::AUTHORIZATION, format!("Bearer {}", mint(alice())))
+            .body(Body::empty())
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("The http request header is incorrect"));
+    assert!(r.set_cookies().is_empty());
+}
+
+fn rfc6750() -> MockState {
+    MockState::new(fixture("rfc6750.yaml"), MockClock::manual(NOW), false)
+}
+
+/// Claims the rfc6750 fixture accepts: identity, audience, issuer, `exp`, `iat`.
+fn rfc6750_claims() -> Map<String, Value> {
+    claims(json!({
+        "UserId": "alice",
+        "UserDirectory": "ACME",
+        "aud": "jwtprobe-conformance",
+        "iss": "https://issuer.jwtprobe.test",
+        "iat": NOW - 10,
+        "exp": NOW + 300,
+    }))
+}
+
+async fn bearer(state: &MockState, uri: &str, token: &str) -> Reply {
+    send(
+        state,
+        get(uri)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Body::empty())
+            .expect("request"),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn rfc6750_answers_like_a_bearer_resource_server() {
+    let state = rfc6750();
+    let ok = bearer(&state, "/jwt/resource", &mint(rfc6750_claims())).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    assert_eq!(ok.json()["user"], "alice");
+    assert!(ok.set_cookies().is_empty());
+
+    let mut expired = rfc6750_claims();
+    expired.insert("exp".into(), json!(NOW - 60));
+    let refused = bearer(&state, "/jwt/resource", &mint(expired)).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    let challenge = refused.header("www-authenticate").expect("a challenge");
+    assert!(
+        challenge.starts_with(
+            "Bearer realm=\"jwtprobe\", error=\"invalid_token\", error_description=\"token expired"
+        ),
+        "{challenge}"
+    );
+
+    let none = send(
+        &state,
+        get("/jwt/resource").body(Body::empty()).expect("request"),
+    )
+    .await;
+    assert_eq!(none.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        none.header("www-authenticate"),
+        Some("Bearer realm=\"jwtprobe\"")
+    );
+
+    let other_case = bearer(&state, "/JWT/resource", &mint(rfc6750_claims())).await;
+    assert_eq!(other_case.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn rfc6750_requires_exp_unless_its_laxity_switch_says_otherwise() {
+    let mut no_exp = rfc6750_claims();
+    no_exp.shift_remove("exp");
+    let token = mint(no_exp);
+    let strict = bearer(&rfc6750(), "/jwt/resource", &token).await;
+    assert_eq!(strict.status, StatusCode::UNAUTHORIZED);
+    let text = fs_err::read_to_string(repo().join("fixtures/mock/rfc6750.yaml")).expect("fixture");
+    let lax = config_text(&text.replace("accept_no_exp: false", "accept_no_exp: true"));
+    let lax = MockState::new(lax, MockClock::manual(NOW), false);
+    assert_eq!(
+        bearer(&lax, "/jwt/resource", &token).await.status,
+        StatusCode::OK
+    );
+}

@@ -92,7 +92,8 @@ struct Suite {
     skipped: usize,
 }
 
-fn element(kind: &str, r#type: &str, message: &str, text: &str) -> String {
+/// A `<failure>`, `<error>` or similar element with its type, message and text, escaped.
+pub fn element(kind: &str, r#type: &str, message: &str, text: &str) -> String {
     format!(
         "<{kind} type=\"{}\" message=\"{}\">{}</{kind}>",
         escape(r#type),
@@ -165,9 +166,9 @@ fn common_properties(meta: &Meta) -> Vec<(String, String)> {
     ]
 }
 
-/// The JUnit report of a run: one testsuite per scenario, one testcase per step.
-// Conformance verdicts (issue #11) belong in one more testsuite, `conformance`, with one
-// testcase per property: build it here from the result's verdicts when they exist.
+/// The JUnit report of a run: one testsuite per scenario, one testcase per step, and when the
+/// run has conformance verdicts one more testsuite, `conformance`, with one testcase per
+/// security property.
 pub fn run(report: &RunReport<'_>) -> String {
     let result = report.result;
     let mut suites = Vec::with_capacity(result.scenarios.len());
@@ -234,7 +235,45 @@ pub fn run(report: &RunReport<'_>) -> String {
         }
         suites.push(suite);
     }
+    if let Some(verdicts) = &result.conformance {
+        suites.push(conformance_suite(verdicts, report.meta));
+    }
     document("jwtprobe", result.duration, report.meta, &suites)
+}
+
+/// The `conformance` testsuite: one testcase per property (see
+/// [`super::conformance::junit_case`]).
+fn conformance_suite(
+    verdicts: &crate::runner::conformance::ConformanceReport,
+    meta: &Meta,
+) -> Suite {
+    use super::conformance::{JunitOutcome, junit_case};
+    let mut suite = Suite {
+        name: "conformance".to_owned(),
+        time: Duration::ZERO,
+        properties: common_properties(meta),
+        cases: Vec::with_capacity(verdicts.properties.len()),
+        system_out: None,
+        failures: 0,
+        errors: 0,
+        skipped: 0,
+    };
+    for p in &verdicts.properties {
+        let (body, outcome) = junit_case(p);
+        match outcome {
+            JunitOutcome::Passed => {}
+            JunitOutcome::Failure => suite.failures += 1,
+            JunitOutcome::Error => suite.errors += 1,
+            JunitOutcome::Skipped => suite.skipped += 1,
+        }
+        suite.cases.push(Case {
+            name: format!("{}: {}", p.id, p.property),
+            classname: "conformance".to_owned(),
+            time: Duration::ZERO,
+            body,
+        });
+    }
+    suite
 }
 
 /// The JUnit report of a load run: one testcase per threshold, or one passing testcase for

@@ -27,6 +27,7 @@ use crate::runner::RunResult;
 use crate::scenario::Sources;
 
 pub mod color;
+pub mod conformance;
 pub mod html;
 pub mod junit;
 pub mod load;

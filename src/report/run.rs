@@ -161,7 +161,12 @@ impl ConsoleReporter {
     pub fn summary(&self, result: &RunResult) -> String {
         let t = result.totals();
         let failed_scenarios = result.scenarios.iter().filter(|s| !s.passed()).count();
-        let mut out = String::new();
+        // The conformance verdicts, when the run has them, come before the totals.
+        let mut out = result
+            .conformance
+            .as_ref()
+            .map(super::conformance::console)
+            .unwrap_or_default();
         let _ = writeln!(
             out,
             "\n{} scenarios, {} steps against {}{} in {}",

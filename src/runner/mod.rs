@@ -12,8 +12,10 @@
 //! wired to it by `cli` and by tests, so the harness can never cheat by calling into the mock.
 
 mod capture;
+pub mod conformance;
 mod expect;
 mod keyring;
+mod keyserver;
 mod request;
 pub mod result;
 mod tokens;
@@ -30,6 +32,7 @@ use crate::client::{self, ClientSettings, Exchange};
 use crate::scenario::{Profile, Scenario, Suite};
 
 pub use keyring::{KeyRing, KeyRingError};
+pub use keyserver::{KeyServer, KeyServerContent};
 pub use request::{RequestError, apply_token, build_request};
 pub use result::{
     RequestSummary, ResponseSummary, RunResult, ScenarioResult, StepResult, StepStatus, Timings,
@@ -82,7 +85,13 @@ impl Plan {
             let context = match contexts.iter().find(|(p, _)| *p == ptr) {
                 Some((_, c)) => Arc::clone(c),
                 None => {
-                    let suite = planned.suite.as_ref();
+                    // The pack's template variables (identity, leeway, audience, …) sit below
+                    // the suite's own.
+                    let mut suite = planned.suite.as_ref().clone();
+                    for (k, v) in conformance::builtin_vars(&suite) {
+                        suite.vars.entry(k).or_insert(v);
+                    }
+                    let suite = &suite;
                     let base = suite
                         .path
                         .parent()
@@ -101,10 +110,14 @@ impl Plan {
                     context
                 }
             };
-            scenarios.push(PlannedScenario {
-                scenario: planned.scenario,
-                context,
-            });
+            // A matrix label may hold a token (`replay[eyJ…]`): names are printed everywhere,
+            // so they never carry one in full.
+            let mut scenario = planned.scenario;
+            scenario.name = crate::token::redact_in_text(&scenario.name);
+            for step in &mut scenario.steps {
+                step.name = crate::token::redact_in_text(&step.name);
+            }
+            scenarios.push(PlannedScenario { scenario, context });
         }
         Ok(Self { scenarios })
     }
@@ -236,25 +249,62 @@ fn resolve_vars(
 pub async fn run(plan: &Plan, settings: &RunSettings, events: &mut dyn EventSink) -> RunResult {
     let started = Instant::now();
     let mut scenarios = Vec::with_capacity(plan.scenarios.len());
+    let key_server = start_key_server(plan).await;
     for planned in &plan.scenarios {
         events.scenario_started(planned);
-        let result = run_scenario(planned, settings, events).await;
+        let result = run_scenario(planned, settings, key_server.as_ref(), events).await;
         events.scenario_finished(&result);
         scenarios.push(result);
     }
+    let conformance = conformance::report(&scenarios);
     RunResult {
         target: settings.base_url.to_string(),
         emulator: settings.emulator,
         now: settings.now,
         scenarios,
         duration: started.elapsed(),
+        conformance,
     }
+}
+
+/// Starts the loopback key server when a scenario of the plan checks a conformance property,
+/// serving the files the first suite with a `key_server` names. `None` without conformance
+/// scenarios, or when the port cannot be bound (the `jku`/`x5u` variants then report errors).
+async fn start_key_server(plan: &Plan) -> Option<KeyServer> {
+    let conformance = plan
+        .scenarios
+        .iter()
+        .filter(|p| p.scenario.conformance.is_some())
+        .collect::<Vec<_>>();
+    if conformance.is_empty() {
+        return None;
+    }
+    let mut content = KeyServerContent {
+        jwks: "{\"keys\":[]}".to_owned(),
+        certificate: String::new(),
+    };
+    let files = conformance.iter().find_map(|p| {
+        let suite = &p.context.suite;
+        let files = suite.conformance.as_ref()?.key_server.as_ref()?;
+        let base = suite
+            .path
+            .parent()
+            .map(camino::Utf8Path::to_owned)
+            .unwrap_or_default();
+        Some((base.join(&files.jwks), base.join(&files.certificate)))
+    });
+    if let Some((jwks, cert)) = files {
+        content.jwks = fs_err::read_to_string(&jwks).unwrap_or(content.jwks);
+        content.certificate = fs_err::read_to_string(&cert).unwrap_or_default();
+    }
+    KeyServer::start(content).await.ok()
 }
 
 /// Runs the steps of one scenario with its own client (and cookie jar).
 async fn run_scenario(
     planned: &PlannedScenario,
     settings: &RunSettings,
+    key_server: Option<&KeyServer>,
     events: &mut dyn EventSink,
 ) -> ScenarioResult {
     let started = Instant::now();
@@ -262,9 +312,22 @@ async fn run_scenario(
     let ctx = &planned.context;
     let scenario_vars = resolve_vars(&scenario.vars, &settings.vars, &ctx.suite.vars);
     let mut scope = Scope::new(&settings.vars, &scenario_vars, &ctx.suite.vars);
+    if let Some(server) = key_server {
+        scope.capture("key_server", server.url.clone());
+    }
     let mut steps = Vec::with_capacity(scenario.steps.len());
     let client = client::Client::new(&settings.client);
     let mut blocked: Option<String> = None;
+    let not_applicable = scenario.conformance.as_ref().and_then(|p| {
+        let render = |t: &str| scope.render(t).unwrap_or_else(|_| t.to_owned());
+        let is_policy = conformance::policy_reason(p, &ctx.suite, &ctx.profile).is_some();
+        conformance::not_applicable(p, &ctx.suite, is_policy, &render)
+    });
+    if let Some(why) = &not_applicable {
+        blocked = Some(format!("not applicable: {why}"));
+    }
+    let fetches_before = key_server.map_or(0, KeyServer::fetches);
+    let mut missing: Vec<String> = Vec::new();
     for (index, step) in scenario.steps.iter().enumerate() {
         let step_started = Instant::now();
         let result = if let Some(reason) = &blocked {
@@ -286,19 +349,64 @@ async fn run_scenario(
                 Err(e) => error_step(&step.name, &error_text(e), None, step_started),
             }
         };
+        // A step that needs a capture that found nothing is skipped, not an error.
+        let result = match (&result.status, missing.is_empty()) {
+            (StepStatus::Error { message, .. }, false) => {
+                match missing
+                    .iter()
+                    .find(|m| message.contains(&format!("unknown variable `{m}`")))
+                {
+                    Some(name) => StepResult {
+                        status: StepStatus::Skipped {
+                            reason: format!("it needs capture `{name}`, which found nothing"),
+                        },
+                        ..result
+                    },
+                    None => result,
+                }
+            }
+            _ => result,
+        };
         if matches!(result.status, StepStatus::Error { .. }) && blocked.is_none() {
             blocked = Some(format!("step `{}` could not run", step.name));
         }
+        missing.extend(missing_captures(step, &result));
         events.step_finished(planned, &result);
         steps.push(result);
     }
-    ScenarioResult {
+    let mut result = ScenarioResult {
         name: scenario.name.clone(),
         path: scenario.path.clone(),
         tags: scenario.tags.clone(),
         steps,
         duration: started.elapsed(),
+        conformance: None,
+    };
+    if let Some(property) = &scenario.conformance {
+        let policy = conformance::policy_reason(property, &ctx.suite, &ctx.profile);
+        let fetches = key_server.map_or(0, KeyServer::fetches) - fetches_before;
+        let finding = match not_applicable {
+            Some(why) => conformance::ScenarioFinding {
+                property: property.clone(),
+                outcome: conformance::Verdict::NotApplicable,
+                note: Some(why),
+                policy: policy.clone(),
+                evidence: Vec::new(),
+            },
+            None => conformance::finding(property, policy.clone(), &result, fetches),
+        };
+        // The product's documented policy is not a failure of the run: the verdict says
+        // `policy` and the evidence what the target did.
+        if policy.is_some() {
+            for step in &mut result.steps {
+                if matches!(step.status, StepStatus::Failed { .. }) {
+                    step.status = StepStatus::Passed;
+                }
+            }
+        }
+        result.conformance = Some(finding);
     }
+    result
 }
 
 /// Runs one step: build the token and request, send, check, capture.
@@ -349,14 +457,19 @@ async fn run_step(
         Ok(e) => e,
         Err(e) => return error_step(&step.name, &error_text(&e), Some(summary), started),
     };
-    let outcomes = check::evaluate(&expect, &response, &ctx.profile);
-    let capture_errors = capture(step, &exchange, scope);
-    let status = if !capture_errors.is_empty() {
-        StepStatus::Error {
-            message: capture_errors.join("\n"),
-            class: Some("capture".to_owned()),
-        }
-    } else if outcomes.iter().all(|o| o.passed) {
+    let mut outcomes = check::evaluate(&expect, &response, &ctx.profile);
+    // A capture that finds nothing is a failed check of this step (the target answered
+    // otherwise), not a runtime error; the steps that need it are skipped.
+    for (name, message) in capture(step, &exchange, scope) {
+        outcomes.push(Outcome {
+            check: format!("capture `{name}`"),
+            passed: false,
+            expected: "a value in the response".to_owned(),
+            actual: crate::token::redact_in_text(&message),
+            at: step.at.clone(),
+        });
+    }
+    let status = if outcomes.iter().all(|o| o.passed) {
         StepStatus::Passed
     } else {
         StepStatus::Failed { outcomes }
@@ -407,21 +520,39 @@ pub fn error_text(error: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
-/// Applies a step's captures to the scope; returns one message per capture that found nothing.
+/// Applies a step's captures to the scope; returns the name and a message for each capture
+/// that found nothing.
 fn capture(
     step: &crate::scenario::Step,
     exchange: &Exchange,
     scope: &mut Scope<'_>,
-) -> Vec<String> {
+) -> Vec<(String, String)> {
     let mut errors = Vec::new();
     for (name, spec) in &step.capture {
         match capture::capture(spec, &exchange.headers, &exchange.body) {
             Ok(Some(value)) => scope.capture(name, value),
-            Ok(None) => errors.push(format!("capture `{name}` found nothing in the response")),
-            Err(e) => errors.push(format!("capture `{name}` failed: {e}")),
+            Ok(None) => errors.push((name.clone(), "nothing found".to_owned())),
+            Err(e) => errors.push((name.clone(), e)),
         }
     }
     errors
+}
+
+/// The captures a failed step left unset, for skipping the steps that need them.
+fn missing_captures(step: &crate::scenario::Step, result: &StepResult) -> Vec<String> {
+    match &result.status {
+        StepStatus::Failed { outcomes } => step
+            .capture
+            .keys()
+            .filter(|name| {
+                outcomes
+                    .iter()
+                    .any(|o| !o.passed && o.check == format!("capture `{name}`"))
+            })
+            .cloned()
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// A redacted summary of a request.

@@ -126,12 +126,21 @@ pub struct ScenarioResult {
     /// Wall time of the whole scenario.
     #[serde(with = "duration_us")]
     pub duration: Duration,
+    /// What the scenario found about its conformance property, when it checks one (the JSON
+    /// report carries it in `conformance`, per property, instead).
+    #[serde(skip)]
+    pub conformance: Option<super::conformance::ScenarioFinding>,
 }
 
 impl ScenarioResult {
-    /// Whether every step passed.
+    /// Whether no step failed or could not run, and some step ran or the scenario does not
+    /// apply to the target (a conformance variant skipped as not applicable).
     pub fn passed(&self) -> bool {
-        self.steps.iter().all(|s| s.status.is_passed())
+        let not_applicable = self
+            .conformance
+            .as_ref()
+            .is_some_and(|c| c.outcome == super::conformance::Verdict::NotApplicable);
+        not_applicable || self.steps.iter().all(|s| s.status.is_passed())
     }
 }
 
@@ -164,6 +173,10 @@ pub struct RunResult {
     /// Wall time of the run.
     #[serde(with = "duration_us")]
     pub duration: Duration,
+    /// The conformance verdicts, property by property, when the run held conformance
+    /// scenarios.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conformance: Option<super::conformance::ConformanceReport>,
 }
 
 impl RunResult {

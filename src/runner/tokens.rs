@@ -81,6 +81,9 @@ pub enum TokenError {
     /// Minting failed.
     #[error("failed to mint the token")]
     Mint(#[source] token::MintError),
+    /// A transform after signing failed.
+    #[error("failed to transform the token after signing")]
+    Transform(#[source] token::TransformError),
 }
 
 /// The merged token block of a step, or `None` when no level defines one.
@@ -162,10 +165,11 @@ pub fn build_token(
     if let Some(extra) = &block.header {
         for (k, v) in extra {
             let k = render(k)?;
-            if v.as_str() == Some("omit") {
+            let value = render_value(v, scope)?;
+            if value.as_str() == Some("omit") {
                 header.shift_remove(&k);
             } else {
-                header.insert(k, render_value(v, scope)?);
+                header.insert(k, value);
             }
         }
     }
@@ -191,6 +195,9 @@ pub fn build_token(
             claims.insert(render(k)?, v.clone());
         }
     }
+    if let Some(bytes) = block.pad_bytes {
+        claims.insert("pad".to_owned(), Value::String("a".repeat(bytes)));
+    }
     let mut resolved = Map::new();
     for (k, v) in claims {
         if v.as_str() == Some("omit") {
@@ -207,7 +214,10 @@ pub fn build_token(
             }
         } else {
             let value = render_value(&v, scope)?;
-            resolved.insert(k, value);
+            // A template that renders to `omit` (`${audience:-omit}`) removes the claim too.
+            if value.as_str() != Some("omit") {
+                resolved.insert(k, value);
+            }
         }
     }
     let payload = match &block.raw_payload {
@@ -222,10 +232,27 @@ pub fn build_token(
         signature: signature_mode(block.signature),
         encoding: encoding(block.encoding),
     };
-    let compact = token::mint(&spec).map_err(TokenError::Mint)?.into_exposed();
+    let mut compact = token::mint(&spec).map_err(TokenError::Mint)?.into_exposed();
+    if let Some(changes) = &block.tamper_claims {
+        let mut rendered = Map::new();
+        for (k, v) in changes {
+            rendered.insert(render(k)?, render_value(v, scope)?);
+        }
+        compact = token::tamper_claims(&compact, &rendered).map_err(TokenError::Transform)?;
+    }
+    match block.serialization {
+        None | Some(scenario::Serialization::Compact) => {}
+        Some(form) => {
+            let general = form == scenario::Serialization::JsonGeneral;
+            compact =
+                token::json_serialization(&compact, general).map_err(TokenError::Transform)?;
+        }
+    }
+    // A transformed token is no longer what `spec` mints: `load` must send it as is.
+    let spec = (block.tamper_claims.is_none() && block.serialization.is_none()).then_some(spec);
     Ok(Some(PreparedToken {
         compact,
-        spec: Some(spec),
+        spec,
         placement,
         scheme,
         name,
@@ -378,6 +405,7 @@ fn signature_mode(mode: Option<scenario::SignatureMode>) -> SignatureMode {
         Some(S::Bitflip) => SignatureMode::BitFlip,
         Some(S::Truncate) => SignatureMode::Truncate,
         Some(S::Random) => SignatureMode::Random,
+        Some(S::EcdsaZero) => SignatureMode::EcdsaZero,
     }
 }
 

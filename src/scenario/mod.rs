@@ -33,11 +33,12 @@ pub mod template;
 pub mod time;
 
 pub use model::{
-    Body, BodyCheck, BodyCheckKind, Capture, CaptureKind, Connections, CookieCheck, Encoding,
-    Expect, GeneratedKey, Identity, KeySpec, LoadBlock, LoadModel, Matrix, Placement, ProfileName,
-    ProfileSpec, RequestSpec, Scenario, SessionMode, SignAlg, SignatureMode, Spanned, Stage,
-    StatusExpect, Step, StepDefaults, Suite, TextCheck, TokenBlock, TokenReuse, Vars, XrfMode,
-    XrfSwitch, variant_label,
+    Body, BodyCheck, BodyCheckKind, Capture, CaptureKind, ConformanceTarget, Connections,
+    CookieCheck, Encoding, Expect, GeneratedKey, Identity, KeyServerFiles, KeySpec, LoadBlock,
+    LoadModel, Matrix, Placement, ProfileName, ProfileSpec, Property, RequestSpec, Scenario,
+    Serialization, SessionMode, SignAlg, SignatureMode, Spanned, Stage, StatusExpect, Step,
+    StepDefaults, Suite, TextCheck, TokenBlock, TokenReuse, Vars, XrfMode, XrfSwitch,
+    variant_label,
 };
 pub use profile::Profile;
 pub use read::{ReadOptions, read, read_with};

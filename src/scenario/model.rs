@@ -67,7 +67,7 @@ pub struct Suite {
     #[serde(default)]
     pub name: String,
     /// What the target is expected to answer (`qseow`, `qseow-401`, `qseow-pre2024`,
-    /// `qlik-cloud`, `generic`), with optional status overrides.
+    /// `qlik-cloud`, `rfc6750`, `generic`), with optional status overrides.
     #[serde(default)]
     pub profile: ProfileSpec,
     /// The base URL of the target (`https://qlik.example.com`); `--target` overrides it. When
@@ -93,6 +93,85 @@ pub struct Suite {
     /// Load settings shared by the suite's scenarios.
     #[serde(default)]
     pub load: Option<LoadBlock>,
+    /// What the target is configured to accept, for the conformance pack: allowed algorithms,
+    /// whether `exp` is required, leeway, audience and issuer, the loopback key server.
+    #[serde(default)]
+    pub conformance: Option<ConformanceTarget>,
+}
+
+/// The target's token policy as the conformance pack needs it (`conformance:` in a suite).
+///
+/// Each value is also a template variable for the pack's scenarios: `${audience}`,
+/// `${issuer}`, `${exp_past_leeway}` (an `exp` one second past the leeway), `${key_server}`
+/// (the loopback key server's base URL), and the identity: `${user_claim}`,
+/// `${directory_claim}`, `${user}`, `${directory}`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConformanceTarget {
+    /// The algorithms the target accepts (`[RS256]`); every other one must be refused.
+    #[serde(default)]
+    pub algorithms: Vec<String>,
+    /// Whether the target requires `exp` (RFC 8725 §3.10 recommends it; Qlik does not).
+    #[serde(default)]
+    pub exp_required: bool,
+    /// The clock tolerance the target allows on `exp`, `nbf` and `iat` (`0s`; at most a few
+    /// minutes, RFC 7519 §4.1.4).
+    #[serde(default, deserialize_with = "de_opt_duration")]
+    #[schemars(with = "Option<DurationText>")]
+    pub leeway: Option<Duration>,
+    /// The `aud` the target checks, when it checks one.
+    #[serde(default)]
+    pub audience: Option<String>,
+    /// The `iss` the target checks, when it checks one.
+    #[serde(default)]
+    pub issuer: Option<String>,
+    /// Properties (by id) that are the product's documented policy here, with the reason: the
+    /// report says `policy` for them instead of held or violated. Added to the profile's own.
+    #[serde(default)]
+    pub policy: BTreeMap<String, String>,
+    /// The files the loopback key server serves for `jku` and `x5u` (relative to the suite).
+    #[serde(default)]
+    pub key_server: Option<KeyServerFiles>,
+}
+
+/// What the loopback key server serves.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeyServerFiles {
+    /// A JWK Set, served at `${key_server}/jwks.json` (relative to the suite file).
+    #[schemars(with = "String")]
+    pub jwks: Utf8PathBuf,
+    /// A PEM certificate, served at `${key_server}/cert.pem` (relative to the suite file).
+    #[schemars(with = "String")]
+    pub certificate: Utf8PathBuf,
+}
+
+/// The security property a conformance scenario checks (`conformance:` in a scenario).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Property {
+    /// A short stable id (`alg-none`); matrix variants of a scenario share it.
+    pub id: String,
+    /// What a conforming verifier does, as a security reviewer reads it ("refuses unsigned
+    /// tokens (`alg: none`)").
+    pub property: String,
+    /// Where the property comes from (`RFC 8725 §3.1; jwt-attacks.md B1`).
+    pub source: String,
+    /// The property applies only when the target has this setting: `audience`, `issuer`,
+    /// `exp_required`, `prefix`.
+    #[serde(default)]
+    pub requires: Option<String>,
+    /// The variant does not apply when the target allows this algorithm (templated:
+    /// `${alg}`).
+    #[serde(default)]
+    pub unless_allowed: Option<String>,
+    /// The variant applies only when the target allows this algorithm (templated).
+    #[serde(default)]
+    pub when_allowed: Option<String>,
+    /// The property is violated when the target fetched anything from the loopback key
+    /// server during the scenario (`jku`, `x5u`), even if it then refused the token.
+    #[serde(default)]
+    pub no_key_fetch: bool,
 }
 
 /// The identity put into every token unless a token block says `identity: false`.
@@ -233,6 +312,9 @@ pub struct Scenario {
     /// Load settings for `jwtprobe load` (they override the suite's).
     #[serde(default)]
     pub load: Option<LoadBlock>,
+    /// The security property this scenario checks, for the conformance report.
+    #[serde(default)]
+    pub conformance: Option<Property>,
 }
 
 /// Matrix variants: each a map of variables.
@@ -461,6 +543,28 @@ pub struct TokenBlock {
     /// The cookie or query parameter name, for cookie or query placement.
     #[serde(default)]
     pub name: Option<String>,
+    /// Claims changed *after* signing (header and signature kept): a tampered payload.
+    #[serde(default)]
+    pub tamper_claims: Option<Map<String, Value>>,
+    /// The JWS serialization sent: `compact` (default), `json_flattened` or `json_general`
+    /// (RFC 7515 §7.2).
+    #[serde(default)]
+    pub serialization: Option<Serialization>,
+    /// Pads the token with a claim `pad` of this many bytes (an oversize token).
+    #[serde(default)]
+    pub pad_bytes: Option<usize>,
+}
+
+/// The JWS serialization of a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Serialization {
+    /// `header.payload.signature` (what a bearer token is).
+    Compact,
+    /// `{"protected": …, "payload": …, "signature": …}`.
+    JsonFlattened,
+    /// `{"payload": …, "signatures": [{"protected": …, "signature": …}]}`.
+    JsonGeneral,
 }
 
 impl TokenBlock {
@@ -504,6 +608,12 @@ impl TokenBlock {
             placement: over.placement.or(self.placement),
             scheme: over.scheme.clone().or_else(|| self.scheme.clone()),
             name: over.name.clone().or_else(|| self.name.clone()),
+            tamper_claims: over
+                .tamper_claims
+                .clone()
+                .or_else(|| self.tamper_claims.clone()),
+            serialization: over.serialization.or(self.serialization),
+            pad_bytes: over.pad_bytes.or(self.pad_bytes),
         }
     }
 }
@@ -564,6 +674,10 @@ pub enum SignatureMode {
     Truncate,
     /// Random bytes of the right length.
     Random,
+    /// An ECDSA signature of zeros, r = s = 0 (CVE-2022-21449, "psychic signatures"): 64 bytes,
+    /// 96 for ES384.
+    #[serde(rename = "ecdsa_zero")]
+    EcdsaZero,
 }
 
 /// How the token segments are encoded.
@@ -1229,28 +1343,46 @@ impl From<ProfileForm> for ProfileSpec {
     }
 }
 
-/// A built-in target profile.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+/// A built-in target profile: the one profile vocabulary of scenarios, `run`/`load` targets,
+/// `probe --profile` and `token inspect --profile`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema, clap::ValueEnum)]
 pub enum ProfileName {
     /// Qlik Sense Enterprise on Windows, Nov 2024 and later: a rejected token gets 400.
     #[default]
     #[serde(rename = "qseow")]
+    #[value(name = "qseow")]
     Qseow,
     /// QSEoW where a rejected token gets 401.
     #[serde(rename = "qseow-401")]
+    #[value(name = "qseow-401")]
     Qseow401,
     /// QSEoW before the Nov 2024 CSRF changes (`/qps/csrftoken` answers 404).
     #[serde(rename = "qseow-pre2024")]
+    #[value(name = "qseow-pre2024")]
     QseowPre2024,
     /// Qlik Cloud `/login/jwt-session`.
     #[serde(rename = "qlik-cloud")]
+    #[value(name = "qlik-cloud")]
     QlikCloud,
     /// Any proxy that verifies bearer JWTs: 401 on rejection.
     #[serde(rename = "generic")]
+    #[value(name = "generic")]
     Generic,
+    /// A resource server following RFC 6750: 401 with `WWW-Authenticate: Bearer
+    /// error="invalid_token"` for a bad token, 401 with no error code for no token, 400 for a
+    /// malformed request.
+    #[serde(rename = "rfc6750")]
+    #[value(name = "rfc6750")]
+    Rfc6750,
 }
 
 impl ProfileName {
+    /// Whether this is one of the Qlik profiles (prefix, xrfkey and session semantics).
+    #[must_use]
+    pub fn is_qlik(self) -> bool {
+        !matches!(self, Self::Generic | Self::Rfc6750)
+    }
+
     /// The name as written in YAML.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -1259,6 +1391,7 @@ impl ProfileName {
             Self::QseowPre2024 => "qseow-pre2024",
             Self::QlikCloud => "qlik-cloud",
             Self::Generic => "generic",
+            Self::Rfc6750 => "rfc6750",
         }
     }
 }

@@ -7,15 +7,90 @@
 
 use std::collections::BTreeMap;
 
-use super::model::{ProfileName, ProfileSpec};
+use camino::{Utf8Path, Utf8PathBuf};
+
+use super::model::{KeySpec, ProfileName, ProfileSpec, Suite};
+use crate::diag::{Diagnostic, Located, Span};
+
+impl Suite {
+    /// Every file the suite names (key files, the key server's files), resolved against the
+    /// suite's folder as the runner resolves them, with the text written in the suite.
+    pub fn named_files(&self) -> Vec<(String, Utf8PathBuf)> {
+        let base = self
+            .path
+            .parent()
+            .map_or_else(|| Utf8PathBuf::from("."), Utf8Path::to_owned);
+        let mut files: Vec<(String, Utf8PathBuf)> = self
+            .keys
+            .values()
+            .filter_map(|k| match k {
+                KeySpec::File { file, .. } => Some(file.clone()),
+                _ => None,
+            })
+            .chain(
+                self.conformance
+                    .iter()
+                    .flat_map(|c| c.key_server.iter())
+                    .flat_map(|k| [k.jwks.clone(), k.certificate.clone()]),
+            )
+            .map(|f| (f.to_string(), base.join(f)))
+            .collect();
+        files.dedup();
+        files
+    }
+
+    /// A diagnostic for every file the suite names that does not exist, pointing at where
+    /// the suite names it (`source` is the suite's text).
+    pub fn missing_files(&self, source: Option<&str>) -> Vec<Diagnostic> {
+        let mut found: Vec<Diagnostic> = self
+            .named_files()
+            .into_iter()
+            .filter(|(_, path)| !path.is_file())
+            .map(|(written, path)| {
+                let span = source.and_then(|text| span_of(text, &written));
+                Diagnostic::new(
+                    format!("invalid suite `{}`", self.path),
+                    format!("file `{written}` not found (resolved to `{path}`)"),
+                )
+                .at(Some(Located::new(&self.path, span.unwrap_or(Span::START))))
+                .with_hint("paths in a suite are relative to the suite file; keep key files inside the suite's folder so that a copy keeps working")
+            })
+            .collect();
+        found.sort_by_key(|d| d.location.as_ref().map(|l| (l.span.line, l.span.col)));
+        found
+    }
+}
+
+/// The span of the first occurrence of `needle` in `text`.
+fn span_of(text: &str, needle: &str) -> Option<Span> {
+    let start = text.find(needle)?;
+    let before = &text[..start];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    Some(Span {
+        start,
+        end: start + needle.len(),
+        line,
+        col,
+    })
+}
 
 /// A resolved profile: built-in statuses with the suite's overrides applied.
+///
+/// Besides statuses, a profile separates the product's documented *policy* from security
+/// properties: on `qseow`, a token without `exp` is Qlik's policy, so the conformance report
+/// says `policy` for property `exp-required` instead of held or violated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Profile {
     /// The built-in profile this one starts from.
     pub name: ProfileName,
     /// Outcome names to the codes that satisfy them.
     pub statuses: BTreeMap<String, Vec<u16>>,
+    /// Conformance property ids that are the product's documented policy, with the reason.
+    pub policy: BTreeMap<String, String>,
+    /// The `WWW-Authenticate` challenge a rejected token gets (`Bearer error="invalid_token"`
+    /// on `rfc6750`); `None` where the product sends none (Qlik).
+    pub challenge: Option<&'static str>,
 }
 
 impl Profile {
@@ -23,12 +98,25 @@ impl Profile {
     pub fn builtin(name: ProfileName) -> Self {
         let reject: u16 = match name {
             ProfileName::Qseow | ProfileName::QseowPre2024 => 400,
-            ProfileName::Qseow401 | ProfileName::QlikCloud | ProfileName::Generic => 401,
+            ProfileName::Qseow401
+            | ProfileName::QlikCloud
+            | ProfileName::Generic
+            | ProfileName::Rfc6750 => 401,
+        };
+        // `refused`: any answer that does not let the token in (the conformance pack's
+        // expectation, whatever the target's wording).
+        let refused = match name {
+            ProfileName::Qseow | ProfileName::QseowPre2024 | ProfileName::Qseow401 => {
+                vec![400, 401, 403]
+            }
+            ProfileName::QlikCloud | ProfileName::Rfc6750 => vec![400, 401, 403],
+            ProfileName::Generic => vec![401, 403],
         };
         let mut table: Vec<(&str, Vec<u16>)> = vec![
             ("reject", vec![reject]),
             ("no_token", vec![401]),
             ("accept", vec![200]),
+            ("refused", refused),
         ];
         match name {
             ProfileName::Qseow | ProfileName::Qseow401 | ProfileName::QseowPre2024 => {
@@ -52,10 +140,31 @@ impl Profile {
             ProfileName::Generic => {
                 table.push(("forbidden", vec![403]));
             }
+            ProfileName::Rfc6750 => {
+                table.extend([("bad_request", vec![400]), ("forbidden", vec![403])]);
+            }
         }
+        let mut policy = BTreeMap::new();
+        if matches!(
+            name,
+            ProfileName::Qseow | ProfileName::Qseow401 | ProfileName::QseowPre2024
+        ) {
+            policy.insert(
+                "exp-required".to_owned(),
+                "Qlik's virtual proxy accepts a token without `exp` (documented; \
+                 reference/qlik-proxy.md)"
+                    .to_owned(),
+            );
+        }
+        let challenge = match name {
+            ProfileName::Rfc6750 => Some("Bearer error=\"invalid_token\""),
+            _ => None,
+        };
         Self {
             name,
             statuses: table.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+            policy,
+            challenge,
         }
     }
 

@@ -8,8 +8,24 @@
 
 /// Variables the runner always defines: `uuid` is a fresh random UUID at each use (for
 /// claims such as Qlik Cloud's `jti` that must differ per token); put it in a scenario
-/// variable to share one value across the steps of a run.
-pub const BUILTIN_VARS: &[&str] = &["uuid"];
+/// variable to share one value across the steps of a run. The others come from the suite for
+/// the conformance pack: the identity (`user_claim`, `directory_claim`, `user`, `directory`),
+/// `leeway_s` and `exp_past_leeway` from `conformance.leeway`, and `key_server`, the loopback
+/// key server's URL (`audience` and `issuer` exist only when the suite's `conformance` sets
+/// them: write `${audience:-omit}`).
+pub const BUILTIN_VARS: &[&str] = &[
+    "uuid",
+    "user_claim",
+    "directory_claim",
+    "user",
+    "directory",
+    "user_claim_recased",
+    "directory_claim_recased",
+    "prefix_recased",
+    "leeway_s",
+    "exp_past_leeway",
+    "key_server",
+];
 
 /// An error rendering a template.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

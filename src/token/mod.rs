@@ -16,6 +16,7 @@
 
 mod pick;
 pub mod redact;
+mod transform;
 mod verify;
 
 use std::fmt;
@@ -29,10 +30,11 @@ use serde_json::{Map, Value};
 
 use crate::keys::{KeyKind, PrivateKey, SignatureAlg};
 
-pub use redact::{redact, redact_secret};
+pub use redact::{redact, redact_in_text, redact_secret};
+pub use transform::{TransformError, json_serialization, tamper_claims};
 pub use verify::{
-    HmacKey, Inspection, Rejection, SignatureStatus, Verified, VerifyKey, VerifyPolicy, inspect,
-    verify,
+    Checks, HmacKey, Inspection, Rejection, SignatureStatus, Verified, VerifyKey, VerifyPolicy,
+    inspect, inspect_with, verify, verify_with,
 };
 
 /// A JWS algorithm (RFC 7518), as named in a token's `alg` header.
@@ -230,6 +232,9 @@ pub enum SignatureMode {
     Truncate,
     /// Random bytes of the computed signature's length.
     Random,
+    /// An ECDSA signature of zeros, r = s = 0 (CVE-2022-21449): 96 bytes under ES384, else 64,
+    /// whatever was computed.
+    EcdsaZero,
 }
 
 impl SignatureMode {
@@ -243,6 +248,7 @@ impl SignatureMode {
             Self::BitFlip => "bitflip",
             Self::Truncate => "truncate",
             Self::Random => "random",
+            Self::EcdsaZero => "ecdsa_zero",
         }
     }
 }
@@ -258,12 +264,13 @@ impl FromStr for SignatureMode {
             Self::BitFlip,
             Self::Truncate,
             Self::Random,
+            Self::EcdsaZero,
         ]
         .into_iter()
         .find(|m| m.name() == s)
         .ok_or_else(|| {
             format!(
-                "unknown signature mode `{s}` (expected valid, empty, omit, bitflip, truncate or random)"
+                "unknown signature mode `{s}` (expected valid, empty, omit, bitflip, truncate, random or ecdsa_zero)"
             )
         })
     }
@@ -473,8 +480,12 @@ impl Prepared {
     }
 }
 
-fn apply_mode(mode: SignatureMode, mut sig: Vec<u8>) -> Option<Vec<u8>> {
+fn apply_mode(mode: SignatureMode, alg: Alg, mut sig: Vec<u8>) -> Option<Vec<u8>> {
     match mode {
+        SignatureMode::EcdsaZero => {
+            let len = if alg == Alg::ES384 { 96 } else { 64 };
+            sig = vec![0; len];
+        }
         SignatureMode::Valid => {}
         SignatureMode::Empty => sig.clear(),
         SignatureMode::Omit => return None,
@@ -509,7 +520,7 @@ pub fn mint(spec: &TokenSpec) -> Result<Token, MintError> {
     out.push('.');
     engine.encode_string(&payload, &mut out);
     let sig = prepared.sign(spec.sign_alg, out.as_bytes())?;
-    if let Some(sig) = apply_mode(spec.signature, sig) {
+    if let Some(sig) = apply_mode(spec.signature, spec.sign_alg, sig) {
         out.push('.');
         engine.encode_string(&sig, &mut out);
     }

@@ -109,9 +109,32 @@ fn is_cookie_attribute(name: &str) -> bool {
     )
 }
 
+/// Text with every JWT-shaped run in it (`eyJ…` header, payload and signature in base64url)
+/// redacted by [`redact`]: for strings a user wrote that may hold a token, such as a matrix
+/// label (`name[eyJ…]`) or a capture's value in a message.
+#[must_use]
+pub fn redact_in_text(text: &str) -> String {
+    static JWT: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let re = JWT.get_or_init(|| {
+        regex::Regex::new(r"eyJ[A-Za-z0-9_=-]*\.[A-Za-z0-9_=-]*\.[A-Za-z0-9_=+/-]+")
+            .expect("the pattern is a valid regex")
+    });
+    re.replace_all(text, |c: &regex::Captures<'_>| redact(&c[0]))
+        .into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens_inside_text_are_redacted_and_the_rest_kept() {
+        let token = "eyJhbGciOiJSUzI1NiJ9.eyJVc2VySWQiOiJhIn0.c2lnbmF0dXJlLXNlY3JldA";
+        let shown = redact_in_text(&format!("replay[{token}] and eyJonly.two"));
+        assert!(!shown.contains("c2lnbmF0dXJlLXNlY3JldA"), "{shown}");
+        assert!(shown.starts_with("replay[eyJhbGciOiJSUzI1NiJ9.eyJVc2VySWQiOiJhIn0.…sig:"));
+        assert!(shown.ends_with("] and eyJonly.two"), "{shown}");
+    }
 
     #[test]
     fn redacted_token_keeps_header_and_payload_but_not_signature() {

@@ -29,6 +29,52 @@ pub struct VerifyPolicy {
     pub leeway_s: i64,
 }
 
+/// The checks of a verifier beyond the signature and the identity claims, each of which a
+/// real proxy may relax (the emulator's laxity switches turn them off one by one).
+///
+/// [`Checks::STRICT`] is what [`verify`] applies: `exp`, when present, must be a number and in
+/// the future; `nbf` and `iat` must not be in the future; `crit` and `b64: false` are refused
+/// (jwtprobe understands no JWS extension, RFC 7515 §4.1.11); claim names match exactly.
+/// A missing `exp` is accepted (RFC 7519 makes it optional; Qlik documents it); a profile that
+/// requires it sets `exp_required`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checks {
+    /// Refuse a token without `exp`.
+    pub exp_required: bool,
+    /// Refuse an `exp` or `nbf` that is not a number (`"exp": "1700000000"`); off, a malformed
+    /// value is ignored.
+    pub time_claims_numeric: bool,
+    /// Refuse a token whose `nbf` is in the future (beyond the leeway).
+    pub nbf: bool,
+    /// Refuse a token whose `iat` is in the future (beyond the leeway).
+    pub iat: bool,
+    /// Refuse a header with `crit` (no extension is understood) or with `b64` other than `true`.
+    pub crit: bool,
+    /// The issuer the `iss` claim must equal; `None` skips the check.
+    pub issuer: Option<String>,
+    /// Match the identity claim names exactly (off: a claim differing only in case is taken).
+    pub exact_claim_names: bool,
+}
+
+impl Checks {
+    /// Every check on, `exp` optional, no issuer.
+    pub const STRICT: Self = Self {
+        exp_required: false,
+        time_claims_numeric: true,
+        nbf: true,
+        iat: true,
+        crit: true,
+        issuer: None,
+        exact_claim_names: true,
+    };
+}
+
+impl Default for Checks {
+    fn default() -> Self {
+        Self::STRICT
+    }
+}
+
 /// The key a [`VerifyPolicy`] checks signatures with.
 #[derive(Clone)]
 pub enum VerifyKey {
@@ -220,6 +266,23 @@ pub enum Rejection {
     },
     /// An identity claim is present but unusable; the text says why.
     InvalidIdentity(String),
+    /// The header lists critical extensions (`crit`) or uses `b64: false` (RFC 7797), which
+    /// are not understood, or `crit` itself is malformed; the text says which.
+    Critical(String),
+    /// `iat` is in the future (beyond the leeway).
+    IssuedInFuture {
+        /// The `iat` claim, seconds since the Unix epoch.
+        iat: i64,
+        /// The time of the check, seconds since the Unix epoch.
+        now: i64,
+    },
+    /// The `iss` claim is not the expected issuer.
+    IssuerMismatch {
+        /// The issuer expected.
+        expected: String,
+        /// What the token has; `None` when `iss` is absent.
+        actual: Option<String>,
+    },
 }
 
 impl Rejection {
@@ -236,6 +299,9 @@ impl Rejection {
             Self::AudienceMismatch { .. } => "audience_mismatch",
             Self::MissingClaim { .. } => "missing_claim",
             Self::InvalidIdentity(_) => "invalid_identity",
+            Self::Critical(_) => "crit",
+            Self::IssuedInFuture { .. } => "iat_in_future",
+            Self::IssuerMismatch { .. } => "issuer_mismatch",
         }
     }
 }
@@ -310,6 +376,21 @@ impl fmt::Display for Rejection {
                 near_miss: None,
             } => write!(f, "claim `{name}` is missing"),
             Self::InvalidIdentity(why) => f.write_str(why),
+            Self::Critical(why) => f.write_str(why),
+            Self::IssuedInFuture { iat, now } => write!(
+                f,
+                "token was issued {} in the future (iat {})",
+                human(iat - now),
+                rfc3339(*iat)
+            ),
+            Self::IssuerMismatch {
+                expected,
+                actual: Some(actual),
+            } => write!(f, "issuer `{actual}` does not match the expected `{expected}`"),
+            Self::IssuerMismatch {
+                expected,
+                actual: None,
+            } => write!(f, "claim `iss` is missing; expected `{expected}`"),
         }
     }
 }
@@ -522,17 +603,118 @@ fn numeric_claim(value: Option<&Value>, name: &str) -> Result<Option<i64>, Rejec
     }
 }
 
-fn check_exp(exp: Option<&Value>, now: i64, leeway: i64) -> Result<(), Rejection> {
-    match numeric_claim(exp, "exp")? {
+/// A time claim read for a check: `Ok(None)` when absent, or when malformed and `checks` let a
+/// malformed value pass.
+fn time_claim(
+    value: Option<&Value>,
+    name: &str,
+    checks: &Checks,
+) -> Result<Option<i64>, Rejection> {
+    match numeric_claim(value, name) {
+        Err(_) if !checks.time_claims_numeric => Ok(None),
+        other => other,
+    }
+}
+
+fn check_exp(exp: Option<&Value>, now: i64, leeway: i64, checks: &Checks) -> Result<(), Rejection> {
+    if exp.is_none() && checks.exp_required {
+        return Err(Rejection::MissingClaim {
+            name: "exp".to_owned(),
+            near_miss: None,
+        });
+    }
+    match time_claim(exp, "exp", checks)? {
         Some(exp) if now >= exp.saturating_add(leeway) => Err(Rejection::Expired { exp, now }),
         _ => Ok(()),
     }
 }
 
-fn check_nbf(nbf: Option<&Value>, now: i64, leeway: i64) -> Result<(), Rejection> {
-    match numeric_claim(nbf, "nbf")? {
+fn check_nbf(nbf: Option<&Value>, now: i64, leeway: i64, checks: &Checks) -> Result<(), Rejection> {
+    if !checks.nbf {
+        return Ok(());
+    }
+    match time_claim(nbf, "nbf", checks)? {
         Some(nbf) if now.saturating_add(leeway) < nbf => Err(Rejection::NotYetValid { nbf, now }),
         _ => Ok(()),
+    }
+}
+
+fn check_iat(iat: Option<&Value>, now: i64, leeway: i64, checks: &Checks) -> Result<(), Rejection> {
+    if !checks.iat {
+        return Ok(());
+    }
+    match time_claim(iat, "iat", checks)? {
+        Some(iat) if now.saturating_add(leeway) < iat => {
+            Err(Rejection::IssuedInFuture { iat, now })
+        }
+        _ => Ok(()),
+    }
+}
+
+fn check_issuer(iss: Option<&Value>, expected: &str) -> Result<(), Rejection> {
+    match iss {
+        Some(Value::String(iss)) if iss == expected => Ok(()),
+        other => Err(Rejection::IssuerMismatch {
+            expected: expected.to_owned(),
+            actual: other.map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned)),
+        }),
+    }
+}
+
+/// Header parameters registered by RFC 7515 and RFC 7519; `crit` must not list them.
+const REGISTERED_HEADERS: [&str; 12] = [
+    "alg", "jku", "jwk", "kid", "x5u", "x5c", "x5t", "x5t#S256", "typ", "cty", "crit", "zip",
+];
+
+/// RFC 7515 §4.1.11 and RFC 7797: `crit` lists extensions the recipient must understand or
+/// refuse the token; jwtprobe understands none, so any `crit` is refused, with the reason a
+/// malformed one is malformed. `b64` other than `true` (an unencoded payload) is refused too.
+fn check_crit(crit: Option<&Value>, b64: Option<&Value>, header: &[u8]) -> Result<(), Rejection> {
+    let refuse = |why: String| Err(Rejection::Critical(why));
+    if let Some(crit) = crit {
+        let Value::Array(names) = crit else {
+            return refuse(
+                "header `crit` is malformed: it must be a list of header names".to_owned(),
+            );
+        };
+        if names.is_empty() {
+            return refuse("header `crit` is malformed: it must not be empty".to_owned());
+        }
+        let present = object_of(header);
+        for name in names {
+            let Some(name) = name.as_str() else {
+                return refuse(
+                    "header `crit` is malformed: it must list header names (strings)".to_owned(),
+                );
+            };
+            if REGISTERED_HEADERS.contains(&name) {
+                return refuse(format!(
+                    "header `crit` is malformed: it lists `{name}`, a registered header parameter"
+                ));
+            }
+            if !present.contains_key(name) {
+                return refuse(format!(
+                    "header `crit` is malformed: it lists `{name}`, which the header does not have"
+                ));
+            }
+        }
+        let listed: Vec<&str> = names.iter().filter_map(Value::as_str).collect();
+        return refuse(if listed.contains(&"b64") {
+            "header `crit` requires `b64` (RFC 7797 unencoded payload), which is not supported"
+                .to_owned()
+        } else {
+            format!(
+                "header `crit` requires extension `{}`, which is not understood",
+                listed.join("`, `")
+            )
+        });
+    }
+    match b64 {
+        None | Some(Value::Bool(true)) => Ok(()),
+        Some(_) => refuse(
+            "header `b64` asks for an unencoded payload (RFC 7797), which is not supported"
+                .to_owned(),
+        ),
     }
 }
 
@@ -608,21 +790,25 @@ fn check_identity<'v>(
     }
 }
 
-/// The claim names [`verify`] reads, each once: `exp`, `nbf`, then the policy's audience and
-/// identity claims (which may repeat a name: a policy could use `sub` for both).
+/// The claim names [`verify`] reads, each once: `exp`, `nbf`, `iat`, then the audience, issuer
+/// and identity claims (which may repeat a name: a policy could use `sub` for both).
 struct Wanted<'p> {
-    names: [&'p str; 5],
+    names: [&'p str; WANTED],
     len: usize,
 }
+
+/// The most claims [`verify`] reads: `exp`, `nbf`, `iat`, `aud`, `iss`, user, directory.
+const WANTED: usize = 7;
 
 impl<'p> Wanted<'p> {
     const EXP: usize = 0;
     const NBF: usize = 1;
+    const IAT: usize = 2;
 
     fn new() -> Self {
         Self {
-            names: ["exp", "nbf", "", "", ""],
-            len: 2,
+            names: ["exp", "nbf", "iat", "", "", "", ""],
+            len: 3,
         }
     }
 
@@ -652,9 +838,26 @@ impl<'p> Wanted<'p> {
 /// Header and payload are validated in full, but only the members checked are materialized;
 /// [`Verified::header`] and [`Verified::claims`] parse the rest on demand.
 ///
+/// The extension checks are [`Checks::STRICT`]: `crit` and `b64: false` are refused, `iat` and
+/// `nbf` must not be in the future, `exp` is optional.
+///
 /// # Errors
 /// The first [`Rejection`].
 pub fn verify(token: &str, policy: &VerifyPolicy, now: i64) -> Result<Verified, Rejection> {
+    verify_with(token, policy, &Checks::STRICT, now)
+}
+
+/// [`verify`] with the given [`Checks`] (`crit` after `alg`, then the signature, then `exp`,
+/// `nbf`, `iat`, audience, issuer and identity).
+///
+/// # Errors
+/// The first [`Rejection`].
+pub fn verify_with(
+    token: &str,
+    policy: &VerifyPolicy,
+    checks: &Checks,
+    now: i64,
+) -> Result<Verified, Rejection> {
     if token.len() > MAX_TOKEN_LEN {
         return Err(too_long(token.len()));
     }
@@ -678,18 +881,19 @@ pub fn verify(token: &str, policy: &VerifyPolicy, now: i64) -> Result<Verified, 
     let mut json = Vec::with_capacity((h.len() + p.len()) / 4 * 3 + 6);
     decode_append(h, &mut json).map_err(|e| not_base64("header", &e))?;
     let header_len = json.len();
-    let mut alg = [None];
-    pick(&json, &["alg"], &mut alg).map_err(|e| pick_error("header", &e))?;
+    let mut head: [Option<Value>; 3] = Default::default();
+    pick(&json, &["alg", "crit", "b64"], &mut head).map_err(|e| pick_error("header", &e))?;
 
     decode_append(p, &mut json).map_err(|e| not_base64("payload", &e))?;
     let mut wanted = Wanted::new();
     let aud_slot = policy.audience.as_deref().map(|a| (a, wanted.slot("aud")));
+    let iss_slot = checks.issuer.as_deref().map(|i| (i, wanted.slot("iss")));
     let user_slot = policy.user_claim.as_deref().map(|n| (n, wanted.slot(n)));
     let dir_slot = policy
         .directory_claim
         .as_deref()
         .map(|n| (n, wanted.slot(n)));
-    let mut values: [Option<Value>; 5] = Default::default();
+    let mut values: [Option<Value>; WANTED] = Default::default();
     let payload = &json[header_len..];
     pick(payload, wanted.names(), &mut values[..wanted.len])
         .map_err(|e| pick_error("payload", &e))?;
@@ -699,16 +903,34 @@ pub fn verify(token: &str, policy: &VerifyPolicy, now: i64) -> Result<Verified, 
         None => decode_sig(s, &mut sig)?,
     };
 
-    let alg = allowed_alg(header_alg(alg[0].as_ref())?, policy)?;
+    let alg = allowed_alg(header_alg(head[0].as_ref())?, policy)?;
+    if checks.crit {
+        check_crit(head[1].as_ref(), head[2].as_ref(), &json[..header_len])?;
+    }
     let input = &token.as_bytes()[..h.len() + 1 + p.len()];
     if check_signature(alg, &policy.key, input, &sig[..sig_len]) != Ok(true) {
         return Err(Rejection::BadSignature);
     }
 
-    check_exp(values[Wanted::EXP].as_ref(), now, policy.leeway_s)?;
-    check_nbf(values[Wanted::NBF].as_ref(), now, policy.leeway_s)?;
+    check_exp(values[Wanted::EXP].as_ref(), now, policy.leeway_s, checks)?;
+    check_nbf(values[Wanted::NBF].as_ref(), now, policy.leeway_s, checks)?;
+    check_iat(values[Wanted::IAT].as_ref(), now, policy.leeway_s, checks)?;
     if let Some((expected, slot)) = aud_slot {
         check_audience(values[slot].as_ref(), expected)?;
+    }
+    if let Some((expected, slot)) = iss_slot {
+        check_issuer(values[slot].as_ref(), expected)?;
+    }
+    if !checks.exact_claim_names {
+        // The lax reading: a claim missing under its exact name is taken from a name that
+        // differs only in case (what a case-insensitive proxy does).
+        for (name, slot) in [user_slot, dir_slot].into_iter().flatten() {
+            if values[slot].is_none()
+                && let Some(near) = near_miss_in(payload, name)
+            {
+                values[slot] = object_of(payload).get(&near).cloned();
+            }
+        }
     }
     let identity = |named: Option<(&str, usize)>| {
         named
@@ -758,6 +980,17 @@ fn near_miss_in(payload: &[u8], name: &str) -> Option<String> {
 /// is not checked ([`SignatureStatus::NoKey`]) and only `exp`/`nbf` are judged (no leeway).
 #[must_use]
 pub fn inspect(token: &str, policy: Option<&VerifyPolicy>, now: i64) -> Inspection {
+    inspect_with(token, policy, &Checks::STRICT, now)
+}
+
+/// [`inspect`] with the given [`Checks`].
+#[must_use]
+pub fn inspect_with(
+    token: &str,
+    policy: Option<&VerifyPolicy>,
+    checks: &Checks,
+    now: i64,
+) -> Inspection {
     let segs: Vec<&str> = token.split('.').collect();
     let mut out = Inspection {
         segments: segs.len(),
@@ -808,6 +1041,12 @@ pub fn inspect(token: &str, policy: Option<&VerifyPolicy>, now: i64) -> Inspecti
             Ok(alg) => out.alg = Some(alg.to_owned()),
             Err(r) => out.rejections.push(r),
         }
+        if checks.crit {
+            let json = serde_json::to_vec(header).unwrap_or_default();
+            if let Err(r) = check_crit(header.get("crit"), header.get("b64"), &json) {
+                out.rejections.push(r);
+            }
+        }
     }
 
     if let Some(policy) = policy {
@@ -850,10 +1089,27 @@ pub fn inspect(token: &str, policy: Option<&VerifyPolicy>, now: i64) -> Inspecti
 
     let leeway = policy.map_or(0, |p| p.leeway_s);
     if let Some(claims) = &out.claims {
-        if let Err(r) = check_exp(claims.get("exp"), now, leeway) {
+        // Without a policy nothing says `exp` is required.
+        let time_checks = if policy.is_some() {
+            checks.clone()
+        } else {
+            Checks {
+                exp_required: false,
+                ..checks.clone()
+            }
+        };
+        if let Err(r) = check_exp(claims.get("exp"), now, leeway, &time_checks) {
             out.rejections.push(r);
         }
-        if let Err(r) = check_nbf(claims.get("nbf"), now, leeway) {
+        if let Err(r) = check_nbf(claims.get("nbf"), now, leeway, checks) {
+            out.rejections.push(r);
+        }
+        if let Err(r) = check_iat(claims.get("iat"), now, leeway, checks) {
+            out.rejections.push(r);
+        }
+        if let Some(iss) = &checks.issuer
+            && let Err(r) = check_issuer(claims.get("iss"), iss)
+        {
             out.rejections.push(r);
         }
         if let Some(policy) = policy {
@@ -1641,6 +1897,147 @@ mod tests {
         }
         assert!(accepted > total / 5, "{accepted} of {total} accepted");
         assert!(accepted < total * 4 / 5, "{accepted} of {total} accepted");
+    }
+
+    fn rs256_with_header(extra: Value) -> String {
+        let mut header = standard_header(Alg::RS256);
+        header.extend(object(extra));
+        mint(&TokenSpec {
+            header: Part::Json(header),
+            ..TokenSpec::new(
+                object(good_claims()),
+                Alg::RS256,
+                Signer::Key(signing_key()),
+            )
+        })
+        .expect("mint")
+        .into_exposed()
+    }
+
+    #[test]
+    fn crit_is_refused_with_the_reason_rfc_7515_gives() {
+        let cases = [
+            (
+                json!({"crit": ["x-ext"], "x-ext": 1}),
+                "requires extension `x-ext`, which is not understood",
+            ),
+            (json!({"crit": ["b64"], "b64": false}), "requires `b64`"),
+            (
+                json!({"crit": "x-ext", "x-ext": 1}),
+                "must be a list of header names",
+            ),
+            (json!({"crit": []}), "must not be empty"),
+            (json!({"crit": [1]}), "must list header names"),
+            (
+                json!({"crit": ["alg"]}),
+                "lists `alg`, a registered header parameter",
+            ),
+            (
+                json!({"crit": ["x-absent"]}),
+                "lists `x-absent`, which the header does not have",
+            ),
+            (
+                json!({"b64": false}),
+                "header `b64` asks for an unencoded payload",
+            ),
+        ];
+        for (extra, why) in cases {
+            let token = rs256_with_header(extra.clone());
+            match verify(&token, &policy(), NOW) {
+                Err(Rejection::Critical(text)) => assert!(text.contains(why), "{extra}: {text}"),
+                other => panic!("{extra}: {other:?}"),
+            }
+            let inspection = inspect(&token, Some(&policy()), NOW);
+            assert!(
+                inspection.rejections.iter().any(|r| r.code() == "crit"),
+                "{extra}: {inspection:?}"
+            );
+        }
+        // `b64: true` is the default meaning and harmless.
+        assert!(verify(&rs256_with_header(json!({"b64": true})), &policy(), NOW).is_ok());
+        let lax = Checks {
+            crit: false,
+            ..Checks::STRICT
+        };
+        let unknown = rs256_with_header(json!({"crit": ["x-ext"], "x-ext": 1}));
+        assert!(verify_with(&unknown, &policy(), &lax, NOW).is_ok());
+    }
+
+    #[test]
+    fn iat_in_the_future_is_refused_unless_turned_off() {
+        let mut claims = good_claims();
+        claims["iat"] = json!(NOW + 3600);
+        let token = rs256(claims);
+        assert!(matches!(
+            verify(&token, &policy(), NOW),
+            Err(Rejection::IssuedInFuture { .. })
+        ));
+        let lax = Checks {
+            iat: false,
+            ..Checks::STRICT
+        };
+        assert!(verify_with(&token, &policy(), &lax, NOW).is_ok());
+    }
+
+    #[test]
+    fn exp_required_and_exp_as_a_string_follow_the_checks() {
+        let strict_exp = Checks {
+            exp_required: true,
+            ..Checks::STRICT
+        };
+        let no_exp = rs256(json!({"UserId": "alice", "UserDirectory": "QLIK"}));
+        assert_eq!(
+            verify_with(&no_exp, &policy(), &strict_exp, NOW)
+                .unwrap_err()
+                .to_string(),
+            "claim `exp` is missing"
+        );
+        let mut claims = good_claims();
+        claims["exp"] = json!("9999999999");
+        let text_exp = rs256(claims);
+        assert!(matches!(
+            verify_with(&text_exp, &policy(), &strict_exp, NOW),
+            Err(Rejection::Malformed(_))
+        ));
+        let lax = Checks {
+            time_claims_numeric: false,
+            ..strict_exp
+        };
+        assert!(verify_with(&text_exp, &policy(), &lax, NOW).is_ok());
+    }
+
+    #[test]
+    fn issuer_must_match_when_the_checks_name_one() {
+        let checks = Checks {
+            issuer: Some("https://idp.test".to_owned()),
+            ..Checks::STRICT
+        };
+        let mut claims = good_claims();
+        claims["iss"] = json!("https://evil.test");
+        assert_eq!(
+            verify_with(&rs256(claims), &policy(), &checks, NOW)
+                .unwrap_err()
+                .to_string(),
+            "issuer `https://evil.test` does not match the expected `https://idp.test`"
+        );
+        let mut claims = good_claims();
+        claims["iss"] = json!("https://idp.test");
+        assert!(verify_with(&rs256(claims), &policy(), &checks, NOW).is_ok());
+    }
+
+    #[test]
+    fn case_insensitive_claim_names_are_a_laxity() {
+        let token = rs256(json!({"userid": "alice", "userdirectory": "CORP"}));
+        assert!(matches!(
+            verify(&token, &policy(), NOW),
+            Err(Rejection::MissingClaim { .. })
+        ));
+        let lax = Checks {
+            exact_claim_names: false,
+            ..Checks::STRICT
+        };
+        let verified = verify_with(&token, &policy(), &lax, NOW).expect("lax accepts");
+        assert_eq!(verified.user_id.as_deref(), Some("alice"));
     }
 
     #[test]

@@ -3,9 +3,11 @@
 
 mod admin;
 mod cli_help;
+mod conformance;
 mod keys_tokens;
 mod load;
 mod mock;
+mod probe;
 mod readme;
 mod reports;
 mod run;

@@ -1,25 +1,30 @@
-//! The probe's reasoning, without any I/O: which variant request to send next, and what the
-//! answers mean.
+//! The probe's plan of variant requests and its diagnosis, without any I/O (`jwtprobe probe`
+//! is the I/O around it).
 //!
-//! [`next_variant`] looks at the answers observed so far and picks the most informative request
-//! still worth sending; [`diagnose`] turns the whole table of (variant → answer) into one
-//! [`Cause`], whose Display is the one-sentence explanation the probe prints. Both are pure, so
-//! every diagnosis is unit-tested from a table written by hand.
+//! [`next_variant`] looks at the answers observed so far and picks the next request; once the
+//! base token is refused it always sends the variants that separate the usual causes (no
+//! token, every claim casing, a fresh `exp`, a fresh random key, and RS256 or no `kid` when the
+//! base token differs there) before concluding. [`diagnose`] turns the whole table of
+//! (variant → answer) into one [`Cause`], whose Display is the one-sentence explanation the
+//! probe prints. Both are pure, so every diagnosis is unit-tested from a table written by hand.
 //!
-//! The rules follow `reference/qlik-proxy.md`: the virtual proxy answers every unusable token
-//! with the same bare 400, an unknown prefix with 400 "The http request header is incorrect",
-//! no token with 401, a prefix-less URL with a 302 to `internal_*_authentication`, and a QRS
-//! call without an xrfkey with 403 "XSRF prevention check failed".
+//! The rules follow `reference/qlik-proxy.md` for Qlik (the virtual proxy answers every
+//! unusable token with the same bare 400, an unknown prefix with 400 "The http request header
+//! is incorrect", no token with 401, a prefix-less URL with a 302 to
+//! `internal_*_authentication`, a QRS call without an xrfkey with 403 "XSRF prevention check
+//! failed") and `reference/rfc6750-profile.md` for other proxies: `WWW-Authenticate: Bearer
+//! error="invalid_token"` means the proxy did verify the token, so the probe never says it
+//! ignores it.
 
 use std::fmt;
 
 /// A pair of claim names: the user id claim and the user directory claim.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ClaimNames {
+pub struct ClaimNames {
     /// The user id claim (`UserId`).
-    pub(crate) user: String,
+    pub user: String,
     /// The user directory claim (`UserDirectory`).
-    pub(crate) directory: String,
+    pub directory: String,
 }
 
 impl fmt::Display for ClaimNames {
@@ -30,7 +35,7 @@ impl fmt::Display for ClaimNames {
 
 /// One request the probe can send.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Variant {
+pub enum Variant {
     /// The request as asked: the token with the given claim names and `exp`.
     Base,
     /// No `Authorization` header at all.
@@ -49,6 +54,11 @@ pub(crate) enum Variant {
     ExpInOneHour,
     /// The same claims signed with a freshly generated key the proxy cannot know.
     OtherKey,
+    /// The same token signed with RS256 (the algorithm every JWT proxy accepts), when the base
+    /// token uses another algorithm with an RSA key.
+    Rs256,
+    /// The same token without its `kid` header.
+    NoKid,
 }
 
 impl fmt::Display for Variant {
@@ -61,25 +71,29 @@ impl fmt::Display for Variant {
             Self::AllCasings => f.write_str("claims in every casing at once"),
             Self::Casing(names) => write!(f, "claims {names}"),
             Self::NoExp => f.write_str("a token without exp"),
-            Self::ExpInOneHour => f.write_str("a token with exp in 1 hour"),
+            Self::ExpInOneHour => f.write_str("a fresh token with exp in 1 hour"),
             Self::OtherKey => f.write_str("signed with a fresh random key"),
+            Self::Rs256 => f.write_str("signed with RS256"),
+            Self::NoKid => f.write_str("a token without kid"),
         }
     }
 }
 
 /// What the server answered to one variant.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub(crate) struct Answer {
+pub struct Answer {
     /// The status code.
-    pub(crate) status: u16,
+    pub status: u16,
     /// The `Location` header, if any.
-    pub(crate) location: Option<String>,
+    pub location: Option<String>,
     /// The start of the body (at most a few KiB), as text.
-    pub(crate) body: String,
+    pub body: String,
     /// Whether the response sets a cookie (a session: the token was accepted).
-    pub(crate) sets_cookie: bool,
+    pub sets_cookie: bool,
     /// The emulator's debug reason header (`x-jwtprobe-mock-reason`), when present.
-    pub(crate) reason: Option<String>,
+    pub reason: Option<String>,
+    /// The `WWW-Authenticate` header (several joined with `, `), when present.
+    pub challenge: Option<String>,
 }
 
 impl Answer {
@@ -120,43 +134,90 @@ impl Answer {
             || self.is_xsrf_refusal()
     }
 
-    /// The same answer (status, body and debug reason): the proxy could not tell them apart.
+    /// The same answer (status, body, challenge and debug reason): the proxy could not tell
+    /// them apart.
     fn same_as(&self, other: &Self) -> bool {
-        self.status == other.status && self.body == other.body && self.reason == other.reason
+        self.status == other.status
+            && self.body == other.body
+            && self.reason == other.reason
+            && self.challenge == other.challenge
+    }
+
+    /// A parameter of the Bearer challenge (`error`, `error_description`), unquoted.
+    #[must_use]
+    pub fn bearer_param(&self, name: &str) -> Option<String> {
+        let challenge = self.challenge.as_deref()?;
+        let at = challenge
+            .find("Bearer")
+            .or_else(|| challenge.find("bearer"))?;
+        let mut rest = &challenge[at + 6..];
+        loop {
+            rest = rest.trim_start_matches([' ', ',']);
+            let (key, after) = rest.split_once('=')?;
+            let after = after.trim_start();
+            let (value, tail) = if let Some(quoted) = after.strip_prefix('"') {
+                let end = quoted.find('"').unwrap_or(quoted.len());
+                (&quoted[..end], quoted.get(end + 1..).unwrap_or(""))
+            } else {
+                let end = after.find([',', ' ']).unwrap_or(after.len());
+                (&after[..end], &after[end..])
+            };
+            if key.trim().eq_ignore_ascii_case(name) {
+                return Some(value.to_owned());
+            }
+            if tail.is_empty() {
+                return None;
+            }
+            rest = tail;
+        }
+    }
+
+    /// Whether the proxy said it verified the token and refused it (RFC 6750
+    /// `error="invalid_token"`).
+    fn is_invalid_token(&self) -> bool {
+        self.bearer_param("error").as_deref() == Some("invalid_token")
     }
 }
 
 /// One row of the table: a variant and what came back (or why nothing did).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Observation {
+pub struct Observation {
     /// The request sent.
-    pub(crate) variant: Variant,
+    pub variant: Variant,
     /// The answer, or the error text when the request failed.
-    pub(crate) outcome: Result<Answer, String>,
+    pub outcome: Result<Answer, String>,
 }
 
 /// What the probe knows before sending anything.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Facts {
+pub struct Facts {
     /// The URL's first path segment when it can be a prefix (not a Qlik keyword).
-    pub(crate) prefix: Option<String>,
+    pub prefix: Option<String>,
     /// The host name of the URL.
-    pub(crate) host: String,
+    pub host: String,
     /// Whether the path below the prefix is a QRS or QPS REST call (`/qrs/…`, `/qps/…`).
-    pub(crate) rest_api: bool,
+    pub rest_api: bool,
     /// The claim names asked for.
-    pub(crate) names: ClaimNames,
+    pub names: ClaimNames,
     /// Seconds from now to the base token's `exp`; `None` when it has none.
-    pub(crate) base_exp_s: Option<i64>,
+    pub base_exp_s: Option<i64>,
     /// The `--key` file, for messages.
-    pub(crate) key: String,
+    pub key: String,
     /// The `--cert` file and whether it holds `--key`'s public key.
-    pub(crate) cert: Option<(String, bool)>,
+    pub cert: Option<(String, bool)>,
+    /// The base token's algorithm (`RS256`).
+    pub alg: String,
+    /// Whether `--key` is an RSA key (so an RS256 variant can be signed).
+    pub rsa: bool,
+    /// The base token's `kid`, when it has one.
+    pub kid: Option<String>,
+    /// Whether the target is a Qlik proxy (prefix and xrfkey variants make sense).
+    pub qlik: bool,
 }
 
 /// The most likely reason for the answer, in one sentence (its Display).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Cause {
+pub enum Cause {
     /// The token was accepted.
     Accepted,
     /// The token was accepted (a session was opened) but the path answered this status.
@@ -227,6 +288,27 @@ pub(crate) enum Cause {
     },
     /// The proxy tells `--key` from a random key but still refuses the claims.
     ClaimsRefused,
+    /// The base token had expired, and a fresh one is accepted.
+    Expired {
+        /// Seconds since the base token's `exp`.
+        ago_s: i64,
+    },
+    /// The algorithm of the base token is refused; RS256 is accepted.
+    AlgNotAllowed {
+        /// The refused algorithm.
+        alg: String,
+    },
+    /// The proxy knows no key by the base token's `kid`; the token without it is accepted.
+    UnknownKid {
+        /// The `kid`.
+        kid: String,
+    },
+    /// The proxy verified the token and refused it (`error="invalid_token"`) and no variant
+    /// is accepted; its own description, when it gave one.
+    InvalidToken {
+        /// The `error_description`.
+        description: Option<String>,
+    },
     /// The server failed (5xx).
     ServerError {
         /// The status.
@@ -241,8 +323,26 @@ pub(crate) enum Cause {
 
 impl Cause {
     /// Whether the token was accepted as sent.
-    pub(crate) fn is_accepted(&self) -> bool {
+    pub fn is_accepted(&self) -> bool {
         matches!(self, Self::Accepted)
+    }
+
+    /// The sentence for people, in the words of the target: Qlik's ("the virtual proxy's
+    /// attribute fields", "JWT certificate") or any proxy's.
+    #[must_use]
+    pub fn sentence(&self, qlik: bool) -> String {
+        let text = self.to_string();
+        if qlik {
+            return text;
+        }
+        text.replace(
+            "the virtual proxy's attribute fields are",
+            "the proxy's claim names are",
+        )
+        .replace(
+            "into the virtual proxy's \"JWT certificate\" field",
+            "into the proxy's trusted keys",
+        )
     }
 }
 
@@ -258,8 +358,21 @@ fn casing_words(names: &ClaimNames) -> String {
     }
 }
 
+/// "5 minutes", "1 hour": a rough duration, rounded down, sign dropped.
 fn human(seconds: i64) -> String {
-    super::super::token::human_span(seconds)
+    let s = seconds.unsigned_abs();
+    let (n, unit) = match s {
+        0..60 => (s, "second"),
+        60..3600 => (s / 60, "minute"),
+        3600..86_400 => (s / 3600, "hour"),
+        86_400..31_536_000 => (s / 86_400, "day"),
+        _ => (s / 31_536_000, "year"),
+    };
+    if n == 1 {
+        format!("1 {unit}")
+    } else {
+        format!("{n} {unit}s")
+    }
 }
 
 impl fmt::Display for Cause {
@@ -384,6 +497,34 @@ impl fmt::Display for Cause {
                     None => format!("the certificate of `{key}`"),
                 }
             ),
+            Self::Expired { ago_s } => write!(
+                f,
+                "the token expired {} ago and a fresh one is accepted: mint tokens with an `exp` \
+                 in the future (`--exp +5m`)",
+                human(*ago_s)
+            ),
+            Self::AlgNotAllowed { alg } => write!(
+                f,
+                "the proxy refuses `{alg}` but accepts the same token signed with RS256: the \
+                 algorithm is not in the proxy's allowed set; sign with RS256 or allow `{alg}`"
+            ),
+            Self::UnknownKid { kid } => write!(
+                f,
+                "the proxy refuses the token with `kid` `{kid}` but accepts it without a `kid`: \
+                 it knows no key by that id; use the key id the proxy is configured with"
+            ),
+            Self::InvalidToken {
+                description: Some(d),
+            } => write!(
+                f,
+                "the proxy verified the token and refused it (invalid_token: \"{d}\"), and no \
+                 variant is accepted: check the certificate, audience, issuer and claims it \
+                 requires"
+            ),
+            Self::InvalidToken { description: None } => f.write_str(
+                "the proxy verified the token and refused it (invalid_token), and no variant is \
+                 accepted: check the certificate, audience, issuer and claims it requires",
+            ),
             Self::ClaimsRefused => f.write_str(
                 "the proxy answers a token signed with `--key` differently from one signed with a \
                  random key, so it probably trusts the key but refuses the claims: check the user \
@@ -414,7 +555,7 @@ const KNOWN_SPELLINGS: [(&str, &str); 4] = [
 /// Every other casing of the claim names worth trying: the known spellings, all lowercase,
 /// camelCase, `…ID`, all uppercase and PascalCase, without the pair asked for and without
 /// repeats.
-pub(crate) fn casings(names: &ClaimNames) -> Vec<ClaimNames> {
+pub fn casings(names: &ClaimNames) -> Vec<ClaimNames> {
     fn first(s: &str, upper: bool) -> String {
         let mut chars = s.chars();
         match chars.next() {
@@ -474,7 +615,7 @@ fn accepted(observed: &[Observation], variant: &Variant) -> bool {
 
 /// The next request worth sending after `observed`, or `None` when the table already says
 /// enough. Requests come in order of how much they tell, so a small budget keeps the best ones.
-pub(crate) fn next_variant(facts: &Facts, observed: &[Observation]) -> Option<Variant> {
+pub fn next_variant(facts: &Facts, observed: &[Observation]) -> Option<Variant> {
     let Some(base) = find(observed, &Variant::Base) else {
         return Some(Variant::Base);
     };
@@ -488,21 +629,31 @@ pub(crate) fn next_variant(facts: &Facts, observed: &[Observation]) -> Option<Va
     if !tried(observed, &Variant::NoToken) {
         return Some(Variant::NoToken);
     }
-    if facts.prefix.is_some() && !tried(observed, &Variant::WithoutPrefix) {
+    if facts.qlik && facts.prefix.is_some() && !tried(observed, &Variant::WithoutPrefix) {
         return Some(Variant::WithoutPrefix);
     }
-    if base.is_unknown_prefix() {
-        return None;
-    }
-    if base.status == 403 || answer(observed, &Variant::NoToken).is_some_and(|nt| nt.same_as(base))
-    {
-        // Host refused, access denied after authentication, or the token ignored: no token
+    if base.is_unknown_prefix() || base.status == 403 {
+        // Host refused, access denied after authentication, an unknown prefix: no token
         // variant can change that.
         return None;
     }
-    if !tried(observed, &Variant::AllCasings) {
-        return Some(Variant::AllCasings);
+    // Every variant below is sent before concluding, whatever the first answers suggest.
+    let mut plan = vec![Variant::AllCasings];
+    if facts.base_exp_s.is_some() {
+        plan.push(Variant::NoExp);
     }
+    plan.push(Variant::ExpInOneHour);
+    if facts.rsa && facts.alg != "RS256" {
+        plan.push(Variant::Rs256);
+    }
+    if facts.kid.is_some() {
+        plan.push(Variant::NoKid);
+    }
+    plan.push(Variant::OtherKey);
+    if let Some(next) = plan.into_iter().find(|v| !tried(observed, v)) {
+        return Some(next);
+    }
+    // The single casings name the accepted one, when several at once were accepted.
     if accepted(observed, &Variant::AllCasings) {
         let all = casings(&facts.names);
         if all
@@ -516,21 +667,11 @@ pub(crate) fn next_variant(facts: &Facts, observed: &[Observation]) -> Option<Va
             .map(Variant::Casing)
             .find(|v| !tried(observed, v));
     }
-    if facts.base_exp_s.is_some() {
-        if !tried(observed, &Variant::NoExp) {
-            return Some(Variant::NoExp);
-        }
-        if accepted(observed, &Variant::NoExp) {
-            let hour_is_longer = facts.base_exp_s.is_some_and(|s| s < 3600);
-            return (hour_is_longer && !tried(observed, &Variant::ExpInOneHour))
-                .then_some(Variant::ExpInOneHour);
-        }
-    }
-    (!tried(observed, &Variant::OtherKey)).then_some(Variant::OtherKey)
+    None
 }
 
 /// The most likely cause, from the table of answers.
-pub(crate) fn diagnose(facts: &Facts, observed: &[Observation]) -> Cause {
+pub fn diagnose(facts: &Facts, observed: &[Observation]) -> Cause {
     let Some(base) = answer(observed, &Variant::Base) else {
         return Cause::Inconclusive { status: 0 };
     };
@@ -593,13 +734,27 @@ pub(crate) fn diagnose(facts: &Facts, observed: &[Observation]) -> Cause {
             accepted: single,
         };
     }
-    if accepted(observed, &Variant::NoExp) || accepted(observed, &Variant::ExpInOneHour) {
-        return Cause::ClockSkew {
-            base_exp_s: facts.base_exp_s.unwrap_or(0),
-            hour_ok: answer(observed, &Variant::ExpInOneHour).map(Answer::token_accepted),
+    if let Some(kid) = &facts.kid
+        && accepted(observed, &Variant::NoKid)
+    {
+        return Cause::UnknownKid { kid: kid.clone() };
+    }
+    if accepted(observed, &Variant::Rs256) {
+        return Cause::AlgNotAllowed {
+            alg: facts.alg.clone(),
         };
     }
-    if no_token.is_some_and(|nt| nt.same_as(base)) {
+    if accepted(observed, &Variant::NoExp) || accepted(observed, &Variant::ExpInOneHour) {
+        return match facts.base_exp_s {
+            Some(s) if s <= 0 => Cause::Expired { ago_s: -s },
+            base_exp_s => Cause::ClockSkew {
+                base_exp_s: base_exp_s.unwrap_or(0),
+                hour_ok: answer(observed, &Variant::ExpInOneHour).map(Answer::token_accepted),
+            },
+        };
+    }
+    // A proxy that says `invalid_token` read the token: never "the token is ignored".
+    if no_token.is_some_and(|nt| nt.same_as(base)) && !base.is_invalid_token() {
         return Cause::TokenIgnored {
             status: base.status,
         };
@@ -614,6 +769,9 @@ pub(crate) fn diagnose(facts: &Facts, observed: &[Observation]) -> Cause {
         Some(other) if other.same_as(base) => Cause::WrongCertificate {
             key: facts.key.clone(),
             cert: facts.cert.as_ref().map(|(c, _)| c.clone()),
+        },
+        Some(_) if base.is_invalid_token() => Cause::InvalidToken {
+            description: base.bearer_param("error_description"),
         },
         Some(_) => Cause::ClaimsRefused,
         None => Cause::Inconclusive {
@@ -642,6 +800,10 @@ mod tests {
             base_exp_s: Some(300),
             key: "key.pem".to_owned(),
             cert: None,
+            alg: "RS256".to_owned(),
+            rsa: true,
+            kid: None,
+            qlik: true,
         }
     }
 
