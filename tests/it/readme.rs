@@ -59,21 +59,38 @@ fn readme_commands(readme: &str) -> Vec<String> {
     commands
 }
 
-/// Placeholders in README commands and what the test uses instead.
-const EXAMPLE_TARGETS: &[&str] = &["https://qlik.example.com"];
+/// The README's example Qlik host (a QSEoW emulator stands in for it).
+const QLIK_HOST: &str = "https://qlik.example.com";
+/// The README's example of another proxy (an RFC 6750 emulator stands in for it).
+const OTHER_HOST: &str = "https://api.example.com";
+/// Placeholder files in README commands and the fixtures that stand in for them.
+const PLACEHOLDER_FILES: &[(&str, &str)] = &[("key.pem", "fixtures/keys/qlik-signing.key.pem")];
+/// The most one README command may take.
+const COMMAND_LIMIT: Duration = Duration::from_secs(120);
 
-/// Rewrites a README command into arguments that run here: `target` replaces the example
-/// hosts, durations over two seconds become `2s`. Returns `None` for a word this test does not
-/// know how to run (an unknown example host).
-fn rewrite(command: &str, target: &str) -> Option<Vec<String>> {
+/// Where the README's example hosts point during the test.
+struct Hosts<'a> {
+    qlik: &'a str,
+    other: &'a str,
+}
+
+/// Rewrites a README command into arguments that run here: the example hosts become local
+/// emulators, placeholder files their fixtures, durations over two seconds `2s`. Returns `None`
+/// for a word this test does not know how to run (an unknown example host).
+fn rewrite(command: &str, hosts: &Hosts<'_>) -> Option<Vec<String>> {
     let mut args = Vec::new();
     let mut words = command.split_whitespace().skip(1).peekable();
     while let Some(word) = words.next() {
         let word = word.trim_matches('"');
-        if EXAMPLE_TARGETS.contains(&word) {
-            args.push(target.to_owned());
+        let base = |host: &str| word.strip_prefix(host).map(str::to_owned);
+        if let Some(rest) = base(QLIK_HOST) {
+            args.push(format!("{}{rest}", hosts.qlik.trim_end_matches('/')));
+        } else if let Some(rest) = base(OTHER_HOST) {
+            args.push(format!("{}{rest}", hosts.other.trim_end_matches('/')));
         } else if word.contains(".example.") {
             return None;
+        } else if let Some((_, fixture)) = PLACEHOLDER_FILES.iter().find(|(p, _)| *p == word) {
+            args.push((*fixture).to_owned());
         } else if word == "--duration" {
             args.push(word.to_owned());
             let value = words.next()?;
@@ -103,9 +120,16 @@ impl Drop for Emulator {
     }
 }
 
-fn start_emulator(dir: &Utf8Path) -> Emulator {
+fn start_emulator(dir: &Utf8Path, profile: &str) -> Emulator {
     let mut child = Command::new(env!("CARGO_BIN_EXE_jwtprobe"))
-        .args(["mock", "--tls", "--listen", "127.0.0.1:0"])
+        .args([
+            "mock",
+            "--tls",
+            "--listen",
+            "127.0.0.1:0",
+            "--profile",
+            profile,
+        ])
         .current_dir(dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -206,11 +230,76 @@ fn every_jwtprobe_command_in_the_readme_runs_and_passes() {
     );
 }
 
+/// Runs one command in `root`: a server (`jwtprobe mock`) must print its URL and is then
+/// stopped; anything else must exit 0 within [`COMMAND_LIMIT`].
+fn run_command(root: &Utf8Path, args: &[String]) -> Result<(), String> {
+    let server = args.first().is_some_and(|a| a == "mock");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_jwtprobe"))
+        .args(args)
+        .current_dir(root)
+        .env_remove("JWTPROBE_TARGET")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(if server {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("did not start: {e}"))?;
+    if server {
+        let mut first = String::new();
+        let stdout = child.stdout.take().expect("server stdout");
+        let _ = BufReader::new(stdout).read_line(&mut first);
+        let _ = child.kill();
+        let _ = child.wait();
+        return if first.starts_with("listening on ") {
+            Ok(())
+        } else {
+            Err(format!("the server printed `{}`", first.trim()))
+        };
+    }
+    // The error output is drained as it comes, so a chatty command never blocks on a full pipe.
+    let stderr = child.stderr.take().expect("stderr");
+    let drain = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut BufReader::new(stderr), &mut text);
+        text
+    });
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+            break status;
+        }
+        if started.elapsed() > COMMAND_LIMIT {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("still running after {COMMAND_LIMIT:?}"));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let stderr = drain.join().unwrap_or_default();
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{status} after {:.1?}\n{stderr}",
+            started.elapsed()
+        ))
+    }
+}
+
 #[test]
 fn rewrite_replaces_example_hosts_and_shortens_long_durations() {
+    let hosts = Hosts {
+        qlik: "https://127.0.0.1:1/",
+        other: "https://127.0.0.1:2/",
+    };
     let args = rewrite(
         "jwtprobe load x.yaml --target https://qlik.example.com --duration 30s --rate 5",
-        "https://127.0.0.1:1",
+        &hosts,
     )
     .expect("known words");
     assert_eq!(
@@ -226,7 +315,21 @@ fn rewrite_replaces_example_hosts_and_shortens_long_durations() {
             "5"
         ]
     );
-    assert!(rewrite("jwtprobe probe https://other.example.org/jwt/hub", "x").is_none());
+    let args = rewrite(
+        "jwtprobe probe https://api.example.com/jwt/x --key key.pem",
+        &hosts,
+    )
+    .expect("known words");
+    assert_eq!(
+        args,
+        [
+            "probe",
+            "https://127.0.0.1:2/jwt/x",
+            "--key",
+            "fixtures/keys/qlik-signing.key.pem"
+        ]
+    );
+    assert!(rewrite("jwtprobe probe https://other.example.org/jwt/hub", &hosts).is_none());
 }
 
 #[test]
