@@ -81,6 +81,7 @@ pub fn run(args: Args) -> CmdResult {
         schedule_kept: merged.schedule_kept.unwrap_or(true),
         schedule_notes: merged.schedule_notes.clone(),
         interrupted: merged.interrupted,
+        cancelled: 0,
         verdicts: &verdicts,
     };
     eprint!("{}", report::summary_table(&summary));

@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod bench;
+pub mod cancel;
 pub mod completions;
 pub mod keys;
 pub mod load;
@@ -38,6 +39,8 @@ pub enum Exit {
     CheckFailed = 4,
     /// A load threshold was breached.
     ThresholdBreached = 5,
+    /// `run` or `load` was stopped by SIGINT or SIGTERM; the reports cover what ran.
+    Interrupted = 130,
 }
 
 impl Exit {
@@ -50,8 +53,9 @@ impl Exit {
                 Exit::ThresholdBreached => 1,
                 Exit::CheckFailed => 2,
                 Exit::Runtime => 3,
-                Exit::Invalid => 4,
-                Exit::Usage => 5,
+                Exit::Interrupted => 4,
+                Exit::Invalid => 5,
+                Exit::Usage => 6,
             }
         }
         if rank(other) > rank(self) {

@@ -76,11 +76,63 @@ pub fn parse_var(text: &str) -> Result<(String, String), String> {
 /// Prints each scenario as it finishes.
 struct Console {
     reporter: ConsoleReporter,
+    /// The steps of the scenario running now, kept so that an interrupted scenario is
+    /// reported with what it did.
+    steps: Vec<runner::StepResult>,
+    /// When the scenario running now started.
+    started: Instant,
 }
 
 impl EventSink for Console {
+    fn scenario_started(&mut self, _scenario: &runner::PlannedScenario) {
+        self.steps.clear();
+        self.started = Instant::now();
+    }
+    fn step_finished(&mut self, _scenario: &runner::PlannedScenario, step: &runner::StepResult) {
+        self.steps.push(step.clone());
+    }
     fn scenario_finished(&mut self, result: &runner::ScenarioResult) {
+        self.steps.clear();
         eprint!("{}", self.reporter.scenario(result));
+    }
+}
+
+/// The result of a scenario stopped by `signal`: the steps that finished, an error for the
+/// step in flight and the rest skipped.
+fn interrupted_scenario(
+    planned: &runner::PlannedScenario,
+    finished: Vec<runner::StepResult>,
+    started: Instant,
+    signal: &str,
+) -> runner::ScenarioResult {
+    let scenario = &planned.scenario;
+    let mut steps = finished;
+    for (i, step) in scenario.steps.iter().enumerate().skip(steps.len()) {
+        let status = if i == steps.len() {
+            StepStatus::Error {
+                message: format!("interrupted by {signal} while this step was running"),
+                class: Some("interrupted".to_owned()),
+            }
+        } else {
+            StepStatus::Skipped {
+                reason: format!("the run was interrupted by {signal}"),
+            }
+        };
+        steps.push(runner::StepResult {
+            name: step.name.clone(),
+            status,
+            request: None,
+            response: None,
+            timings: None,
+            duration: Duration::ZERO,
+        });
+    }
+    runner::ScenarioResult {
+        name: scenario.name.clone(),
+        path: scenario.path.clone(),
+        tags: scenario.tags.clone(),
+        steps,
+        duration: started.elapsed(),
     }
 }
 
@@ -133,6 +185,9 @@ pub fn run(args: Args) -> CmdResult {
     eprint!("{}", ConsoleReporter::default().summary(&result));
 
     let mut exit = exit_for(&result);
+    if result.interrupted {
+        exit = exit.worst(Exit::Interrupted);
+    }
     let mut report_error = None;
     if let Some(path) = &args.junit {
         match report::write_junit(&result, path) {
@@ -185,6 +240,7 @@ async fn run_plan(
     vars: BTreeMap<String, String>,
 ) -> Result<RunResult, CliError> {
     let started = Instant::now();
+    let cancel = super::cancel::Cancel::install();
     let resolved = target::start_for_plan(plan, &args.target).await?;
     let emulator = resolved.targets.is_emulator();
     let client = ClientSettings {
@@ -199,11 +255,14 @@ async fn run_plan(
     let now = chrono::Utc::now().timestamp();
     let mut console = Console {
         reporter: ConsoleReporter::new(args.verbose),
+        steps: Vec::new(),
+        started: Instant::now(),
     };
     let mut scenarios = Vec::with_capacity(plan.scenarios.len());
     let mut first_url = None;
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
+    let mut interrupted = cancel.which().is_some();
+    let signalled = cancel.signalled();
+    tokio::pin!(signalled);
     for (planned, settings) in
         resolved.settings_for(plan, &client, &vars, now, args.prefix.as_deref())
     {
@@ -211,10 +270,19 @@ async fn run_plan(
         let one = Plan {
             scenarios: vec![planned.clone()],
         };
+        if interrupted {
+            break;
+        }
         tokio::select! {
             result = runner::run(&one, &settings, &mut console) => scenarios.extend(result.scenarios),
-            _ = &mut ctrl_c => {
-                eprintln!("interrupted: writing reports for the {} scenarios that finished", scenarios.len());
+            signal = &mut signalled => {
+                interrupted = true;
+                let finished = std::mem::take(&mut console.steps);
+                scenarios.push(interrupted_scenario(&planned, finished, console.started, signal));
+                eprintln!(
+                    "interrupted: writing reports for the {} scenarios that ran",
+                    scenarios.len()
+                );
                 break;
             }
         }
@@ -235,6 +303,7 @@ async fn run_plan(
         now,
         scenarios,
         duration: started.elapsed(),
+        interrupted,
     })
 }
 

@@ -9,7 +9,9 @@ use crate::scenario::{self, ReadOptions};
 ///
 /// Reads every file (a folder's `suite.yaml` applies to its scenarios), validates it against
 /// the scenario format, and prints every problem of every file with `file:line:col`, the line,
-/// a caret and a hint. Exit code 0 when all are valid, 2 when any is invalid.
+/// a caret and a hint. It refuses everything `run` and `load` would refuse before sending:
+/// load blocks (rates, user counts, durations within their limits) and thresholds included.
+/// Exit code 0 when all are valid, 2 when any is invalid.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Scenario files or folders.
@@ -32,6 +34,20 @@ pub fn run(args: Args) -> CmdResult {
     };
     match scenario::read_with(&args.paths, &options) {
         Ok(plan) => {
+            // Thresholds are parsed by the load engine's parser, as `load` would.
+            let mut texts: Vec<crate::scenario::Spanned<String>> = Vec::new();
+            for planned in &plan.scenarios {
+                let blocks = [planned.scenario.load.as_ref(), planned.suite.load.as_ref()];
+                for t in blocks.into_iter().flatten().flat_map(|b| &b.thresholds) {
+                    if !texts
+                        .iter()
+                        .any(|seen| seen.at == t.at && seen.value == t.value)
+                    {
+                        texts.push(t.clone());
+                    }
+                }
+            }
+            super::load::parse_thresholds(&texts)?;
             let n = plan.scenarios.len();
             let m = plan.files;
             eprintln!(

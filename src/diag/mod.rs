@@ -20,13 +20,45 @@
 //! [`yaml`] reads YAML text into a `serde_json::Value` with a [`Span`] for every node, for the
 //! readers of scenario and config files.
 //!
-//! This module is synchronous and does no I/O.
+//! [`printable`] makes text from outside (a target's response, a scenario's name) safe to print
+//! to a terminal.
+//!
+//! This module is synchronous and does no I/O, except [`source`], which reads the files the
+//! user names within limits.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use camino::{Utf8Path, Utf8PathBuf};
 
+pub mod source;
 pub mod yaml;
+
+/// Makes text safe to print to a terminal: control characters (ESC, BEL, CR, backspace, the
+/// C1 range, DEL) and bidirectional overrides are shown escaped (`\x1b`, `\u{202e}`), so
+/// bytes from a target or a scenario file cannot move the cursor, retitle the window, ring
+/// the bell or reorder what is shown. Newlines and tabs stay as they are. Borrows when there
+/// is nothing to escape.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    fn unsafe_char(c: char) -> bool {
+        (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    }
+    if !text.chars().any(unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if !unsafe_char(c) {
+            out.push(c);
+        } else if (c as u32) < 0x80 {
+            let _ = write!(out, "\\x{:02x}", c as u32);
+        } else {
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        }
+    }
+    Cow::Owned(out)
+}
 
 /// A range of a source text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize)]
@@ -301,6 +333,16 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn printable_escapes_terminal_controls_and_keeps_newlines() {
+        let shown = printable("ok\x1b]0;owned\x07 \x1b[2J\r\u{9b}\u{202e}x\nnext\tcol");
+        assert_eq!(
+            shown,
+            "ok\\x1b]0;owned\\x07 \\x1b[2J\\x0d\\u{9b}\\u{202e}x\nnext\tcol"
+        );
+        assert!(matches!(printable("plain é"), Cow::Borrowed(_)));
+    }
 
     fn status_diag() -> Diagnostic {
         Diagnostic {

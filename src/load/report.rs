@@ -37,8 +37,11 @@ pub struct Summary<'a> {
     pub schedule_kept: bool,
     /// Why it did not.
     pub schedule_notes: Vec<String>,
-    /// Whether the run was stopped early (Ctrl-C).
+    /// Whether the run was stopped early (SIGINT or SIGTERM).
     pub interrupted: bool,
+    /// Requests cancelled at the end of the run (in flight or queued after the grace, or at a
+    /// stop signal); they are in no other count.
+    pub cancelled: u64,
     /// Thresholds and their results.
     pub verdicts: &'a [Verdict],
 }
@@ -237,7 +240,8 @@ fn series_json(
 
 /// The JSON summary, schema `jwtprobe.load/1`.
 ///
-/// Fields: `schema`; `model`; `elapsed_s` (measured window); `interrupted`; `schedule_kept`
+/// Fields: `schema`; `model`; `elapsed_s` (measured window); `interrupted`; `cancelled`
+/// (requests cancelled at the end, see `engine::END_GRACE`); `schedule_kept`
 /// and `schedule_notes`; `pacer` (`lateness_us` percentiles, `max_backlog`) or null;
 /// `overall` and `steps[]` (each with `step`, `session`, `requests`, `responses`, `errors`,
 /// `error_rate`, `rps`, `latency_us` (from the intended send), `service_us` (from the actual
@@ -257,6 +261,7 @@ pub fn to_json(s: &Summary<'_>) -> serde_json::Value {
         "model": s.model,
         "elapsed_s": s.elapsed.as_secs_f64(),
         "interrupted": s.interrupted,
+        "cancelled": s.cancelled,
         "schedule_kept": s.schedule_kept,
         "schedule_notes": s.schedule_notes,
         "pacer": s.pacer.map(|p| serde_json::json!({
@@ -289,6 +294,7 @@ pub fn junit(s: &Summary<'_>, name: &str) -> quick_junit::Report {
     suite.add_property(Property::new("model", s.model.clone()));
     suite.add_property(Property::new("schedule_kept", s.schedule_kept.to_string()));
     suite.add_property(Property::new("interrupted", s.interrupted.to_string()));
+    suite.add_property(Property::new("cancelled", s.cancelled.to_string()));
     suite.set_system_out(summary_table(s));
     if s.verdicts.is_empty() {
         let mut case = TestCase::new("load run", TestCaseStatus::success());
@@ -379,6 +385,7 @@ mod tests {
             schedule_kept: true,
             schedule_notes: Vec::new(),
             interrupted: false,
+            cancelled: 0,
             verdicts,
         }
     }

@@ -169,7 +169,8 @@ impl ConsoleReporter {
                 }
             }
         }
-        out
+        // Names and excerpts come from scenario files and the target. See: issue #13.
+        crate::diag::printable(&out).into_owned()
     }
 
     /// Formats the closing summary line(s).
@@ -195,6 +196,12 @@ impl ConsoleReporter {
             "{} passed, {} failed, {} errors, {} skipped ({} scenarios failed)",
             t.passed, t.failed, t.errors, t.skipped, failed_scenarios
         );
+        if result.interrupted {
+            let _ = writeln!(
+                out,
+                "interrupted: the run was stopped before it finished; the reports cover what ran"
+            );
+        }
         out
     }
 }
@@ -219,6 +226,10 @@ pub fn junit(result: &RunResult) -> Report {
     for scenario in &result.scenarios {
         let mut suite = TestSuite::new(scenario.name.clone());
         suite.set_time(scenario.duration);
+        // See: issue #13 (a cancelled run must not look complete).
+        if result.interrupted {
+            suite.add_property(quick_junit::Property::new("interrupted", "true"));
+        }
         for step in &scenario.steps {
             let status = match &step.status {
                 StepStatus::Passed => TestCaseStatus::success(),

@@ -248,6 +248,7 @@ pub async fn run(plan: &Plan, settings: &RunSettings, events: &mut dyn EventSink
         now: settings.now,
         scenarios,
         duration: started.elapsed(),
+        interrupted: false,
     }
 }
 

@@ -164,6 +164,9 @@ pub struct RunResult {
     /// Wall time of the run.
     #[serde(with = "duration_us")]
     pub duration: Duration,
+    /// True when SIGINT or SIGTERM stopped the run: `scenarios` holds what ran, the step in
+    /// flight as an error of class `interrupted`.
+    pub interrupted: bool,
 }
 
 impl RunResult {

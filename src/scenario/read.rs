@@ -11,6 +11,7 @@ use super::{
     Plan, PlannedScenario, Profile, Scenario, ScenarioReadError, ScenarioReadErrors, Sources,
     Suite, semantic,
 };
+use crate::diag::source::{self, SourceError};
 use crate::diag::yaml::{self, SpanMap, YamlErrorKind};
 use crate::diag::{Diagnostic, Located, Span};
 
@@ -187,13 +188,27 @@ impl Reader<'_> {
         path: &Utf8Path,
         kind: FileKind,
     ) -> Result<(Value, SpanMap), ScenarioReadError> {
-        let text = fs_err::read_to_string(path).map_err(|source| ScenarioReadError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let headline = headline(path, kind);
+        let text = match source::read_text(path, source::MAX_SOURCE_BYTES) {
+            Ok(text) => text,
+            Err(SourceError::Io { source, .. }) => {
+                return Err(ScenarioReadError::Read {
+                    path: path.to_owned(),
+                    source,
+                });
+            }
+            Err(e) => {
+                let d = Diagnostic::new(headline, e.label())
+                    .at(Some(Located::new(path, e.span())))
+                    .with_hint_opt(source_hint(&e));
+                if let SourceError::NotUtf8 { lossy, .. } = e {
+                    self.sources.insert(path.to_owned(), lossy);
+                }
+                return Err(invalid(path, vec![d]));
+            }
+        };
         self.files += 1;
         self.sources.insert(path.to_owned(), text);
-        let headline = headline(path, kind);
         let (value, spans) =
             yaml::parse(self.sources.get(path).unwrap_or_default()).map_err(|errors| {
                 let diagnostics = errors
@@ -203,7 +218,9 @@ impl Reader<'_> {
                             YamlErrorKind::Empty => {
                                 Some("a scenario needs at least `name` and `steps`".to_owned())
                             }
-                            YamlErrorKind::Syntax | YamlErrorKind::Unsupported => e.hint,
+                            YamlErrorKind::Syntax
+                            | YamlErrorKind::Unsupported
+                            | YamlErrorKind::Limit => e.hint,
                         };
                         Diagnostic::new(headline.clone(), e.message)
                             .at(Some(Located::new(path, e.span)))
@@ -255,8 +272,8 @@ impl Reader<'_> {
 
     fn read_suite(&mut self, path: &Utf8Path) -> Result<Suite, ScenarioReadError> {
         let (value, spans) = self.load(path, FileKind::Suite)?;
-        let mut suite: Suite = serde_json::from_value(value)
-            .map_err(|e| deserialize_error(path, FileKind::Suite, &e))?;
+        let mut suite: Suite = serde_path_to_error::deserialize(&value)
+            .map_err(|e| deserialize_error(path, FileKind::Suite, &e, &spans))?;
         suite.path = path.to_owned();
         if suite.name.is_empty() {
             suite.name = path
@@ -302,11 +319,11 @@ impl Reader<'_> {
             Some(sp) => Some(self.suite(sp)?),
             None => None,
         };
-        let mut scenario: Scenario = match serde_json::from_value(value.clone()) {
+        let mut scenario: Scenario = match serde_path_to_error::deserialize(&value) {
             Ok(s) => s,
             Err(e) => {
                 self.errors
-                    .push(deserialize_error(path, FileKind::Scenario, &e));
+                    .push(deserialize_error(path, FileKind::Scenario, &e, &spans));
                 return None;
             }
         };
@@ -359,9 +376,43 @@ fn invalid(path: &Utf8Path, mut diagnostics: Vec<Diagnostic>) -> ScenarioReadErr
     }
 }
 
-fn deserialize_error(path: &Utf8Path, kind: FileKind, e: &serde_json::Error) -> ScenarioReadError {
-    let d = Diagnostic::new(headline(path, kind), e.to_string())
-        .at(Some(Located::new(path, Span::START)));
+/// A hint for a file that could not be read as text.
+fn source_hint(e: &SourceError) -> Option<String> {
+    match e {
+        SourceError::NotRegular { .. } => {
+            Some("scenario files must be regular files; remove or rename it".to_owned())
+        }
+        SourceError::TooLarge { .. } => {
+            Some("split the file; scenarios are usually a few KiB".to_owned())
+        }
+        SourceError::NotUtf8 { .. } => Some("save the file as UTF-8".to_owned()),
+        SourceError::Io { .. } => None,
+    }
+}
+
+/// A value the schema let through but the model refused (a number out of range, a duration
+/// that does not fit), at the value it names.
+fn deserialize_error(
+    path: &Utf8Path,
+    kind: FileKind,
+    e: &serde_path_to_error::Error<serde_json::Error>,
+    spans: &SpanMap,
+) -> ScenarioReadError {
+    let mut pointer = String::new();
+    for segment in e.path() {
+        match segment {
+            serde_path_to_error::Segment::Seq { index } => {
+                pointer = format!("{pointer}/{index}");
+            }
+            serde_path_to_error::Segment::Map { key } => {
+                pointer = yaml::push_pointer(&pointer, key)
+            }
+            serde_path_to_error::Segment::Enum { .. } | serde_path_to_error::Segment::Unknown => {}
+        }
+    }
+    let span = spans.nearest(&pointer).unwrap_or(Span::START);
+    let d = Diagnostic::new(headline(path, kind), e.inner().to_string())
+        .at(Some(Located::new(path, span)));
     invalid(path, vec![d])
 }
 
