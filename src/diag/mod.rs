@@ -219,7 +219,8 @@ impl Diagnostic {
         if let Some(hint) = &self.hint {
             let _ = writeln!(out, "hint: {hint}");
         }
-        out
+        // The source line and the values come from files and targets.
+        printable(&out).into_owned()
     }
 
     /// The file this diagnostic points into, if any.

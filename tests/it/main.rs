@@ -2,7 +2,9 @@
 //! ephemeral ports and is bounded in time and count.
 
 mod admin;
+mod hostile;
 mod keys_tokens;
+mod limits;
 mod load;
 mod mock;
 mod run;
