@@ -1,11 +1,13 @@
 //! Serving the emulator on a socket, over HTTP or HTTPS (rustls).
 //!
 //! The server survives abuse within [`ServerLimits`]: a connection that does not send a
-//! complete request head in time (idle, or slowloris) is closed by hyper's header-read
-//! timeout, which also closes idle keep-alive connections; at most `max_connections` are
+//! complete first request in time (idle from the start, or slowloris) is closed, and so is a
+//! keep-alive connection that does not send its next request head in time (hyper's
+//! header-read timeout); at most `max_connections` are
 //! served at once and each one past that gets a short `503 Service Unavailable` with
 //! `Retry-After` and is closed, so the process never runs out of file descriptors and
-//! `/health` keeps answering; request heads up to `max_head_bytes` reach the emulator, so an
+//! `/health` keeps answering (a connection past the limit that asks for `GET /health` gets
+//! `200 ok`); request heads up to `max_head_bytes` reach the emulator, so an
 //! oversized header gets the configured `max_header_bytes` status, not hyper's 431.
 
 use std::net::SocketAddr;
@@ -71,10 +73,17 @@ impl Default for ServerLimits {
 const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\n\
 retry-after: 1\r\ncontent-length: 37\r\nconnection: close\r\n\r\ntoo many connections; retry shortly\r\n";
 
-/// Counts connections; past the limit, answers 503 and closes.
+/// The response to `GET /health` on a connection past the limit.
+const HEALTHY: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: text/plain; charset=utf-8\r\n\
+content-length: 2\r\nconnection: close\r\n\r\nok";
+
+/// Counts connections; past the limit, answers and closes: `GET /health` still gets `200 ok`
+/// (so a health check passes while an attacker holds every slot), anything else `503`.
 #[derive(Debug, Clone)]
 struct LimitAcceptor {
     permits: Arc<Semaphore>,
+    /// Whether the connection will speak TLS; a refused TLS connection is closed unanswered.
+    tls: bool,
 }
 
 impl<S: Send + 'static> Accept<TcpStream, S> for LimitAcceptor {
@@ -82,8 +91,9 @@ impl<S: Send + 'static> Accept<TcpStream, S> for LimitAcceptor {
     type Service = S;
     type Future = Pin<Box<dyn Future<Output = std::io::Result<(Counted, S)>> + Send>>;
 
-    fn accept(&self, mut stream: TcpStream, service: S) -> Self::Future {
+    fn accept(&self, stream: TcpStream, service: S) -> Self::Future {
         let permit = Arc::clone(&self.permits).try_acquire_owned();
+        let tls = self.tls;
         Box::pin(async move {
             match permit {
                 Ok(permit) => Ok((
@@ -94,16 +104,28 @@ impl<S: Send + 'static> Accept<TcpStream, S> for LimitAcceptor {
                     service,
                 )),
                 Err(_) => {
-                    // The answer fits in any socket buffer; a client that does not read it
-                    // is not waited for.
-                    let _ =
-                        tokio::time::timeout(Duration::from_secs(1), stream.write_all(BUSY)).await;
-                    let _ = stream.shutdown().await;
+                    if !tls {
+                        refuse(stream).await;
+                    }
                     Err(std::io::Error::other("too many connections"))
                 }
             }
         })
     }
+}
+
+/// Answers a connection past the limit from its first bytes, within 200 ms, and closes it.
+async fn refuse(mut stream: TcpStream) {
+    use tokio::io::AsyncReadExt as _;
+    let mut head = [0u8; 64];
+    let read = tokio::time::timeout(Duration::from_millis(200), stream.read(&mut head)).await;
+    let answer = match read {
+        Ok(Ok(n)) if head[..n].starts_with(b"GET /health ") => HEALTHY,
+        _ => BUSY,
+    };
+    // The answer fits in any socket buffer; a client that does not read it is not waited for.
+    let _ = tokio::time::timeout(Duration::from_millis(200), stream.write_all(answer)).await;
+    let _ = stream.shutdown().await;
 }
 
 /// A connection that holds one of the limited slots until it is dropped.
@@ -303,6 +325,7 @@ pub async fn start_with_limits(
     let scheme = if rustls.is_some() { "https" } else { "http" };
     let limit = LimitAcceptor {
         permits: Arc::new(Semaphore::new(limits.max_connections.max(1))),
+        tls: rustls.is_some(),
     };
     let task = match rustls {
         Some(rustls) => {
@@ -326,6 +349,7 @@ pub async fn start_with_limits(
                     source,
                 })?
                 .acceptor(limit)
+                .first_request_timeout(limits.header_read_timeout)
                 .handle(handle.clone());
             configure(&mut server, limits);
             tokio::spawn(server.serve(service))

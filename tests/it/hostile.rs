@@ -484,3 +484,178 @@ fn second_signal_exits_at_once() {
         "{stderr}"
     );
 }
+
+// The emulator under abuse: header-read timeout, connection limit, oversized headers and
+// `/health` while many connections are held.
+
+mod emulator {
+    use std::net::SocketAddr;
+    use std::time::{Duration, Instant};
+
+    use jwtprobe::mock::{self, MockClock, MockConfig, MockServer, ServerLimits, TlsMode};
+    use test_case::test_case;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio::net::TcpStream;
+
+    use super::repo;
+
+    async fn start(limits: ServerLimits) -> MockServer {
+        let config = MockConfig::fixture_default(&repo()).expect("the fixture config is valid");
+        mock::start_with_limits(
+            config,
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            TlsMode::Plain,
+            MockClock::system(),
+            limits,
+        )
+        .await
+        .expect("started")
+    }
+
+    /// Reads what the server sends until it closes the connection (bounded by 10 s).
+    async fn read_to_close(stream: &mut TcpStream) -> Vec<u8> {
+        let mut out = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut out));
+        read.await
+            .expect("the server closed the connection in time")
+            .ok();
+        out
+    }
+
+    /// Sends one request on a fresh connection; returns the response head's first line.
+    async fn status_line(addr: SocketAddr, request: &[u8]) -> String {
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        stream.write_all(request).await.expect("sent");
+        let mut buf = vec![0u8; 256];
+        let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf))
+            .await
+            .expect("an answer in time")
+            .expect("read");
+        String::from_utf8_lossy(&buf[..n])
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    // Each case: what a client sends before going quiet.
+    #[test_case(b""; "idle connection")]
+    #[test_case(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: "; "slowloris head")]
+    #[tokio::test(flavor = "multi_thread")]
+    async fn connection_without_a_complete_head_is_closed(sent: &[u8]) {
+        let server = start(ServerLimits {
+            header_read_timeout: Duration::from_millis(300),
+            ..ServerLimits::default()
+        })
+        .await;
+        let mut stream = TcpStream::connect(server.addr).await.expect("connect");
+        stream.write_all(sent).await.expect("sent");
+        let answer = read_to_close(&mut stream).await;
+        // hyper may say `408 Request Timeout` before closing; it must not serve the request.
+        assert!(
+            !String::from_utf8_lossy(&answer).contains(" 200 "),
+            "{answer:?}"
+        );
+        server.shutdown().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn idle_keep_alive_connection_is_closed_after_the_timeout() {
+        let server = start(ServerLimits {
+            header_read_timeout: Duration::from_millis(300),
+            ..ServerLimits::default()
+        })
+        .await;
+        let mut stream = TcpStream::connect(server.addr).await.expect("connect");
+        stream
+            .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .expect("sent");
+        let answer = read_to_close(&mut stream).await;
+        assert!(
+            String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"),
+            "{answer:?}"
+        );
+        server.shutdown().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn connection_past_the_limit_gets_503_and_is_closed() {
+        let server = start(ServerLimits {
+            max_connections: 4,
+            ..ServerLimits::default()
+        })
+        .await;
+        let mut held = Vec::new();
+        for _ in 0..4 {
+            held.push(TcpStream::connect(server.addr).await.expect("connect"));
+        }
+        // The four are accepted in the background; give the acceptor a moment to count them.
+        let mut line = String::new();
+        for _ in 0..50 {
+            line = status_line(server.addr, b"GET /jwt/hub/ HTTP/1.1\r\nHost: x\r\n\r\n").await;
+            if line.contains("503") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(line, "HTTP/1.1 503 Service Unavailable");
+        // A health check still passes while every slot is held.
+        let health = status_line(server.addr, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        assert_eq!(health, "HTTP/1.1 200 OK");
+        drop(held);
+        // Slots free up when the held connections close.
+        let mut again = String::new();
+        for _ in 0..50 {
+            again = status_line(server.addr, b"GET /jwt/hub/ HTTP/1.1\r\nHost: x\r\n\r\n").await;
+            if !again.contains("503") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(again.starts_with("HTTP/1.1 401"), "served again: {again}");
+        server.shutdown().await;
+    }
+
+    // Each case: the size of a bearer token; the fixture's `header_too_large` status is 400.
+    #[test_case(100 * 1024; "100 KB")]
+    #[test_case(1024 * 1024; "1 MB")]
+    #[test_case(3 * 1024 * 1024; "3 MB")]
+    #[tokio::test(flavor = "multi_thread")]
+    async fn oversized_header_gets_the_configured_status_not_431(size: usize) {
+        let server = start(ServerLimits::default()).await;
+        let request = format!(
+            "GET /jwt/hub/ HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\r\n",
+            "a".repeat(size)
+        );
+        let line = status_line(server.addr, request.as_bytes()).await;
+        assert!(line.starts_with("HTTP/1.1 400"), "{line}");
+        server.shutdown().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn health_answers_while_two_thousand_idle_and_slowloris_connections_are_held() {
+        let server = start(ServerLimits::default()).await;
+        let mut held = Vec::new();
+        for i in 0..2_000 {
+            let mut stream = TcpStream::connect(server.addr).await.expect("connect");
+            if i % 2 == 1 {
+                stream
+                    .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+                    .await
+                    .expect("sent");
+            }
+            held.push(stream);
+        }
+        let started = Instant::now();
+        let line = status_line(server.addr, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        // Measured, not asserted (no wall-clock assertions); `--nocapture` shows it.
+        eprintln!(
+            "/health with 2,000 held connections: {:?}",
+            started.elapsed()
+        );
+        assert_eq!(line, "HTTP/1.1 200 OK");
+        drop(held);
+        server.shutdown().await;
+    }
+}
