@@ -31,7 +31,7 @@ use tokio::task::JoinSet;
 
 use super::hlog::{HlogError, HlogWriter, RunFacts};
 use super::pacer::{self, Backlog, Health, PacerReport, Schedule, Shard};
-use super::stats::{Outcome, Percentiles, Recorder, Sample, SeriesKey, Stats};
+use super::stats::{ErrorClass, Outcome, Percentiles, Recorder, Sample, SeriesKey, Stats};
 
 /// What one virtual user sends; implemented by the HTTP transport and by test fakes.
 pub trait Transport: Send + Sync + 'static {
@@ -247,6 +247,7 @@ pub async fn run<T: Transport>(
                         in_flight.fetch_add(1, Ordering::Relaxed);
                         let sent = transport.send(&mut user, &recorder).await;
                         in_flight.fetch_sub(1, Ordering::Relaxed);
+                        note_error(&recorder, &sent);
                         if measured {
                             recorder.record(&sample(intended, &sent));
                         }
@@ -298,6 +299,7 @@ pub async fn run<T: Transport>(
                         in_flight.fetch_add(1, Ordering::Relaxed);
                         let sent = transport.send(&mut user, &recorder).await;
                         in_flight.fetch_sub(1, Ordering::Relaxed);
+                        note_error(&recorder, &sent);
                         if measured {
                             recorder.record(&sample(sent.started, &sent));
                         }
@@ -440,6 +442,29 @@ pub async fn run<T: Transport>(
 /// A deadline that is never reached (about 30 years on).
 fn far_future() -> Instant {
     Instant::now() + Duration::from_secs(30 * 365 * 24 * 3600)
+}
+
+/// Keeps a first message for the class of a failed request, when the transport kept none.
+fn note_error(recorder: &Recorder, sent: &Sent) {
+    match sent.outcome {
+        Outcome::Response {
+            status,
+            error: Some(class),
+        } => recorder.note_error(class, || match class {
+            ErrorClass::AuthReject => format!("status {status}, a reject status of the profile"),
+            _ => format!("status {status}: a check of the step failed"),
+        }),
+        Outcome::Failed(class) => recorder.note_error(class, || {
+            match class {
+                ErrorClass::Connect => "the connection could not be made",
+                ErrorClass::Tls => "the TLS handshake failed",
+                ErrorClass::Timeout => "no answer within the request timeout",
+                _ => "the response could not be read or the request could not be built",
+            }
+            .to_owned()
+        }),
+        Outcome::Response { error: None, .. } => {}
+    }
 }
 
 fn sample(intended: Instant, sent: &Sent) -> Sample {

@@ -694,7 +694,11 @@ impl Transport for HttpTransport {
                     elapsed: exchange.elapsed,
                 },
             ),
-            Err(e) => Outcome::Failed(ErrorClass::from_client(e.class())),
+            Err(e) => {
+                let class = ErrorClass::from_client(e.class());
+                recorder.note_error(class, || runner::error_text(&e));
+                Outcome::Failed(class)
+            }
         };
         Sent {
             series,

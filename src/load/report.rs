@@ -163,6 +163,11 @@ pub fn summary_table(s: &Summary<'_>) -> String {
             .map(|(c, n)| format!("{c} ×{n}"))
             .collect();
         let _ = writeln!(out, "errors: {}", errors.join(", "));
+        // The first message of each class: what went wrong. See: issue #13.
+        for (class, message) in &s.stats.first_errors {
+            let first = message.lines().next().unwrap_or_default();
+            let _ = writeln!(out, "  first {class}: {}", crate::diag::printable(first));
+        }
     }
     if let Some(mint) = s.stats.mint.as_ref().filter(|h| !h.is_empty()) {
         let p = Percentiles::of(mint);
@@ -247,7 +252,8 @@ fn series_json(
 /// `error_rate`, `rps`, `latency_us` (from the intended send), `service_us` (from the actual
 /// send), `lateness_us`, each with `count`, `min`, `mean`, `p50`, `p90`, `p99`, `p99_9`,
 /// `p99_99`, `max`; `statuses` and `error_classes` counts); `mint_us` or null; `thresholds[]`
-/// (`threshold`, `passed`, `actual`, `actual_text`).
+/// (`threshold`, `passed`, `actual`, `actual_text`); `first_errors` (the first message of
+/// each error class, by class).
 pub fn to_json(s: &Summary<'_>) -> serde_json::Value {
     let all = s.stats.overall();
     let steps: Vec<SeriesJson> = s
@@ -271,6 +277,7 @@ pub fn to_json(s: &Summary<'_>) -> serde_json::Value {
         "overall": series_json(s, &all, None),
         "steps": steps,
         "mint_us": s.stats.mint.as_ref().map(Percentiles::of),
+        "first_errors": s.stats.first_errors,
         "thresholds": s.verdicts,
     })
 }

@@ -315,6 +315,8 @@ fn load_with_every_request_failing_and_no_threshold_is_not_green() {
     let (got, stderr) = outcome(jwtprobe().args(args));
     assert_eq!(got, 5, "{stderr}");
     assert!(stderr.contains("error_rate <= 10%"), "{stderr}");
+    // The summary says what went wrong, not only how often.
+    assert!(stderr.contains("  first other: "), "{stderr}");
     let (off, stderr) = outcome(jwtprobe().args(args).args(["--error-budget", "100%"]));
     assert_eq!(off, 0, "the budget can be turned off: {stderr}");
 }
