@@ -9,6 +9,8 @@ pub mod check;
 pub mod cli;
 pub mod client;
 pub mod diag;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod keys;
 pub mod load;
 pub mod mock;

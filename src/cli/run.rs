@@ -278,7 +278,7 @@ async fn run_plan(
             signal = &mut signalled => {
                 interrupted = true;
                 let finished = std::mem::take(&mut console.steps);
-                let stopped = interrupted_scenario(&planned, finished, console.started, signal);
+                let stopped = interrupted_scenario(planned, finished, console.started, signal);
                 eprint!("{}", console.reporter.scenario(&stopped));
                 scenarios.push(stopped);
                 eprintln!(

@@ -55,35 +55,68 @@ pub fn read_with<P: AsRef<Utf8Path>>(
         errors: Vec::new(),
         suites: HashMap::new(),
         files: 0,
+        given: None,
     };
     let mut files = Vec::new();
     for path in paths {
         reader.collect(path.as_ref(), &mut files);
     }
-    let mut scenarios = Vec::new();
-    for (path, kind) in files {
-        match kind {
-            FileKind::Suite => {
-                reader.suite(&path);
-            }
-            FileKind::Scenario => {
-                if let Some(planned) = reader.scenario(&path) {
-                    scenarios.push(planned);
+    reader.finish(files)
+}
+
+/// Reads one scenario from `text` as if it were the file `path` (its suite, if it names one or
+/// has a `suite.yaml` beside it, is read from disk). For tests and fuzzing: every check of
+/// [`read`] applies, nothing of `path` itself is read.
+pub fn read_text(
+    path: &Utf8Path,
+    text: &str,
+    options: &ReadOptions,
+) -> Result<Plan, ScenarioReadErrors> {
+    let reader = Reader {
+        options,
+        sources: Sources::default(),
+        errors: Vec::new(),
+        suites: HashMap::new(),
+        files: 0,
+        given: Some((path.to_owned(), text.to_owned())),
+    };
+    let kind = if is_suite(path) {
+        FileKind::Suite
+    } else {
+        FileKind::Scenario
+    };
+    reader.finish(vec![(path.to_owned(), kind)])
+}
+
+impl Reader<'_> {
+    /// Reads every collected file; the plan or every error.
+    fn finish(mut self, files: Vec<(Utf8PathBuf, FileKind)>) -> Result<Plan, ScenarioReadErrors> {
+        let reader = &mut self;
+        let mut scenarios = Vec::new();
+        for (path, kind) in files {
+            match kind {
+                FileKind::Suite => {
+                    reader.suite(&path);
+                }
+                FileKind::Scenario => {
+                    if let Some(planned) = reader.scenario(&path) {
+                        scenarios.push(planned);
+                    }
                 }
             }
         }
-    }
-    if reader.errors.is_empty() {
-        Ok(Plan {
-            scenarios,
-            files: reader.files,
-            sources: reader.sources,
-        })
-    } else {
-        Err(ScenarioReadErrors {
-            errors: reader.errors,
-            sources: reader.sources,
-        })
+        if self.errors.is_empty() {
+            Ok(Plan {
+                scenarios,
+                files: self.files,
+                sources: self.sources,
+            })
+        } else {
+            Err(ScenarioReadErrors {
+                errors: self.errors,
+                sources: self.sources,
+            })
+        }
     }
 }
 
@@ -94,6 +127,8 @@ struct Reader<'a> {
     /// Suites read so far; `None` when the suite is invalid (its errors are already recorded).
     suites: HashMap<Utf8PathBuf, Option<Arc<Suite>>>,
     files: usize,
+    /// A file's text given instead of read ([`read_text`]).
+    given: Option<(Utf8PathBuf, String)>,
 }
 
 fn is_yaml(path: &Utf8Path) -> bool {
@@ -189,7 +224,12 @@ impl Reader<'_> {
         kind: FileKind,
     ) -> Result<(Value, SpanMap), ScenarioReadError> {
         let headline = headline(path, kind);
-        let text = match source::read_text(path, source::MAX_SOURCE_BYTES) {
+        let given = match &self.given {
+            Some((p, text)) if p == path => Some(text.clone()),
+            _ => None,
+        };
+        let read = given.map_or_else(|| source::read_text(path, source::MAX_SOURCE_BYTES), Ok);
+        let text = match read {
             Ok(text) => text,
             Err(SourceError::Io { source, .. }) => {
                 return Err(ScenarioReadError::Read {

@@ -194,3 +194,42 @@ fn a_located_error_never_prints_raw_terminal_controls_from_the_file() {
     assert_eq!(code, 2, "{stderr}");
     assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
 }
+
+/// A fuzz target's library entry point.
+type FuzzTarget = fn(&[u8]);
+
+/// The fuzz targets of `fuzz/` and the library entry point each one calls.
+const FUZZ_TARGETS: [(&str, FuzzTarget); 5] = [
+    ("scenario", jwtprobe::fuzzing::scenario),
+    ("verify", jwtprobe::fuzzing::verify),
+    ("pick", jwtprobe::fuzzing::pick),
+    ("lean_response", jwtprobe::fuzzing::lean_response),
+    ("mock_request", jwtprobe::fuzzing::mock_request),
+];
+
+/// Every file of the fuzz corpus and every crash found so far (`fuzz/regressions/TARGET/`)
+/// goes through its target on the stable toolchain: the fuzzers' findings stay fixed without
+/// `cargo fuzz` in CI.
+#[test]
+fn fuzz_corpus_and_regressions_replay_through_every_target() {
+    let mut replayed = 0;
+    for (target, run) in FUZZ_TARGETS {
+        for folder in ["fuzz/corpus", "fuzz/regressions"] {
+            let dir = repo().join(folder).join(target);
+            let Ok(entries) = fs_err::read_dir(&dir) else {
+                continue;
+            };
+            let mut files: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+            files.sort();
+            for file in files {
+                let bytes = fs_err::read(&file).unwrap();
+                run(&bytes);
+                replayed += 1;
+            }
+        }
+    }
+    assert!(
+        replayed >= 25,
+        "the corpus should be there, found {replayed} files"
+    );
+}
