@@ -36,7 +36,8 @@ use crate::scenario::{self, LoadBlock, Spanned};
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Exit codes: 0 passed, 1 bad command line, 2 invalid scenario or threshold, \
-3 runtime error (target unreachable, report unwritable), 5 a threshold was breached."
+3 runtime error (target unreachable, report unwritable), 5 a threshold (or the error budget) \
+was breached, 130 stopped by SIGINT or SIGTERM (reports written, marked interrupted)."
 )]
 pub struct Args {
     /// Scenario files or folders; each virtual user loops over one scenario's steps.
@@ -643,7 +644,11 @@ fn finish(
         cancelled: result.cancelled,
         verdicts: &verdicts,
     };
-    eprint!("{}", report::summary_table(&summary));
+    // Step names come from scenario files.
+    eprint!(
+        "{}",
+        crate::diag::printable(&report::summary_table(&summary))
+    );
     if result.cancelled > 0 {
         eprintln!(
             "note: {} requests were cancelled at the end (still in flight or queued {} after the schedule ended)",

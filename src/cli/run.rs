@@ -21,7 +21,8 @@ use crate::scenario;
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Exit codes: 0 all passed, 1 bad command line, 2 invalid scenario, \
-3 runtime error (key unreadable, target unreachable, report unwritable), 4 a check failed."
+3 runtime error (key unreadable, target unreachable, report unwritable), 4 a check failed, \
+130 stopped by SIGINT or SIGTERM (reports written for what ran, marked interrupted)."
 )]
 pub struct Args {
     /// Scenario files or folders (a folder's `suite.yaml` applies to its scenarios).

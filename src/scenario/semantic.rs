@@ -129,6 +129,20 @@ pub(crate) fn check_scenario(scenario: &mut Scenario, cx: &Context<'_>) -> Vec<D
                 )),
             );
         }
+        if step
+            .request
+            .timeout
+            .is_some_and(|t| t > MAX_REQUEST_TIMEOUT)
+        {
+            sink.push(
+                &format!("{base}/request/timeout"),
+                format!(
+                    "expected at most {}",
+                    humantime::format_duration(MAX_REQUEST_TIMEOUT)
+                ),
+                None,
+            );
+        }
         if let Some(token) = &step.token {
             check_token(
                 &mut sink,
@@ -201,6 +215,9 @@ fn fill_load(load: &mut super::LoadBlock, spans: &SpanMap, file: &Utf8Path, base
             .map(|s| Located::new(file, s));
     }
 }
+
+/// The longest timeout a request may be given (1 hour).
+pub(crate) const MAX_REQUEST_TIMEOUT: Duration = Duration::from_secs(3600);
 
 impl super::LoadBlock {
     /// The highest request rate accepted, per second (one process; shard beyond it).
