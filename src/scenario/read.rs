@@ -451,8 +451,14 @@ fn deserialize_error(
         }
     }
     let span = spans.nearest(&pointer).unwrap_or(Span::START);
-    let d = Diagnostic::new(headline(path, kind), e.inner().to_string())
-        .at(Some(Located::new(path, span)));
+    let text = e.inner().to_string();
+    // serde's words for an untagged enum say nothing to a user; the value is what is wrong.
+    let label = if text.contains("did not match any variant") {
+        "this value does not fit here: out of range, or not of an accepted kind".to_owned()
+    } else {
+        text
+    };
+    let d = Diagnostic::new(headline(path, kind), label).at(Some(Located::new(path, span)));
     invalid(path, vec![d])
 }
 

@@ -67,7 +67,7 @@ fn alias_bomb(copies: usize, size: usize) -> String {
 // Each case: the scenario text, the message expected, the `line:col` (or a part of it).
 #[test_case(block_nesting(10_000), "nests deeper than 64 levels", ":3:"; "block nesting of ten thousand levels")]
 #[test_case(alias_bomb(2_000, 1024 * 1024), "expands to more than 16 MiB", ":"; "two thousand aliases of a megabyte")]
-#[test_case(format!("name: s\nsteps:\n  - name: open\n    expect:\n      status: 99999999999999999999999999999999\n"), "untagged enum", ":5:15"; "status number past any integer")]
+#[test_case(format!("name: s\nsteps:\n  - name: open\n    expect:\n      status: 99999999999999999999999999999999\n"), "this value does not fit here", ":5:15"; "status number past any integer")]
 #[test_case(format!("name: t\nsteps:\n  - name: open\n    request: {{ path: /x, timeout: 99999999999999999d }}\n"), "too large", ":4:"; "timeout past any duration")]
 #[test_case(format!("name: l\nload: {{ users: 100000000 }}\n{STEP}"), "expected between 1 and 100000 users", ":2:"; "a hundred million users")]
 #[test_case(format!("name: l\nload: {{ rate: 1e12 }}\n{STEP}"), "at most 1000000 per second", ":2:"; "rate of a trillion")]
