@@ -1,6 +1,7 @@
 //! Malformed and hostile input files: each case of issue #13's list, re-run through the
-//! command line, is a clean exit with a located message in bounded time (every command runs
-//! under a timeout; a hang fails the test instead of stalling the suite).
+//! command line, is a clean exit with a located message in bounded time and memory (every
+//! command runs under a timeout and, on Unix, a 1 GiB address-space limit; a hang or a
+//! runaway allocation fails the test instead of stalling the suite).
 
 use std::time::Duration;
 
@@ -15,8 +16,26 @@ fn repo() -> Utf8PathBuf {
     Utf8PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The most address space a command may use (1 GiB, set with `ulimit -v`): the cases that
+/// took gigabytes before (aliases, user counts) must fail cleanly well inside it.
+#[cfg(unix)]
+const ADDRESS_SPACE_KIB: u32 = 1024 * 1024;
+
+/// `jwtprobe` under the time bound and, on Unix, the address-space bound.
 fn jwtprobe() -> Command {
-    let mut cmd = Command::cargo_bin("jwtprobe").unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("jwtprobe");
+    #[cfg(unix)]
+    let mut cmd = {
+        let mut cmd = Command::new("bash");
+        cmd.arg("-c")
+            .arg(format!(
+                "ulimit -v {ADDRESS_SPACE_KIB} && exec \"$0\" \"$@\""
+            ))
+            .arg(bin);
+        cmd
+    };
+    #[cfg(not(unix))]
+    let mut cmd = Command::new(bin);
     cmd.timeout(BOUND).env("NO_COLOR", "1");
     cmd
 }
