@@ -365,7 +365,10 @@ pub(super) fn parse_thresholds(
 
 /// Renders a threshold error: at its place in the YAML file when it came from one, else
 /// against the expression itself.
-fn render_threshold_error(e: &threshold::ThresholdError, text: &Spanned<String>) -> String {
+pub(super) fn render_threshold_error(
+    e: &threshold::ThresholdError,
+    text: &Spanned<String>,
+) -> String {
     let message = format!("invalid threshold `{}`", e.text);
     let diagnostic = Diagnostic::new(message, e.message.clone()).with_hint_opt(e.hint.clone());
     if let Some(at) = &text.at

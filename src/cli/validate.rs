@@ -47,7 +47,36 @@ pub fn run(args: Args) -> CmdResult {
                     }
                 }
             }
-            super::load::parse_thresholds(&texts)?;
+            let parsed = super::load::parse_thresholds(&texts)?;
+            // A threshold on a step must name one (`step` or `scenario/step`), as `load` checks.
+            let names: Vec<&str> = plan
+                .scenarios
+                .iter()
+                .flat_map(|p| p.scenario.steps.iter().map(|s| s.name.as_str()))
+                .collect();
+            let mut rendered = String::new();
+            for (t, at) in &parsed {
+                let known = t.step.as_deref().is_none_or(|step| {
+                    names
+                        .iter()
+                        .any(|n| step == *n || step.ends_with(&format!("/{n}")))
+                });
+                if !known && let Err(e) = t.validate(&names) {
+                    rendered.push_str(&super::load::render_threshold_error(
+                        &e,
+                        &crate::scenario::Spanned {
+                            value: e.text.clone(),
+                            at: at.clone(),
+                        },
+                    ));
+                }
+            }
+            if !rendered.is_empty() {
+                return Err(CliError::invalid(anyhow::anyhow!(
+                    "a load threshold names an unknown step"
+                ))
+                .with_rendered(rendered));
+            }
             let n = plan.scenarios.len();
             let m = plan.files;
             eprintln!(

@@ -175,6 +175,7 @@ fn device_as_a_key_file_is_refused_without_reading_it() {
 // Each case: a threshold that `load` refuses; `validate` must refuse it too, at its place.
 #[test_case("p1000 < 1ms"; "unknown percentile")]
 #[test_case("p99 <"; "no value")]
+#[test_case("opne.p99 < 10ms"; "unknown step")]
 fn threshold_that_load_refuses_is_refused_by_validate(threshold: &str) {
     let scenario = format!("name: l\nload:\n  rate: 10\n  thresholds: [\"{threshold}\"]\n{STEP}");
     let (_dir, root) = dir_with(scenario.as_bytes());
