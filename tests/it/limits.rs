@@ -88,7 +88,7 @@ fn alias_bomb(copies: usize, size: usize) -> String {
 #[test_case(alias_bomb(2_000, 1024 * 1024), "expands to more than 16 MiB", ":"; "two thousand aliases of a megabyte")]
 #[test_case(format!("name: s\nsteps:\n  - name: open\n    expect:\n      status: 99999999999999999999999999999999\n"), "this value does not fit here", ":5:15"; "status number past any integer")]
 #[test_case(format!("name: t\nsteps:\n  - name: open\n    request: {{ path: /x, timeout: 99999999999999999d }}\n"), "too large", ":4:"; "timeout past any duration")]
-#[test_case(format!("name: l\nload: {{ users: 100000000 }}\n{STEP}"), "expected between 1 and 100000 users", ":2:"; "a hundred million users")]
+#[test_case(format!("name: l\nload: {{ users: 100000000 }}\n{STEP}"), "expected between 1 and 10000 users", ":2:"; "a hundred million users")]
 #[test_case(format!("name: l\nload: {{ rate: 1e12 }}\n{STEP}"), "at most 1000000 per second", ":2:"; "rate of a trillion")]
 #[test_case(format!("name: l\nload: {{ rate: 0 }}\n{STEP}"), "expected a rate above 0", ":2:"; "rate zero")]
 #[test_case(format!("name: l\nload: {{ users: 0 }}\n{STEP}"), "expected between 1 and", ":2:"; "users zero")]
@@ -192,7 +192,7 @@ fn threshold_that_load_refuses_is_refused_by_validate(threshold: &str) {
 }
 
 // Each case: flags beyond the limits `validate` applies to `load:` blocks.
-#[test_case(&["--users", "100000000"], "`--users` must be between 1 and 100000"; "users")]
+#[test_case(&["--users", "100000000"], "`--users` must be between 1 and 10000"; "users")]
 #[test_case(&["--rate", "1e12"], "`--rate` must be above 0"; "rate")]
 #[test_case(&["--rate", "10", "--warmup", "100d"], "`--warmup` must be at most 1h"; "warmup")]
 #[test_case(&["--rate", "10", "--duration", "30d"], "`--duration` must be above 0 and at most 7days"; "duration")]
