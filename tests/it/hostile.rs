@@ -1,6 +1,7 @@
 //! Hostile targets: a scripted server per misbehaviour, driven through `run` and `load`, and
 //! the stop signals. Each case asserts the exit code, that the reports were written, a clear
-//! message, and bounded time (every command runs under a timeout, so a hang fails the test).
+//! message, bounded time (every command runs under a timeout, so a hang fails the test) and
+//! bounded memory (a 2 GiB address-space limit on Unix).
 //! The cases are issue #13's list.
 
 use std::io::{Read as _, Write as _};
@@ -160,9 +161,29 @@ fn serve(how: Misbehaviour) -> String {
     format!("http://{addr}")
 }
 
+/// The most address space a command may use (2 GiB, set with `ulimit -v`; glibc keeps two
+/// malloc arenas so that the bound does not depend on the number of cores).
+#[cfg(unix)]
+const ADDRESS_SPACE_KIB: u32 = 2 * 1024 * 1024;
+
+/// `jwtprobe` under the time bound and, on Unix, the address-space bound.
 fn jwtprobe() -> Command {
-    let mut cmd = Command::cargo_bin("jwtprobe").unwrap();
-    cmd.timeout(BOUND).env("NO_COLOR", "1");
+    let bin = assert_cmd::cargo::cargo_bin("jwtprobe");
+    #[cfg(unix)]
+    let mut cmd = {
+        let mut cmd = Command::new("bash");
+        cmd.arg("-c")
+            .arg(format!(
+                "ulimit -v {ADDRESS_SPACE_KIB} && exec \"$0\" \"$@\""
+            ))
+            .arg(bin);
+        cmd
+    };
+    #[cfg(not(unix))]
+    let mut cmd = Command::new(bin);
+    cmd.timeout(BOUND)
+        .env("NO_COLOR", "1")
+        .env("MALLOC_ARENA_MAX", "2");
     cmd
 }
 
