@@ -51,7 +51,10 @@ pub struct ServerLimits {
     /// starts waiting for one (so an idle keep-alive connection is closed after it too).
     /// Default 10 s.
     pub header_read_timeout: Duration,
-    /// The most connections served at once; one more gets `503` and is closed. Default 4096.
+    /// The most connections served at once; one more gets `503` (or, for `GET /health`,
+    /// `200 ok`) and is closed. Default: half the process's open-file limit (the other half
+    /// is for the load generator when the emulator runs inside `jwtprobe load`), between 256
+    /// and 16,384; 4,096 where the limit cannot be read.
     pub max_connections: usize,
     /// The largest request head read (request line and headers). Up to it the emulator
     /// answers an oversized header with the configured status; past it hyper answers 431.
@@ -63,10 +66,17 @@ impl Default for ServerLimits {
     fn default() -> Self {
         Self {
             header_read_timeout: Duration::from_secs(10),
-            max_connections: 4096,
+            max_connections: open_file_limit().map_or(4096, |n| (n / 2).clamp(256, 16_384)),
             max_head_bytes: 4 * 1024 * 1024,
         }
     }
+}
+
+/// The soft limit on open files of this process, from `/proc/self/limits` (Linux only).
+fn open_file_limit() -> Option<usize> {
+    let limits = fs_err::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
 }
 
 /// The response to a connection past [`ServerLimits::max_connections`].
@@ -367,4 +377,20 @@ pub async fn start_with_limits(
         handle,
         task,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn default_connection_limit_follows_the_open_file_limit() {
+        let limit = open_file_limit().expect("Linux has /proc/self/limits");
+        assert!(limit > 0);
+        assert_eq!(
+            ServerLimits::default().max_connections,
+            (limit / 2).clamp(256, 16_384)
+        );
+    }
 }
