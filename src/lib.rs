@@ -10,6 +10,8 @@ pub mod cli;
 pub mod client;
 pub mod diag;
 pub mod embedded;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod keys;
 pub mod load;
 pub mod mock;

@@ -2,7 +2,9 @@
 //!
 //! Settings resolve as: command line, then the scenario's (or its suite's) `load:` block,
 //! then defaults. The scenarios are prepared once through `runner::prepare`; the
-//! [`crate::load`] engine drives them; reports are written even when Ctrl-C stops the run.
+//! [`crate::load`] engine drives them; reports are written even when SIGINT (Ctrl-C) or
+//! SIGTERM stops the run (see [`super::cancel`]), marked interrupted, and the exit code is then
+//! 130.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal as _;
@@ -38,7 +40,8 @@ use crate::scenario::{self, LoadBlock, Spanned};
   jwtprobe load scenarios/load/bearer.yaml --rate 100 --duration 2s --shard 1/2 --hdr-log shard-1.hlog
 
 Exit codes: 0 passed, 1 bad command line, 2 invalid scenario or threshold, \
-3 runtime error (target unreachable, report unwritable), 5 a threshold was breached.")]
+3 runtime error (target unreachable, report unwritable), 5 a threshold (or the error budget) \
+was breached, 130 stopped by SIGINT or SIGTERM (reports written, marked interrupted).")]
 pub struct Args {
     /// Scenario files or folders; each virtual user loops over one scenario's steps.
     #[arg(required = true, value_name = "PATH")]
@@ -80,6 +83,11 @@ pub struct Args {
     /// repeatable, added to the scenario's.
     #[arg(long = "threshold", value_name = "EXPR")]
     pub thresholds: Vec<String>,
+    /// The share of requests that may fail (a check failed, or no answer) when no
+    /// `error_rate` threshold is given: beyond it the run fails like a breached threshold
+    /// (exit 5), so a run that is all errors is never green. `100%` turns it off.
+    #[arg(long, value_name = "PERCENT", default_value = "10%")]
+    pub error_budget: String,
     /// Take shard `i` of `n` (0-based) of the rate, users and requests.
     #[arg(long, value_name = "I/N", value_parser = Shard::parse)]
     pub shard: Option<Shard>,
@@ -195,7 +203,20 @@ pub fn run(args: Args) -> CmdResult {
         value: t.clone(),
         at: None,
     }));
-    let parsed = parse_thresholds(&texts)?;
+    let mut parsed = parse_thresholds(&texts)?;
+    let has_error_rate = parsed
+        .iter()
+        .any(|(t, _)| t.step.is_none() && t.metric == threshold::Metric::ErrorRate);
+    if !has_error_rate && args.error_budget.trim() != "100%" {
+        let budget = threshold::parse(&format!("error_rate <= {}", args.error_budget.trim()))
+            .map_err(|e| {
+                CliError::usage(anyhow::anyhow!(
+                    "`--error-budget` expects a share like `10%` or `0.5%`: {}",
+                    e.message
+                ))
+            })?;
+        parsed.push((budget, None));
+    }
     let runtime = super::runtime()?;
     runtime.block_on(run_load(args, block, plan, model, parsed, vars))
 }
@@ -217,8 +238,59 @@ fn stage_of(stage: &scenario::Stage, previous: f64) -> Result<Stage, CliError> {
     }
 }
 
+/// Refuses flags beyond the limits that `validate` applies to `load:` blocks.
+fn check_flag_limits(args: &Args) -> Result<(), CliError> {
+    let fail = |text: String| Err(CliError::usage(anyhow::anyhow!(text)));
+    if let Some(rate) = args.rate
+        && !(rate.is_finite() && rate > 0.0 && rate <= LoadBlock::MAX_RATE)
+    {
+        return fail(format!(
+            "`--rate` must be above 0 and at most {} per second",
+            LoadBlock::MAX_RATE
+        ));
+    }
+    if let Some(users) = args.users
+        && !(1..=LoadBlock::MAX_USERS).contains(&users)
+    {
+        return fail(format!(
+            "`--users` must be between 1 and {}",
+            LoadBlock::MAX_USERS
+        ));
+    }
+    if args.requests == Some(0) {
+        return fail("`--requests` must be at least 1".to_owned());
+    }
+    if let Some(d) = args.duration
+        && (d.is_zero() || d > LoadBlock::MAX_DURATION)
+    {
+        return fail(format!(
+            "`--duration` must be above 0 and at most {}",
+            humantime::format_duration(LoadBlock::MAX_DURATION)
+        ));
+    }
+    for (flag, value) in [("--warmup", args.warmup), ("--think", args.think)] {
+        if value.is_some_and(|d| d > LoadBlock::MAX_WARMUP) {
+            return fail(format!(
+                "`{flag}` must be at most {}",
+                humantime::format_duration(LoadBlock::MAX_WARMUP)
+            ));
+        }
+    }
+    if args
+        .token_pool
+        .is_some_and(|n| n == 0 || n > LoadBlock::MAX_POOL)
+    {
+        return fail(format!(
+            "`--token-pool` must be between 1 and {}",
+            LoadBlock::MAX_POOL
+        ));
+    }
+    Ok(())
+}
+
 /// Resolves the load model from the command line and the `load:` block.
 fn resolve_model(args: &Args, block: &LoadBlock) -> Result<Model, CliError> {
+    check_flag_limits(args)?;
     let shard = args.shard.unwrap_or_default();
     let duration = args.duration.or(block.duration);
     let requests = args.requests.or(block.requests);
@@ -297,8 +369,9 @@ fn resolve_model(args: &Args, block: &LoadBlock) -> Result<Model, CliError> {
     })
 }
 
-/// Parses every threshold; all errors are rendered with a caret at the bad part.
-fn parse_thresholds(
+/// Parses every threshold; all errors are rendered with a caret at the bad part. `validate`
+/// uses it too, so that both refuse the same thresholds.
+pub(super) fn parse_thresholds(
     texts: &[Spanned<String>],
 ) -> Result<Vec<(Threshold, Option<Located>)>, CliError> {
     let mut out = Vec::new();
@@ -325,7 +398,10 @@ fn parse_thresholds(
 
 /// Renders a threshold error: at its place in the YAML file when it came from one, else
 /// against the expression itself.
-fn render_threshold_error(e: &threshold::ThresholdError, text: &Spanned<String>) -> String {
+pub(super) fn render_threshold_error(
+    e: &threshold::ThresholdError,
+    text: &Spanned<String>,
+) -> String {
     let message = format!("invalid threshold `{}`", e.text);
     let diagnostic = Diagnostic::new(message, e.message.clone()).with_hint_opt(e.hint.clone());
     if let Some(at) = &text.at
@@ -367,6 +443,7 @@ async fn run_load(
     thresholds: Vec<(Threshold, Option<Located>)>,
     vars: BTreeMap<String, String>,
 ) -> CmdResult {
+    let cancel = super::cancel::Cancel::install();
     let resolved = target::start_for_plan(&plan, &args.target).await?;
     let targets = &resolved.targets;
     let emulator = targets.is_emulator();
@@ -533,8 +610,9 @@ async fn run_load(
         progress_bar()
     };
     let quiet = args.quiet;
-    let stop = async {
-        let _ = tokio::signal::ctrl_c().await;
+    let stop = cancel.signalled();
+    let stop = async move {
+        stop.await;
     };
     let result = engine::run(
         std::sync::Arc::new(transport),
@@ -685,15 +763,26 @@ fn finish(
         schedule_kept: result.schedule.is_ok(),
         schedule_notes: result.schedule.clone().err().into_iter().collect(),
         interrupted: result.interrupted,
+        cancelled: result.cancelled,
         verdicts: &verdicts,
         timeline,
     };
     print_summary(&summary, args.quiet);
+    if result.cancelled > 0 {
+        eprintln!(
+            "note: {} requests were cancelled at the end (still in flight or queued {} after the schedule ended)",
+            result.cancelled,
+            humantime::format_duration(engine::END_GRACE)
+        );
+    }
     let mut exit = if summary.breached() {
         Exit::ThresholdBreached
     } else {
         Exit::Success
     };
+    if result.interrupted {
+        exit = exit.worst(Exit::Interrupted);
+    }
     let mut first_error: Option<CliError> = None;
     let mut fail = |e: anyhow::Error| {
         eprintln!("error: {e:#}");

@@ -155,6 +155,7 @@ pub fn summary_of<'a>(merged: &'a LogContents, verdicts: &'a [Verdict]) -> Summa
         max_backlog: None,
         schedule_kept: merged.schedule_kept.unwrap_or(true),
         schedule_notes: merged.schedule_notes.clone(),
+        cancelled: 0,
         interrupted: merged.interrupted,
         verdicts,
         timeline: Some(&merged.timeline),

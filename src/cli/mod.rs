@@ -14,6 +14,7 @@ use clap::{Parser, Subcommand};
 use crate::report::color::{ColorChoice, Palette};
 
 pub mod bench;
+pub mod cancel;
 pub mod completions;
 pub mod init;
 pub mod keys;
@@ -43,6 +44,8 @@ pub enum Exit {
     CheckFailed = 4,
     /// A load threshold was breached.
     ThresholdBreached = 5,
+    /// `run` or `load` was stopped by SIGINT or SIGTERM; the reports cover what ran.
+    Interrupted = 130,
 }
 
 impl Exit {
@@ -55,8 +58,9 @@ impl Exit {
                 Exit::ThresholdBreached => 1,
                 Exit::CheckFailed => 2,
                 Exit::Runtime => 3,
-                Exit::Invalid => 4,
-                Exit::Usage => 5,
+                Exit::Interrupted => 4,
+                Exit::Invalid => 5,
+                Exit::Usage => 6,
             }
         }
         if rank(other) > rank(self) {

@@ -26,7 +26,8 @@ use crate::scenario;
   jwtprobe run scenarios/qlik --tag smoke --json - --quiet
 
 Exit codes: 0 all passed, 1 bad command line, 2 invalid scenario, \
-3 runtime error (key unreadable, target unreachable, report unwritable), 4 a check failed.")]
+3 runtime error (key unreadable, target unreachable, report unwritable), 4 a check failed, \
+130 stopped by SIGINT or SIGTERM (reports written for what ran, marked interrupted).")]
 pub struct Args {
     /// Scenario files or folders (a folder's `suite.yaml` applies to its scenarios).
     #[arg(required = true, value_name = "PATH")]
@@ -102,11 +103,65 @@ pub fn parse_var(text: &str) -> Result<(String, String), String> {
 /// Prints each scenario as it finishes.
 struct Console {
     reporter: ConsoleReporter,
+    /// The steps of the scenario running now, kept so that an interrupted scenario is
+    /// reported with what it did.
+    steps: Vec<runner::StepResult>,
+    /// When the scenario running now started.
+    started: Instant,
 }
 
 impl EventSink for Console {
+    fn scenario_started(&mut self, _scenario: &runner::PlannedScenario) {
+        self.steps.clear();
+        self.started = Instant::now();
+    }
+    fn step_finished(&mut self, _scenario: &runner::PlannedScenario, step: &runner::StepResult) {
+        self.steps.push(step.clone());
+    }
     fn scenario_finished(&mut self, result: &runner::ScenarioResult) {
+        self.steps.clear();
         eprint!("{}", self.reporter.scenario(result));
+    }
+}
+
+/// The result of a scenario stopped by `signal`: the steps that finished, an error for the
+/// step in flight and the rest skipped.
+fn interrupted_scenario(
+    planned: &runner::PlannedScenario,
+    finished: Vec<runner::StepResult>,
+    started: Instant,
+    signal: &str,
+) -> runner::ScenarioResult {
+    let scenario = &planned.scenario;
+    let mut steps = finished;
+    for (i, step) in scenario.steps.iter().enumerate().skip(steps.len()) {
+        let status = if i == steps.len() {
+            StepStatus::Error {
+                message: format!("interrupted by {signal} while this step was running"),
+                class: Some("interrupted".to_owned()),
+            }
+        } else {
+            StepStatus::Skipped {
+                reason: format!("the run was interrupted by {signal}"),
+            }
+        };
+        steps.push(runner::StepResult {
+            name: step.name.clone(),
+            status,
+            request: None,
+            response: None,
+            timings: None,
+            duration: Duration::ZERO,
+        });
+    }
+    runner::ScenarioResult {
+        name: scenario.name.clone(),
+        path: scenario.path.clone(),
+        tags: scenario.tags.clone(),
+        steps,
+        duration: started.elapsed(),
+        // An interrupted scenario decides nothing about its property.
+        conformance: None,
     }
 }
 
@@ -168,6 +223,9 @@ pub fn run(args: Args) -> CmdResult {
         meta: &meta,
     };
     let mut exit = exit_for(&result);
+    if result.interrupted {
+        exit = exit.worst(Exit::Interrupted);
+    }
     match write_reports(&args, &report) {
         Ok(()) => Ok(exit),
         Err(e) => {
@@ -260,6 +318,7 @@ async fn run_plan(
     reporter: ConsoleReporter,
 ) -> Result<RunResult, CliError> {
     let started = Instant::now();
+    let cancel = super::cancel::Cancel::install();
     let resolved = target::start_for_plan(plan, &args.target).await?;
     let emulator = resolved.targets.is_emulator();
     let client = ClientSettings {
@@ -272,11 +331,16 @@ async fn run_plan(
         pool_max_idle: None,
     };
     let now = chrono::Utc::now().timestamp();
-    let mut console = Console { reporter };
+    let mut console = Console {
+        reporter,
+        steps: Vec::new(),
+        started: Instant::now(),
+    };
     let mut scenarios = Vec::with_capacity(plan.scenarios.len());
     let mut first_url = None;
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
+    let mut interrupted = cancel.which().is_some();
+    let signalled = cancel.signalled();
+    tokio::pin!(signalled);
     for (planned, settings) in
         resolved.settings_for(plan, &client, &vars, now, args.prefix.as_deref())
     {
@@ -284,10 +348,21 @@ async fn run_plan(
         let one = Plan {
             scenarios: vec![planned.clone()],
         };
+        if interrupted {
+            break;
+        }
         tokio::select! {
             result = runner::run(&one, &settings, &mut console) => scenarios.extend(result.scenarios),
-            _ = &mut ctrl_c => {
-                eprintln!("interrupted: writing reports for the {} scenarios that finished", scenarios.len());
+            signal = &mut signalled => {
+                interrupted = true;
+                let finished = std::mem::take(&mut console.steps);
+                let stopped = interrupted_scenario(planned, finished, console.started, signal);
+                eprint!("{}", console.reporter.scenario(&stopped));
+                scenarios.push(stopped);
+                eprintln!(
+                    "interrupted: writing reports for the {} scenarios that ran",
+                    scenarios.len()
+                );
                 break;
             }
         }
@@ -311,6 +386,7 @@ async fn run_plan(
         scenarios,
         duration: started.elapsed(),
         conformance,
+        interrupted,
     })
 }
 

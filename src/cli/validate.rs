@@ -9,7 +9,9 @@ use crate::scenario::{self, ReadOptions};
 ///
 /// Reads every file (a folder's `suite.yaml` applies to its scenarios), validates it against
 /// the scenario format, and prints every problem of every file with `file:line:col`, the line,
-/// a caret and a hint.
+/// a caret and a hint. It refuses everything `run` and `load` would refuse before sending:
+/// load blocks (rates, user counts, durations within their limits) and thresholds included.
+/// Exit code 0 when all are valid, 2 when any is invalid.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   jwtprobe validate scenarios/qlik scenarios/qlik-cloud
@@ -54,6 +56,49 @@ pub fn run(args: Args) -> CmdResult {
                     "invalid suites: {} missing {}",
                     missing.len(),
                     plural(missing.len(), "file", "files")
+                ))
+                .with_rendered(rendered));
+            }
+            // Thresholds are parsed by the load engine's parser, as `load` would.
+            let mut texts: Vec<crate::scenario::Spanned<String>> = Vec::new();
+            for planned in &plan.scenarios {
+                let blocks = [planned.scenario.load.as_ref(), planned.suite.load.as_ref()];
+                for t in blocks.into_iter().flatten().flat_map(|b| &b.thresholds) {
+                    if !texts
+                        .iter()
+                        .any(|seen| seen.at == t.at && seen.value == t.value)
+                    {
+                        texts.push(t.clone());
+                    }
+                }
+            }
+            let parsed = super::load::parse_thresholds(&texts)?;
+            // A threshold on a step must name one (`step` or `scenario/step`), as `load` checks.
+            let names: Vec<&str> = plan
+                .scenarios
+                .iter()
+                .flat_map(|p| p.scenario.steps.iter().map(|s| s.name.as_str()))
+                .collect();
+            let mut rendered = String::new();
+            for (t, at) in &parsed {
+                let known = t.step.as_deref().is_none_or(|step| {
+                    names
+                        .iter()
+                        .any(|n| step == *n || step.ends_with(&format!("/{n}")))
+                });
+                if !known && let Err(e) = t.validate(&names) {
+                    rendered.push_str(&super::load::render_threshold_error(
+                        &e,
+                        &crate::scenario::Spanned {
+                            value: e.text.clone(),
+                            at: at.clone(),
+                        },
+                    ));
+                }
+            }
+            if !rendered.is_empty() {
+                return Err(CliError::invalid(anyhow::anyhow!(
+                    "a load threshold names an unknown step"
                 ))
                 .with_rendered(rendered));
             }

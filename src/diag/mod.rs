@@ -20,13 +20,45 @@
 //! [`yaml`] reads YAML text into a `serde_json::Value` with a [`Span`] for every node, for the
 //! readers of scenario and config files.
 //!
-//! This module is synchronous and does no I/O.
+//! [`printable`] makes text from outside (a target's response, a scenario's name) safe to print
+//! to a terminal.
+//!
+//! This module is synchronous and does no I/O, except [`source`], which reads the files the
+//! user names within limits.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use camino::{Utf8Path, Utf8PathBuf};
 
+pub mod source;
 pub mod yaml;
+
+/// Makes text safe to print to a terminal: control characters (ESC, BEL, CR, backspace, the
+/// C1 range, DEL) and bidirectional overrides are shown escaped (`\x1b`, `\u{202e}`), so
+/// bytes from a target or a scenario file cannot move the cursor, retitle the window, ring
+/// the bell or reorder what is shown. Newlines and tabs stay as they are. Borrows when there
+/// is nothing to escape.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    fn unsafe_char(c: char) -> bool {
+        (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    }
+    if !text.chars().any(unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if !unsafe_char(c) {
+            out.push(c);
+        } else if (c as u32) < 0x80 {
+            let _ = write!(out, "\\x{:02x}", c as u32);
+        } else {
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        }
+    }
+    Cow::Owned(out)
+}
 
 /// A range of a source text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize)]
@@ -155,7 +187,7 @@ impl Diagnostic {
                 let pad = " ".repeat(number.len());
                 let _ = writeln!(out, "{pad}--> {loc}");
                 let _ = writeln!(out, "{pad} |");
-                let (shown, caret_col, caret_len) = caret_geometry(line, &loc.span);
+                let (shown, caret_col, caret_len) = clip_long_line(caret_geometry(line, &loc.span));
                 let _ = writeln!(out, "{number} | {}", shown.trim_end());
                 let mut caret =
                     format!("{pad} | {}{}", " ".repeat(caret_col), "^".repeat(caret_len));
@@ -187,7 +219,8 @@ impl Diagnostic {
         if let Some(hint) = &self.hint {
             let _ = writeln!(out, "hint: {hint}");
         }
-        out
+        // The source line and the values come from files and targets.
+        printable(&out).into_owned()
     }
 
     /// The file this diagnostic points into, if any.
@@ -251,6 +284,31 @@ fn caret_geometry(line: &str, span: &Span) -> (String, usize, usize) {
     (shown, caret_col, caret_len.max(1))
 }
 
+/// The widest source line shown whole; a longer one is shown as a window around the caret.
+const MAX_SHOWN_LINE: usize = 160;
+
+/// Cuts a long shown line to [`MAX_SHOWN_LINE`] characters around the caret, marking the cuts
+/// with `…` (a 20 KB line of a hostile file would otherwise flood the terminal).
+fn clip_long_line((shown, caret_col, caret_len): (String, usize, usize)) -> (String, usize, usize) {
+    let chars: Vec<char> = shown.chars().collect();
+    if chars.len() <= MAX_SHOWN_LINE {
+        return (shown, caret_col, caret_len);
+    }
+    let context = MAX_SHOWN_LINE / 2;
+    let caret_len = caret_len.min(context);
+    let start = caret_col.saturating_sub(context / 2).min(chars.len());
+    let end = (start + MAX_SHOWN_LINE).min(chars.len());
+    let mut out = String::new();
+    if start > 0 {
+        out.push('…');
+    }
+    out.extend(&chars[start..end]);
+    if end < chars.len() {
+        out.push('…');
+    }
+    (out, caret_col - start + usize::from(start > 0), caret_len)
+}
+
 /// Number of characters of the span on its first line.
 fn span_char_len(line: &str, start_char: usize, span: &Span) -> usize {
     let rest: String = line.chars().skip(start_char).collect();
@@ -301,6 +359,35 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_source_line_is_shown_as_a_window_around_the_caret() {
+        let line = format!("{}BAD{}", "a".repeat(5_000), "b".repeat(5_000));
+        let span = Span {
+            start: 5_000,
+            end: 5_003,
+            line: 1,
+            col: 5_001,
+        };
+        let d = Diagnostic::new("invalid", "here").at(Some(Located::new("x.yaml", span)));
+        let text = d.render(Some(&line));
+        assert!(text.lines().all(|l| l.chars().count() < 200), "{text}");
+        let shown = text.lines().nth(3).unwrap();
+        let caret = text.lines().nth(4).unwrap();
+        let at = caret.find('^').unwrap();
+        let under: String = shown.chars().skip(at).take(3).collect();
+        assert_eq!(under, "BAD", "{text}");
+    }
+
+    #[test]
+    fn printable_escapes_terminal_controls_and_keeps_newlines() {
+        let shown = printable("ok\x1b]0;owned\x07 \x1b[2J\r\u{9b}\u{202e}x\nnext\tcol");
+        assert_eq!(
+            shown,
+            "ok\\x1b]0;owned\\x07 \\x1b[2J\\x0d\\u{9b}\\u{202e}x\nnext\tcol"
+        );
+        assert!(matches!(printable("plain é"), Cow::Borrowed(_)));
+    }
 
     fn status_diag() -> Diagnostic {
         Diagnostic {

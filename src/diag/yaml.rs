@@ -11,10 +11,18 @@
 //! (the tagged value is read as if untagged), and merge keys (`<<`) are not expanded (they stay
 //! an ordinary key named `<<`). Only the first document of a multi-document stream is read.
 //! Lines are 1-based, columns 1-based and counted in characters, offsets in bytes.
+//!
+//! Before building nodes, a pass over the parser's events enforces the [limits](MAX_DEPTH)
+//! that keep reading bounded in stack and memory: nesting depth ([`MAX_DEPTH`]) and the size
+//! of the document once every alias is expanded, counted in bytes of scalar text plus a few
+//! bytes per node ([`MAX_EXPANDED_BYTES`]), so that neither a deeply nested file nor a
+//! "billion laughs" of aliases to a large string can exhaust the stack or the memory. Each
+//! is a [`YamlErrorKind::Limit`] error at the node that crossed the limit.
 
 use std::collections::HashMap;
 
 use saphyr::{LoadableYamlNode as _, MarkedYaml, Marker, Scalar, YamlData};
+use saphyr_parser::{Event, Parser};
 use serde_json::{Map, Number, Value};
 
 use super::Span;
@@ -69,7 +77,20 @@ pub enum YamlErrorKind {
     /// Valid YAML that has no JSON form: a key that is not a plain value, a value of a core
     /// tag that does not parse (`!!int abc`), an unresolved alias.
     Unsupported,
+    /// The document goes past a limit: nesting deeper than [`MAX_DEPTH`] or more than
+    /// [`MAX_EXPANDED_BYTES`] once aliases are expanded.
+    Limit,
 }
+
+/// The deepest nesting of sequences and mappings read; scenarios need fewer than ten levels.
+pub const MAX_DEPTH: usize = 64;
+
+/// The most bytes a document may expand to once every alias is replaced by what it names
+/// (16 MiB): scalar text plus [`NODE_OVERHEAD`] bytes per node.
+pub const MAX_EXPANDED_BYTES: u64 = 16 * 1024 * 1024;
+
+/// What each node counts for, besides its text, toward [`MAX_EXPANDED_BYTES`].
+const NODE_OVERHEAD: u64 = 16;
 
 /// A YAML error: what is wrong and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,6 +141,9 @@ impl Offsets {
 /// (a syntax error stops the parse, so that one comes alone).
 pub fn parse(text: &str) -> Result<(Value, SpanMap), Vec<YamlError>> {
     let offsets = Offsets::new(text);
+    if let Some(e) = check_limits(text, &offsets) {
+        return Err(vec![e]);
+    }
     let docs = MarkedYaml::load_from_str(text).map_err(|e| {
         let m = e.marker();
         let start = offsets.byte(m.index());
@@ -163,6 +187,89 @@ pub fn parse(text: &str) -> Result<(Value, SpanMap), Vec<YamlError>> {
     } else {
         Err(converter.errors)
     }
+}
+
+/// One open collection in [`check_limits`]: its anchor and the bytes counted in it so far.
+struct Open {
+    anchor: usize,
+    bytes: u64,
+}
+
+/// Walks the first document's events without building it; returns the first limit crossed.
+/// A syntax error ends the walk quietly: the loader reports it with its position.
+fn check_limits(text: &str, offsets: &Offsets) -> Option<YamlError> {
+    let mut anchors: HashMap<usize, u64> = HashMap::new();
+    let mut open: Vec<Open> = Vec::new();
+    let mut total: u64 = 0;
+    let mut seen_document = false;
+    let limit = |message: String, start: &Marker, end: &Marker, hint: &str| {
+        Some(YamlError {
+            kind: YamlErrorKind::Limit,
+            message,
+            hint: Some(hint.to_owned()),
+            span: offsets.span(start, end),
+        })
+    };
+    for event in Parser::new_from_str(text) {
+        let Ok((event, span)) = event else {
+            return None;
+        };
+        // A finished node's size: added to its parent and, when anchored, remembered.
+        let node = match event {
+            Event::DocumentStart(_) if seen_document => return None,
+            Event::DocumentStart(_) => {
+                seen_document = true;
+                continue;
+            }
+            Event::DocumentEnd | Event::StreamEnd => return None,
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                if open.len() >= MAX_DEPTH {
+                    return limit(
+                        format!("the document nests deeper than {MAX_DEPTH} levels"),
+                        &span.start,
+                        &span.end,
+                        "a scenario needs only a few levels; look for runaway indentation",
+                    );
+                }
+                open.push(Open {
+                    anchor,
+                    bytes: NODE_OVERHEAD,
+                });
+                continue;
+            }
+            Event::SequenceEnd | Event::MappingEnd => match open.pop() {
+                Some(o) => (o.anchor, o.bytes),
+                None => return None,
+            },
+            Event::Scalar(value, _, anchor, _) => (anchor, value.len() as u64 + NODE_OVERHEAD),
+            Event::Alias(id) => (0, anchors.get(&id).copied().unwrap_or(NODE_OVERHEAD)),
+            Event::StreamStart | Event::Nothing => continue,
+        };
+        let (anchor, bytes) = node;
+        if anchor != 0 {
+            anchors.insert(anchor, bytes);
+        }
+        // Every node's bytes reach the total once its outermost collection closes; adding
+        // them as they come catches an oversized alias at the alias.
+        total = total.saturating_add(bytes);
+        if let Some(parent) = open.last_mut() {
+            parent.bytes = parent.bytes.saturating_add(bytes);
+            total = total.saturating_sub(bytes);
+        }
+        let pending: u64 = open.iter().map(|o| o.bytes).sum::<u64>();
+        if total.saturating_add(pending) > MAX_EXPANDED_BYTES {
+            return limit(
+                format!(
+                    "the document expands to more than {} MiB once aliases are replaced",
+                    MAX_EXPANDED_BYTES / (1024 * 1024)
+                ),
+                &span.start,
+                &span.end,
+                "an alias (`*name`) copies what its anchor names; use fewer or smaller ones",
+            );
+        }
+    }
+    None
 }
 
 struct Converter {
@@ -369,6 +476,49 @@ mod tests {
     fn tab_indentation_gets_a_hint() {
         let errors = parse("steps:\n\t- name: a\n").unwrap_err();
         assert!(errors[0].hint.is_some(), "{errors:?}");
+    }
+
+    #[test]
+    fn block_nesting_past_the_limit_is_located_not_a_stack_overflow() {
+        let text: String = (0..10_000)
+            .map(|i| format!("{}a:\n", " ".repeat(i)))
+            .collect();
+        let errors = parse(&text).unwrap_err();
+        assert_eq!(errors[0].kind, YamlErrorKind::Limit, "{errors:?}");
+        assert_eq!(errors[0].span.line, MAX_DEPTH + 1, "{errors:?}");
+    }
+
+    #[test]
+    fn nesting_at_the_limit_is_read() {
+        let text = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert!(parse(&text).is_ok());
+    }
+
+    #[test]
+    fn aliases_are_counted_in_bytes_not_nodes() {
+        let big = "x".repeat(64 * 1024);
+        let mut text = format!("a: &big {big}\nb:\n");
+        for _ in 0..1_000 {
+            text.push_str("  - *big\n");
+        }
+        let errors = parse(&text).unwrap_err();
+        assert_eq!(errors[0].kind, YamlErrorKind::Limit, "{errors:?}");
+        assert!(errors[0].message.contains("aliases"), "{errors:?}");
+        assert!(
+            errors[0].span.line > 200,
+            "at the alias that crossed it: {errors:?}"
+        );
+    }
+
+    #[test]
+    fn nested_aliases_multiply_and_are_stopped() {
+        let mut text = String::from("a0: &a0 [xxxxxxxxxxxxxxxx]\n");
+        for i in 1..40 {
+            let p = i - 1;
+            text.push_str(&format!("a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}]\n"));
+        }
+        let errors = parse(&text).unwrap_err();
+        assert_eq!(errors[0].kind, YamlErrorKind::Limit, "{errors:?}");
     }
 
     #[test]

@@ -37,6 +37,21 @@ impl Found {
     }
 }
 
+/// The largest key file read (1 MiB); PEM, DER, PFX and JWK files are a few KiB.
+pub(crate) const MAX_KEY_FILE_BYTES: u64 = 1024 * 1024;
+
+/// Reads a regular file of at most [`MAX_KEY_FILE_BYTES`]: `/dev/zero`, a FIFO or a huge file
+/// is refused before it is read.
+fn read_bounded(path: &Utf8Path) -> Result<Vec<u8>, KeyError> {
+    crate::diag::source::read_bytes(path, MAX_KEY_FILE_BYTES).map_err(|e| KeyError::Read {
+        path: path.to_owned(),
+        source: match e {
+            crate::diag::source::SourceError::Io { source, .. } => source,
+            other => std::io::Error::new(std::io::ErrorKind::InvalidInput, other.label()),
+        },
+    })
+}
+
 /// Reads a key file, detecting its format: PEM (PKCS#1, PKCS#8, SEC1, SPKI, PKCS#1 public,
 /// X.509, several blocks in one file), DER (the same structures), PFX/PKCS#12, or JWK.
 ///
@@ -46,10 +61,7 @@ impl Found {
 /// [`KeyError::Read`] when the file cannot be read, [`KeyError::Load`] naming the file and the
 /// cause when its content is not a usable key.
 pub fn read_key_file(path: &Utf8Path, password: Option<&str>) -> Result<KeyBundle, KeyError> {
-    let bytes = fs_err::read(path).map_err(|source| KeyError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
+    let bytes = read_bounded(path)?;
     let load = |cause| KeyError::Load {
         path: path.to_owned(),
         cause,
@@ -72,10 +84,7 @@ pub fn read_key_file(path: &Utf8Path, password: Option<&str>) -> Result<KeyBundl
 /// # Errors
 /// As [`read_key_file`]; a wrong password is [`KeyFormatError::PfxMac`].
 pub fn read_pfx(path: &Utf8Path, password: Option<&str>) -> Result<KeyBundle, KeyError> {
-    let bytes = fs_err::read(path).map_err(|source| KeyError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
+    let bytes = read_bounded(path)?;
     parse_pfx(&bytes, password)
         .map(|f| f.into_bundle(path))
         .map_err(|cause| KeyError::Load {

@@ -14,7 +14,13 @@
 //! Each user records into its own [`Recorder`]; the aggregator loop drains every recorder
 //! once per interval, writes the interval to the HdrHistogram log when there is one, adds it
 //! to the totals and reports progress. Samples of the warm-up are not recorded. A stop signal
-//! (Ctrl-C) ends the run early and still returns everything measured.
+//! (SIGINT, SIGTERM) ends the run early and still returns everything measured.
+//!
+//! The wall time is bounded: when the schedule (warm-up plus the measured duration) is over,
+//! requests still in flight or still queued get [`END_GRACE`] to finish; then they are
+//! cancelled and counted in [`LoadResult::cancelled`], so a target that never answers cannot
+//! stretch a `--duration 2s` run to the request timeout times the backlog. A stop signal
+//! cancels what is in flight after one second.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -25,7 +31,7 @@ use tokio::task::JoinSet;
 
 use super::hlog::{HlogError, HlogWriter, RunFacts};
 use super::pacer::{self, Backlog, Health, PacerReport, Schedule, Shard};
-use super::stats::{Outcome, Percentiles, Recorder, Sample, SeriesKey, Stats};
+use super::stats::{ErrorClass, Outcome, Percentiles, Recorder, Sample, SeriesKey, Stats};
 
 /// What one virtual user sends; implemented by the HTTP transport and by test fakes.
 pub trait Transport: Send + Sync + 'static {
@@ -54,6 +60,10 @@ pub trait Transport: Send + Sync + 'static {
         recorder: &'a Recorder,
     ) -> impl Future<Output = Sent> + Send + 'a;
 }
+
+/// How long requests in flight (or queued) at the end of the schedule may still take before
+/// they are cancelled.
+pub const END_GRACE: Duration = Duration::from_secs(2);
 
 /// What a transport reports about one request.
 #[derive(Debug, Clone, Copy)]
@@ -164,6 +174,9 @@ pub struct LoadResult {
     pub schedule: Result<(), String>,
     /// True when the run was stopped early.
     pub interrupted: bool,
+    /// Requests cancelled at the end: in flight or queued when the grace ran out (or when a
+    /// stop signal came); not in `stats`.
+    pub cancelled: u64,
     /// Writing the interval log failed (the run itself went on).
     pub hlog_error: Option<HlogError>,
 }
@@ -221,6 +234,12 @@ pub async fn run<T: Transport>(
         started_wall.duration_since(h.start()).unwrap_or_default()
     });
     let stopping = Arc::new(AtomicBool::new(false));
+    let in_flight = Arc::new(AtomicU64::new(0));
+    // When the schedule is over; after it plus the grace, what is left is cancelled.
+    let schedule_end = match &model {
+        Model::Rate { schedule, .. } => Some(start + schedule.length()),
+        Model::Users { duration, .. } => duration.map(|d| measure_from + d),
+    };
     let mut users: JoinSet<()> = JoinSet::new();
     let mut recorders = Vec::new();
     let backlog = Arc::new(Backlog::default());
@@ -241,6 +260,7 @@ pub async fn run<T: Transport>(
                 let rx = rx.clone();
                 let backlog = Arc::clone(&backlog);
                 let stopping = Arc::clone(&stopping);
+                let in_flight = Arc::clone(&in_flight);
                 users.spawn(async move {
                     loop {
                         let Ok((intended, measured)) = rx.recv().await else {
@@ -250,7 +270,10 @@ pub async fn run<T: Transport>(
                             return;
                         }
                         backlog.take();
+                        in_flight.fetch_add(1, Ordering::Relaxed);
                         let sent = transport.send(&mut user, &recorder).await;
+                        in_flight.fetch_sub(1, Ordering::Relaxed);
+                        note_error(&recorder, &sent);
                         if measured {
                             recorder.record(&sample(intended, &sent));
                         }
@@ -282,6 +305,7 @@ pub async fn run<T: Transport>(
                 let transport = Arc::clone(&transport);
                 let claimed = Arc::clone(&claimed);
                 let stopping = Arc::clone(&stopping);
+                let in_flight = Arc::clone(&in_flight);
                 let think = *think;
                 users.spawn(async move {
                     tokio::time::sleep_until(start.into()).await;
@@ -300,7 +324,10 @@ pub async fn run<T: Transport>(
                         {
                             return;
                         }
+                        in_flight.fetch_add(1, Ordering::Relaxed);
                         let sent = transport.send(&mut user, &recorder).await;
+                        in_flight.fetch_sub(1, Ordering::Relaxed);
+                        note_error(&recorder, &sent);
                         if measured {
                             recorder.record(&sample(sent.started, &sent));
                         }
@@ -320,9 +347,27 @@ pub async fn run<T: Transport>(
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_tick = start;
     let mut interrupted = false;
+    let mut cancelled = 0;
+    let grace_over = tokio::time::sleep_until(
+        schedule_end
+            .map_or_else(far_future, |end| end + END_GRACE)
+            .into(),
+    );
     tokio::pin!(stop);
+    tokio::pin!(grace_over);
     loop {
         tokio::select! {
+            () = &mut grace_over => {
+                // The schedule is over and the grace too: what is left is cancelled.
+                stopping.store(true, Ordering::Relaxed);
+                if let Some(p) = &pacer_thread {
+                    p.stop();
+                }
+                cancelled = in_flight.load(Ordering::Relaxed) + backlog.current();
+                users.abort_all();
+                while users.join_next().await.is_some() {}
+                break;
+            }
             _ = ticker.tick() => {
                 let now = Instant::now();
                 let interval_stats = drain(&recorders);
@@ -362,7 +407,9 @@ pub async fn run<T: Transport>(
             .await
             .is_err()
         {
+            cancelled = in_flight.load(Ordering::Relaxed);
             users.abort_all();
+            while users.join_next().await.is_some() {}
         }
     }
     let finished = Instant::now();
@@ -415,8 +462,37 @@ pub async fn run<T: Transport>(
         pacer: pacer_report,
         schedule,
         interrupted,
+        cancelled,
         hlog_error,
     })
+}
+
+/// A deadline that is never reached (about 30 years on).
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(30 * 365 * 24 * 3600)
+}
+
+/// Keeps a first message for the class of a failed request, when the transport kept none.
+fn note_error(recorder: &Recorder, sent: &Sent) {
+    match sent.outcome {
+        Outcome::Response {
+            status,
+            error: Some(class),
+        } => recorder.note_error(class, || match class {
+            ErrorClass::AuthReject => format!("status {status}, a reject status of the profile"),
+            _ => format!("status {status}: a check of the step failed"),
+        }),
+        Outcome::Failed(class) => recorder.note_error(class, || {
+            match class {
+                ErrorClass::Connect => "the connection could not be made",
+                ErrorClass::Tls => "the TLS handshake failed",
+                ErrorClass::Timeout => "no answer within the request timeout",
+                _ => "the response could not be read or the request could not be built",
+            }
+            .to_owned()
+        }),
+        Outcome::Response { error: None, .. } => {}
+    }
 }
 
 fn sample(intended: Instant, sent: &Sent) -> Sample {

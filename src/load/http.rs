@@ -269,7 +269,8 @@ pub struct HttpUser {
 }
 
 /// The step labels of prepared scenarios, as series and thresholds name them: the step name
-/// when it is unique across the scenarios, else `scenario/step`.
+/// when it is unique across the scenarios, else `scenario/step`; control characters from the
+/// scenario file are escaped, since every report prints the labels.
 pub fn step_labels(scenarios: &[PreparedScenario]) -> Vec<Vec<String>> {
     let mut count: BTreeMap<&str, usize> = BTreeMap::new();
     for s in scenarios {
@@ -284,9 +285,13 @@ pub fn step_labels(scenarios: &[PreparedScenario]) -> Vec<Vec<String>> {
                 .iter()
                 .map(|step| {
                     if count[step.name.as_str()] > 1 {
-                        format!("{}/{}", s.name, step.name)
+                        format!(
+                            "{}/{}",
+                            crate::diag::printable(&s.name),
+                            crate::diag::printable(&step.name)
+                        )
                     } else {
-                        step.name.clone()
+                        crate::diag::printable(&step.name).into_owned()
                     }
                 })
                 .collect()
@@ -788,7 +793,11 @@ impl Transport for HttpTransport {
                     elapsed: exchange.elapsed,
                 },
             ),
-            Err(e) => Outcome::Failed(ErrorClass::from_client(e.class())),
+            Err(e) => {
+                let class = ErrorClass::from_client(e.class());
+                recorder.note_error(class, || runner::error_text(&e));
+                Outcome::Failed(class)
+            }
         };
         Sent {
             series,

@@ -362,6 +362,10 @@ pub struct Stats {
     /// Time spent minting tokens inside the timed phase (fresh and refreshed tokens), µs.
     /// Reported apart: it is generator work, not target latency.
     pub mint: Option<Histogram<u64>>,
+    /// The first message recorded for each error class (a status, or the transport error with
+    /// any query string cut), so a summary says what went wrong, not only how often. "First"
+    /// is per drain: across workers it is one of the first.
+    pub first_errors: BTreeMap<ErrorClass, String>,
 }
 
 impl Stats {
@@ -377,6 +381,11 @@ impl Stats {
         }
         if let Some(mint) = &other.mint {
             add_into(self.mint.get_or_insert_with(histogram), mint);
+        }
+        for (class, message) in &other.first_errors {
+            self.first_errors
+                .entry(*class)
+                .or_insert_with(|| message.clone());
         }
     }
 
@@ -423,6 +432,7 @@ pub struct Recorder {
 struct RecorderTable {
     series: Vec<Series>,
     mint: Histogram<u64>,
+    first_errors: BTreeMap<ErrorClass, String>,
 }
 
 impl Recorder {
@@ -434,6 +444,7 @@ impl Recorder {
             inner: Arc::new(Mutex::new(RecorderTable {
                 series,
                 mint: histogram(),
+                first_errors: BTreeMap::new(),
             })),
         }
     }
@@ -457,6 +468,15 @@ impl Recorder {
         record(&mut table.mint, took);
     }
 
+    /// Keeps `message()` as the first message of `class`, unless one is kept already (then
+    /// `message` is not called). Query strings are cut from it: a token may travel in one.
+    pub fn note_error(&self, class: ErrorClass, message: impl FnOnce() -> String) {
+        let mut table = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        if let std::collections::btree_map::Entry::Vacant(slot) = table.first_errors.entry(class) {
+            slot.insert(cut_queries(&message()));
+        }
+    }
+
     /// Moves everything recorded so far into `into` and empties this recorder.
     pub fn drain_into(&self, into: &mut Stats) {
         let mut table = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
@@ -471,7 +491,34 @@ impl Recorder {
             add_into(into.mint.get_or_insert_with(histogram), &table.mint);
             table.mint.reset();
         }
+        // Kept (not moved), so that the next drain does not note a later message.
+        for (class, message) in &table.first_errors {
+            into.first_errors
+                .entry(*class)
+                .or_insert_with(|| message.clone());
+        }
     }
+}
+
+/// Replaces every URL query string in a message (`?access_token=…`) with `?…`.
+fn cut_queries(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut in_query = false;
+    for c in message.chars() {
+        if in_query {
+            if c.is_whitespace() || c == '`' || c == ')' {
+                in_query = false;
+                out.push(c);
+            }
+            continue;
+        }
+        out.push(c);
+        if c == '?' {
+            in_query = true;
+            out.push('…');
+        }
+    }
+    out
 }
 
 /// Percentiles of one histogram, in microseconds, as reports show them.
@@ -528,6 +575,26 @@ pub fn format_us(us: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn first_message_of_each_class_is_kept_with_queries_cut() {
+        let keys: Arc<[SeriesKey]> = Arc::from(Vec::new());
+        let recorder = Recorder::new(keys);
+        recorder.note_error(ErrorClass::Timeout, || {
+            "request to `http://h/x?access_token=secret` timed out".to_owned()
+        });
+        recorder.note_error(ErrorClass::Timeout, || {
+            unreachable!("only the first is kept")
+        });
+        recorder.note_error(ErrorClass::Check, || "status 500".to_owned());
+        let mut stats = Stats::new();
+        recorder.drain_into(&mut stats);
+        assert_eq!(
+            stats.first_errors[&ErrorClass::Timeout],
+            "request to `http://h/x?…` timed out"
+        );
+        assert_eq!(stats.first_errors[&ErrorClass::Check], "status 500");
+    }
 
     fn sample(series: usize, late_us: u64, service_us: u64, outcome: Outcome) -> Sample {
         let intended = Instant::now();

@@ -41,7 +41,9 @@ pub use config::{
     read_config,
 };
 pub use route::is_qlik_keyword;
-pub use server::{MockError, MockServer, TlsMode, start, start_with_clock};
+pub use server::{
+    MockError, MockServer, ServerLimits, TlsMode, start, start_with_clock, start_with_limits,
+};
 pub use session::MockClock;
 
 /// The debug header that names why the emulator refused a request (only with `debug_reasons`).

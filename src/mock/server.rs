@@ -1,12 +1,28 @@
 //! Serving the emulator on a socket, over HTTP or HTTPS (rustls).
+//!
+//! The server survives abuse within [`ServerLimits`]: a connection that does not send a
+//! complete first request in time (idle from the start, or slowloris) is closed, and so is a
+//! keep-alive connection that does not send its next request head in time (hyper's
+//! header-read timeout); at most `max_connections` are
+//! served at once and each one past that gets a short `503 Service Unavailable` with
+//! `Retry-After` and is closed, so the process never runs out of file descriptors and
+//! `/health` keeps answering (a connection past the limit that asks for `GET /health` gets
+//! `200 ok`); request heads up to `max_head_bytes` reach the emulator, so an
+//! oversized header gets the configured `max_header_bytes` status, not hyper's 431.
 
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum_server::Handle;
-use axum_server::accept::NoDelayAcceptor;
+use axum_server::accept::Accept;
 use axum_server::tls_rustls::RustlsConfig;
 use camino::Utf8PathBuf;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 
 use super::{HitCounters, MockClock, MockConfig, MockState, app};
@@ -26,6 +42,165 @@ pub enum TlsMode {
         /// The private key.
         key: Utf8PathBuf,
     },
+}
+
+/// What the server holds itself to, whatever its clients do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerLimits {
+    /// How long a connection may take to send a request head, counted from when the server
+    /// starts waiting for one (so an idle keep-alive connection is closed after it too).
+    /// Default 10 s.
+    pub header_read_timeout: Duration,
+    /// The most connections served at once; one more gets `503` (or, for `GET /health`,
+    /// `200 ok`) and is closed. Default: half the process's open-file limit (the other half
+    /// is for the load generator when the emulator runs inside `jwtprobe load`), between 256
+    /// and 16,384; 4,096 where the limit cannot be read.
+    pub max_connections: usize,
+    /// The largest request head read (request line and headers). Up to it the emulator
+    /// answers an oversized header with the configured status; past it hyper answers 431.
+    /// Default 4 MiB.
+    pub max_head_bytes: usize,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(10),
+            max_connections: open_file_limit().map_or(4096, |n| (n / 2).clamp(256, 16_384)),
+            max_head_bytes: 4 * 1024 * 1024,
+        }
+    }
+}
+
+/// The soft limit on open files of this process, from `/proc/self/limits` (Linux only).
+fn open_file_limit() -> Option<usize> {
+    let limits = fs_err::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
+/// The response to a connection past [`ServerLimits::max_connections`].
+const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\n\
+retry-after: 1\r\ncontent-length: 37\r\nconnection: close\r\n\r\ntoo many connections; retry shortly\r\n";
+
+/// The response to `GET /health` on a connection past the limit.
+const HEALTHY: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: text/plain; charset=utf-8\r\n\
+content-length: 2\r\nconnection: close\r\n\r\nok";
+
+/// Counts connections; past the limit, answers and closes: `GET /health` still gets `200 ok`
+/// (so a health check passes while an attacker holds every slot), anything else `503`.
+#[derive(Debug, Clone)]
+struct LimitAcceptor {
+    permits: Arc<Semaphore>,
+    /// Whether the connection will speak TLS; a refused TLS connection is closed unanswered.
+    tls: bool,
+}
+
+impl<S: Send + 'static> Accept<TcpStream, S> for LimitAcceptor {
+    type Stream = Counted;
+    type Service = S;
+    type Future = Pin<Box<dyn Future<Output = std::io::Result<(Counted, S)>> + Send>>;
+
+    fn accept(&self, stream: TcpStream, service: S) -> Self::Future {
+        // Without TCP_NODELAY a response written in several TLS records (HTTP/2's SETTINGS,
+        // then the answer) waited for the client's delayed ACK: the first request of a
+        // connection sometimes took 40 ms instead of 1 ms.
+        let _ = stream.set_nodelay(true);
+        let permit = Arc::clone(&self.permits).try_acquire_owned();
+        let tls = self.tls;
+        Box::pin(async move {
+            match permit {
+                Ok(permit) => Ok((
+                    Counted {
+                        inner: stream,
+                        _permit: permit,
+                    },
+                    service,
+                )),
+                Err(_) => {
+                    if !tls {
+                        refuse(stream).await;
+                    }
+                    Err(std::io::Error::other("too many connections"))
+                }
+            }
+        })
+    }
+}
+
+/// Answers a connection past the limit from its first bytes, within 200 ms, and closes it.
+async fn refuse(mut stream: TcpStream) {
+    use tokio::io::AsyncReadExt as _;
+    let mut head = [0u8; 64];
+    let read = tokio::time::timeout(Duration::from_millis(200), stream.read(&mut head)).await;
+    let answer = match read {
+        Ok(Ok(n)) if head[..n].starts_with(b"GET /health ") => HEALTHY,
+        _ => BUSY,
+    };
+    // The answer fits in any socket buffer; a client that does not read it is not waited for.
+    let _ = tokio::time::timeout(Duration::from_millis(200), stream.write_all(answer)).await;
+    let _ = stream.shutdown().await;
+}
+
+/// A connection that holds one of the limited slots until it is dropped.
+#[derive(Debug)]
+struct Counted {
+    inner: TcpStream,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl AsyncRead for Counted {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Counted {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
+/// Applies the limits to hyper's HTTP/1 settings.
+fn configure<A: axum_server::Address, Acc>(
+    server: &mut axum_server::Server<A, Acc>,
+    limits: ServerLimits,
+) {
+    server
+        .http_builder()
+        .http1()
+        .header_read_timeout(Some(limits.header_read_timeout))
+        .max_buf_size(limits.max_head_bytes.max(8192))
+        .max_headers(1000);
+    server
+        .http_builder()
+        .http2()
+        .keep_alive_interval(Some(limits.header_read_timeout))
+        .keep_alive_timeout(limits.header_read_timeout);
 }
 
 /// An error starting the emulator.
@@ -108,6 +283,18 @@ pub async fn start_with_clock(
     tls: TlsMode,
     clock: MockClock,
 ) -> Result<MockServer, MockError> {
+    start_with_limits(config, listen, tls, clock, ServerLimits::default()).await
+}
+
+/// [`start_with_clock`] with given [`ServerLimits`] (tests use short timeouts and few
+/// connections).
+pub async fn start_with_limits(
+    config: MockConfig,
+    listen: SocketAddr,
+    tls: TlsMode,
+    clock: MockClock,
+    limits: ServerLimits,
+) -> Result<MockServer, MockError> {
     let rustls = match &tls {
         TlsMode::Plain => None,
         TlsMode::SelfSigned => {
@@ -150,28 +337,35 @@ pub async fn start_with_clock(
     let handle = Handle::new();
     let service = app(state.clone()).into_make_service();
     let scheme = if rustls.is_some() { "https" } else { "http" };
+    let limit = LimitAcceptor {
+        permits: Arc::new(Semaphore::new(limits.max_connections.max(1))),
+        tls: rustls.is_some(),
+    };
     let task = match rustls {
         Some(rustls) => {
-            let server = axum_server::from_tcp_rustls(listener, rustls)
+            let mut server = axum_server::from_tcp_rustls(listener, rustls)
                 .map_err(|source| MockError::Bind {
                     addr: listen,
                     source,
                 })?
-                // Without TCP_NODELAY a response written in several TLS records (HTTP/2's
-                // SETTINGS, then the answer) waited for the client's delayed ACK: the first
-                // request of a connection sometimes took 40 ms instead of 1 ms.
-                .map(|tls| tls.acceptor(NoDelayAcceptor::new()))
+                .map(|tls| {
+                    tls.handshake_timeout(limits.header_read_timeout)
+                        .acceptor(limit)
+                })
                 .handle(handle.clone());
+            configure(&mut server, limits);
             tokio::spawn(server.serve(service))
         }
         None => {
-            let server = axum_server::from_tcp(listener)
+            let mut server = axum_server::from_tcp(listener)
                 .map_err(|source| MockError::Bind {
                     addr: listen,
                     source,
                 })?
-                .acceptor(NoDelayAcceptor::new())
+                .acceptor(limit)
+                .first_request_timeout(limits.header_read_timeout)
                 .handle(handle.clone());
+            configure(&mut server, limits);
             tokio::spawn(server.serve(service))
         }
     };
@@ -187,4 +381,20 @@ pub async fn start_with_clock(
         handle,
         task,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn default_connection_limit_follows_the_open_file_limit() {
+        let limit = open_file_limit().expect("Linux has /proc/self/limits");
+        assert!(limit > 0);
+        assert_eq!(
+            ServerLimits::default().max_connections,
+            (limit / 2).clamp(256, 16_384)
+        );
+    }
 }

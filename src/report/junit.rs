@@ -194,6 +194,12 @@ pub fn run(report: &RunReport<'_>) -> String {
         suite
             .properties
             .push(("file".to_owned(), scenario.path.to_string()));
+        // See: issue #13 (a cancelled run must not look complete).
+        if result.interrupted {
+            suite
+                .properties
+                .push(("interrupted".to_owned(), "true".to_owned()));
+        }
         for step in &scenario.steps {
             let body = match &step.status {
                 StepStatus::Passed => String::new(),
@@ -296,6 +302,7 @@ pub fn load(summary: &Summary<'_>, name: &str, meta: &Meta) -> String {
             summary.schedule_kept.to_string(),
         ),
         ("interrupted".to_owned(), summary.interrupted.to_string()),
+        ("cancelled".to_owned(), summary.cancelled.to_string()),
     ]);
     let class = format!("load.{}", name.replace('.', "_"));
     if summary.verdicts.is_empty() {

@@ -41,8 +41,11 @@ pub struct Summary<'a> {
     pub schedule_kept: bool,
     /// Why it did not.
     pub schedule_notes: Vec<String>,
-    /// Whether the run was stopped early (Ctrl-C).
+    /// Whether the run was stopped early (SIGINT or SIGTERM).
     pub interrupted: bool,
+    /// Requests cancelled at the end of the run (in flight or queued after the grace, or at a
+    /// stop signal); they are in no other count.
+    pub cancelled: u64,
     /// Thresholds and their results.
     pub verdicts: &'a [Verdict],
     /// The run's intervals, when an interval log was written or read (for plots over time).
@@ -159,6 +162,11 @@ pub fn summary_table_with(s: &Summary<'_>, palette: Palette) -> String {
             .map(|(c, n)| format!("{c} ×{n}"))
             .collect();
         let _ = writeln!(out, "errors: {}", errors.join(", "));
+        // The first message of each class: what went wrong. See: issue #13.
+        for (class, message) in &s.stats.first_errors {
+            let first = message.lines().next().unwrap_or_default();
+            let _ = writeln!(out, "  first {class}: {}", crate::diag::printable(first));
+        }
     }
     if let Some(mint) = s.stats.mint.as_ref().filter(|h| !h.is_empty()) {
         let p = Percentiles::of(mint);
@@ -304,13 +312,15 @@ fn timeline_json(timeline: &Timeline) -> Vec<serde_json::Value> {
 
 /// The JSON summary, schema `jwtprobe.load/1`.
 ///
-/// Fields: `schema`; `model`; `elapsed_s` (measured window); `interrupted`; `schedule_kept`
+/// Fields: `schema`; `model`; `elapsed_s` (measured window); `interrupted`; `cancelled`
+/// (requests cancelled at the end, see `engine::END_GRACE`); `schedule_kept`
 /// and `schedule_notes`; `pacer` (`lateness_us` percentiles, `max_backlog`) or null;
 /// `overall` and `steps[]` (each with `step`, `session`, `requests`, `responses`, `errors`,
 /// `error_rate`, `rps`, `latency_us` (from the intended send), `service_us` (from the actual
 /// send), `lateness_us`, each with `count`, `min`, `mean`, `p50`, `p90`, `p99`, `p99_9`,
 /// `p99_99`, `max`; `statuses` and `error_classes` counts); `mint_us` or null; `thresholds[]`
-/// (`threshold`, `passed`, `actual`, `actual_text`).
+/// (`threshold`, `passed`, `actual`, `actual_text`); `first_errors` (the first message of
+/// each error class, by class).
 ///
 /// Since the HTML report is drawn from this JSON, it also holds `meta` (tool, version,
 /// hostname, start, target), each series' `distribution[]` (`percentile`, `latency_us`,
@@ -330,6 +340,7 @@ pub fn to_json(s: &Summary<'_>, meta: &Meta) -> serde_json::Value {
         "model": s.model,
         "elapsed_s": s.elapsed.as_secs_f64(),
         "interrupted": s.interrupted,
+        "cancelled": s.cancelled,
         "schedule_kept": s.schedule_kept,
         "schedule_notes": s.schedule_notes,
         "pacer": s.pacer.map(|p| serde_json::json!({
@@ -339,6 +350,7 @@ pub fn to_json(s: &Summary<'_>, meta: &Meta) -> serde_json::Value {
         "overall": series_json(s, &all, None),
         "steps": steps,
         "mint_us": s.stats.mint.as_ref().map(Percentiles::of),
+        "first_errors": s.stats.first_errors,
         "thresholds": s.verdicts,
         "timeline": s.timeline.map(timeline_json).unwrap_or_default(),
     })
@@ -398,6 +410,7 @@ mod tests {
             schedule_kept: true,
             schedule_notes: Vec::new(),
             interrupted: false,
+            cancelled: 0,
             verdicts,
             timeline: None,
         }

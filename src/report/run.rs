@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use super::color::Palette;
 use super::{ReportError, RunReport};
-use crate::diag::Diagnostic;
+use crate::diag::{Diagnostic, printable};
 use crate::runner::{RunResult, ScenarioResult, StepResult, StepStatus};
 use crate::scenario::Sources;
 
@@ -114,10 +114,12 @@ impl ConsoleReporter {
         } else {
             self.palette.fail("FAIL")
         };
+        // Names and excerpts come from scenario files and from the target: control bytes are
+        // shown escaped, never sent to the terminal (issue #13), and the colours stay ours.
         let _ = writeln!(
             out,
             "{mark} {} ({} steps, {})",
-            scenario.name,
+            printable(&scenario.name),
             scenario.steps.len(),
             fmt_duration(scenario.duration)
         );
@@ -143,13 +145,13 @@ impl ConsoleReporter {
                 let _ = writeln!(
                     out,
                     "    {word} {}{status} ({})",
-                    step.name,
+                    printable(&step.name),
                     fmt_duration(step.duration)
                 );
             }
             if !step.status.is_passed() {
                 let text = render_step_problems(scenario, step, &self.sources);
-                for line in text.lines() {
+                for line in printable(&text).lines() {
                     let _ = writeln!(out, "      {line}");
                 }
             }
@@ -190,6 +192,12 @@ impl ConsoleReporter {
             "{verdict}: {} passed, {} failed, {} errors, {} skipped ({} scenarios failed)",
             t.passed, t.failed, t.errors, t.skipped, failed_scenarios
         );
+        if result.interrupted {
+            let _ = writeln!(
+                out,
+                "interrupted: the run was stopped before it finished; the reports cover what ran"
+            );
+        }
         out
     }
 }

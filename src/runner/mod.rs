@@ -264,6 +264,7 @@ pub async fn run(plan: &Plan, settings: &RunSettings, events: &mut dyn EventSink
         scenarios,
         duration: started.elapsed(),
         conformance,
+        interrupted: false,
     }
 }
 

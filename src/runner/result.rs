@@ -177,6 +177,9 @@ pub struct RunResult {
     /// scenarios.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub conformance: Option<super::conformance::ConformanceReport>,
+    /// True when SIGINT or SIGTERM stopped the run: `scenarios` holds what ran, the step in
+    /// flight as an error of class `interrupted`.
+    pub interrupted: bool,
 }
 
 impl RunResult {

@@ -41,7 +41,7 @@ pub use model::{
     variant_label,
 };
 pub use profile::Profile;
-pub use read::{ReadOptions, read, read_with};
+pub use read::{ReadOptions, read, read_text, read_with};
 
 /// The YAML reader of the first stage, shared with the mock's config reader: [`diag::yaml`].
 pub use crate::diag::yaml;

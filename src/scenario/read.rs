@@ -11,6 +11,7 @@ use super::{
     Plan, PlannedScenario, Profile, Scenario, ScenarioReadError, ScenarioReadErrors, Sources,
     Suite, semantic,
 };
+use crate::diag::source::{self, SourceError};
 use crate::diag::yaml::{self, SpanMap, YamlErrorKind};
 use crate::diag::{Diagnostic, Located, Span};
 
@@ -54,35 +55,68 @@ pub fn read_with<P: AsRef<Utf8Path>>(
         errors: Vec::new(),
         suites: HashMap::new(),
         files: 0,
+        given: None,
     };
     let mut files = Vec::new();
     for path in paths {
         reader.collect(path.as_ref(), &mut files);
     }
-    let mut scenarios = Vec::new();
-    for (path, kind) in files {
-        match kind {
-            FileKind::Suite => {
-                reader.suite(&path);
-            }
-            FileKind::Scenario => {
-                if let Some(planned) = reader.scenario(&path) {
-                    scenarios.push(planned);
+    reader.finish(files)
+}
+
+/// Reads one scenario from `text` as if it were the file `path` (its suite, if it names one or
+/// has a `suite.yaml` beside it, is read from disk). For tests and fuzzing: every check of
+/// [`read`] applies, nothing of `path` itself is read.
+pub fn read_text(
+    path: &Utf8Path,
+    text: &str,
+    options: &ReadOptions,
+) -> Result<Plan, ScenarioReadErrors> {
+    let reader = Reader {
+        options,
+        sources: Sources::default(),
+        errors: Vec::new(),
+        suites: HashMap::new(),
+        files: 0,
+        given: Some((path.to_owned(), text.to_owned())),
+    };
+    let kind = if is_suite(path) {
+        FileKind::Suite
+    } else {
+        FileKind::Scenario
+    };
+    reader.finish(vec![(path.to_owned(), kind)])
+}
+
+impl Reader<'_> {
+    /// Reads every collected file; the plan or every error.
+    fn finish(mut self, files: Vec<(Utf8PathBuf, FileKind)>) -> Result<Plan, ScenarioReadErrors> {
+        let reader = &mut self;
+        let mut scenarios = Vec::new();
+        for (path, kind) in files {
+            match kind {
+                FileKind::Suite => {
+                    reader.suite(&path);
+                }
+                FileKind::Scenario => {
+                    if let Some(planned) = reader.scenario(&path) {
+                        scenarios.push(planned);
+                    }
                 }
             }
         }
-    }
-    if reader.errors.is_empty() {
-        Ok(Plan {
-            scenarios,
-            files: reader.files,
-            sources: reader.sources,
-        })
-    } else {
-        Err(ScenarioReadErrors {
-            errors: reader.errors,
-            sources: reader.sources,
-        })
+        if self.errors.is_empty() {
+            Ok(Plan {
+                scenarios,
+                files: self.files,
+                sources: self.sources,
+            })
+        } else {
+            Err(ScenarioReadErrors {
+                errors: self.errors,
+                sources: self.sources,
+            })
+        }
     }
 }
 
@@ -93,6 +127,8 @@ struct Reader<'a> {
     /// Suites read so far; `None` when the suite is invalid (its errors are already recorded).
     suites: HashMap<Utf8PathBuf, Option<Arc<Suite>>>,
     files: usize,
+    /// A file's text given instead of read ([`read_text`]).
+    given: Option<(Utf8PathBuf, String)>,
 }
 
 fn is_yaml(path: &Utf8Path) -> bool {
@@ -187,13 +223,32 @@ impl Reader<'_> {
         path: &Utf8Path,
         kind: FileKind,
     ) -> Result<(Value, SpanMap), ScenarioReadError> {
-        let text = fs_err::read_to_string(path).map_err(|source| ScenarioReadError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let headline = headline(path, kind);
+        let given = match &self.given {
+            Some((p, text)) if p == path => Some(text.clone()),
+            _ => None,
+        };
+        let read = given.map_or_else(|| source::read_text(path, source::MAX_SOURCE_BYTES), Ok);
+        let text = match read {
+            Ok(text) => text,
+            Err(SourceError::Io { source, .. }) => {
+                return Err(ScenarioReadError::Read {
+                    path: path.to_owned(),
+                    source,
+                });
+            }
+            Err(e) => {
+                let d = Diagnostic::new(headline, e.label())
+                    .at(Some(Located::new(path, e.span())))
+                    .with_hint_opt(source_hint(&e));
+                if let SourceError::NotUtf8 { lossy, .. } = e {
+                    self.sources.insert(path.to_owned(), lossy);
+                }
+                return Err(invalid(path, vec![d]));
+            }
+        };
         self.files += 1;
         self.sources.insert(path.to_owned(), text);
-        let headline = headline(path, kind);
         let (value, spans) =
             yaml::parse(self.sources.get(path).unwrap_or_default()).map_err(|errors| {
                 let diagnostics = errors
@@ -203,7 +258,9 @@ impl Reader<'_> {
                             YamlErrorKind::Empty => {
                                 Some("a scenario needs at least `name` and `steps`".to_owned())
                             }
-                            YamlErrorKind::Syntax | YamlErrorKind::Unsupported => e.hint,
+                            YamlErrorKind::Syntax
+                            | YamlErrorKind::Unsupported
+                            | YamlErrorKind::Limit => e.hint,
                         };
                         Diagnostic::new(headline.clone(), e.message)
                             .at(Some(Located::new(path, e.span)))
@@ -255,8 +312,8 @@ impl Reader<'_> {
 
     fn read_suite(&mut self, path: &Utf8Path) -> Result<Suite, ScenarioReadError> {
         let (value, spans) = self.load(path, FileKind::Suite)?;
-        let mut suite: Suite = serde_json::from_value(value)
-            .map_err(|e| deserialize_error(path, FileKind::Suite, &e))?;
+        let mut suite: Suite = serde_path_to_error::deserialize(&value)
+            .map_err(|e| deserialize_error(path, FileKind::Suite, &e, &spans))?;
         suite.path = path.to_owned();
         if suite.name.is_empty() {
             suite.name = path
@@ -302,11 +359,11 @@ impl Reader<'_> {
             Some(sp) => Some(self.suite(sp)?),
             None => None,
         };
-        let mut scenario: Scenario = match serde_json::from_value(value.clone()) {
+        let mut scenario: Scenario = match serde_path_to_error::deserialize(&value) {
             Ok(s) => s,
             Err(e) => {
                 self.errors
-                    .push(deserialize_error(path, FileKind::Scenario, &e));
+                    .push(deserialize_error(path, FileKind::Scenario, &e, &spans));
                 return None;
             }
         };
@@ -359,9 +416,49 @@ fn invalid(path: &Utf8Path, mut diagnostics: Vec<Diagnostic>) -> ScenarioReadErr
     }
 }
 
-fn deserialize_error(path: &Utf8Path, kind: FileKind, e: &serde_json::Error) -> ScenarioReadError {
-    let d = Diagnostic::new(headline(path, kind), e.to_string())
-        .at(Some(Located::new(path, Span::START)));
+/// A hint for a file that could not be read as text.
+fn source_hint(e: &SourceError) -> Option<String> {
+    match e {
+        SourceError::NotRegular { .. } => {
+            Some("scenario files must be regular files; remove or rename it".to_owned())
+        }
+        SourceError::TooLarge { .. } => {
+            Some("split the file; scenarios are usually a few KiB".to_owned())
+        }
+        SourceError::NotUtf8 { .. } => Some("save the file as UTF-8".to_owned()),
+        SourceError::Io { .. } => None,
+    }
+}
+
+/// A value the schema let through but the model refused (a number out of range, a duration
+/// that does not fit), at the value it names.
+fn deserialize_error(
+    path: &Utf8Path,
+    kind: FileKind,
+    e: &serde_path_to_error::Error<serde_json::Error>,
+    spans: &SpanMap,
+) -> ScenarioReadError {
+    let mut pointer = String::new();
+    for segment in e.path() {
+        match segment {
+            serde_path_to_error::Segment::Seq { index } => {
+                pointer = format!("{pointer}/{index}");
+            }
+            serde_path_to_error::Segment::Map { key } => {
+                pointer = yaml::push_pointer(&pointer, key)
+            }
+            serde_path_to_error::Segment::Enum { .. } | serde_path_to_error::Segment::Unknown => {}
+        }
+    }
+    let span = spans.nearest(&pointer).unwrap_or(Span::START);
+    let text = e.inner().to_string();
+    // serde's words for an untagged enum say nothing to a user; the value is what is wrong.
+    let label = if text.contains("did not match any variant") {
+        "this value does not fit here: out of range, or not of an accepted kind".to_owned()
+    } else {
+        text
+    };
+    let d = Diagnostic::new(headline(path, kind), label).at(Some(Located::new(path, span)));
     invalid(path, vec![d])
 }
 

@@ -2,6 +2,7 @@
 //! did-you-mean. Also fills the `at` of every [`Spanned`] value.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Duration;
 
 use camino::Utf8Path;
 use serde_json::Value;
@@ -90,7 +91,7 @@ pub(crate) fn check_suite(suite: &mut Suite, spans: &SpanMap, headline: &str) ->
     }
     if let Some(load) = &mut suite.load {
         fill_load(load, spans, &path, "/load");
-        check_stages(&mut sink, "/load", load);
+        check_load(&mut sink, "/load", load);
     }
     sink.out
 }
@@ -109,7 +110,7 @@ pub(crate) fn check_scenario(scenario: &mut Scenario, cx: &Context<'_>) -> Vec<D
         check_token(&mut sink, "/token", token, cx.suite, cx.has_suite_file);
     }
     if let Some(load) = &scenario.load {
-        check_stages(&mut sink, "/load", load);
+        check_load(&mut sink, "/load", load);
     }
 
     let mut step_names: HashMap<&str, usize> = HashMap::new();
@@ -126,6 +127,20 @@ pub(crate) fn check_scenario(scenario: &mut Scenario, cx: &Context<'_>) -> Vec<D
                 Some(format!(
                     "step names must be unique in a scenario; it is first used on line {line}"
                 )),
+            );
+        }
+        if step
+            .request
+            .timeout
+            .is_some_and(|t| t > MAX_REQUEST_TIMEOUT)
+        {
+            sink.push(
+                &format!("{base}/request/timeout"),
+                format!(
+                    "expected at most {}",
+                    humantime::format_duration(MAX_REQUEST_TIMEOUT)
+                ),
+                None,
             );
         }
         if let Some(token) = &step.token {
@@ -201,16 +216,116 @@ fn fill_load(load: &mut super::LoadBlock, spans: &SpanMap, file: &Utf8Path, base
     }
 }
 
-fn check_stages(sink: &mut Sink<'_>, base: &str, load: &super::LoadBlock) {
+/// The longest timeout a request may be given (1 hour).
+pub(crate) const MAX_REQUEST_TIMEOUT: Duration = Duration::from_secs(3600);
+
+impl super::LoadBlock {
+    /// The highest request rate accepted, per second (one process; shard beyond it).
+    pub const MAX_RATE: f64 = 1_000_000.0;
+    /// The most virtual users accepted: each holds a client, its connections and buffers
+    /// (about 250 KB each when measured, so 10,000 users take about 2.5 GB).
+    pub const MAX_USERS: u64 = 10_000;
+    /// The longest measured duration, stage `for` or `over` accepted (7 days).
+    pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
+    /// The longest warm-up or think time accepted (1 hour).
+    pub const MAX_WARMUP: Duration = Duration::from_secs(3600);
+    /// The largest token pool or connection pool accepted (a pool of RS256 tokens is minted
+    /// before the run, at about a millisecond each).
+    pub const MAX_POOL: usize = 10_000;
+}
+
+/// Checks a load block: what `jwtprobe load` would refuse, refused here with a span, so that
+/// `validate` and `load` agree. The same limits apply to the command-line flags.
+fn check_load(sink: &mut Sink<'_>, base: &str, load: &super::LoadBlock) {
+    use super::LoadBlock as L;
+    let p = |k: &str| format!("{base}/{k}");
+    let rate_ok = |r: f64, zero_ok: bool| {
+        r.is_finite() && r <= L::MAX_RATE && (r > 0.0 || (zero_ok && r == 0.0))
+    };
+    let rate_label = format!(
+        "expected a rate above 0 and at most {} per second",
+        L::MAX_RATE
+    );
+    if let Some(rate) = load.rate
+        && !rate_ok(rate, false)
+    {
+        sink.push(&p("rate"), rate_label.clone(), None);
+    }
+    if let Some(users) = load.users
+        && !(users >= 1 && u64::from(users) <= L::MAX_USERS)
+    {
+        sink.push(
+            &p("users"),
+            format!("expected between 1 and {} users", L::MAX_USERS),
+            None,
+        );
+    }
+    if load.requests == Some(0) {
+        sink.push(&p("requests"), "expected at least 1 request", None);
+    }
+    let too_long = |d: Option<Duration>, max: Duration| d.is_some_and(|d| d > max);
+    let long_label =
+        |max: Duration| format!("expected at most {}", humantime::format_duration(max));
+    if load.duration.is_some_and(|d| d.is_zero()) {
+        sink.push(&p("duration"), "expected a duration above 0", None);
+    }
+    if too_long(load.duration, L::MAX_DURATION) {
+        sink.push(&p("duration"), long_label(L::MAX_DURATION), None);
+    }
+    for key in ["warmup", "think"] {
+        let value = if key == "warmup" {
+            load.warmup
+        } else {
+            load.think
+        };
+        if too_long(value, L::MAX_WARMUP) {
+            sink.push(&p(key), long_label(L::MAX_WARMUP), None);
+        }
+    }
+    for (key, value) in [("pool", load.pool), ("token_pool", load.token_pool)] {
+        if value.is_some_and(|v| v == 0 || v > L::MAX_POOL) {
+            sink.push(
+                &p(key),
+                format!("expected between 1 and {}", L::MAX_POOL),
+                None,
+            );
+        }
+    }
     for (j, stage) in load.stages.iter().enumerate() {
+        let sp = format!("{base}/stages/{j}");
         let hold = (stage.rate.is_some() || stage.users.is_some()) && stage.hold.is_some();
         let ramp = stage.ramp_to.is_some() && stage.over.is_some();
         if hold == ramp {
             sink.push(
-                &format!("{base}/stages/{j}"),
+                &sp,
                 "a stage is either `{rate: N, for: 10s}` (or `users`) or `{ramp_to: N, over: 30s}`",
                 None,
             );
+        }
+        if let Some(rate) = stage.rate
+            && !rate_ok(rate, true)
+        {
+            sink.push(&format!("{sp}/rate"), rate_label.clone(), None);
+        }
+        if let Some(rate) = stage.ramp_to
+            && !rate_ok(rate, true)
+        {
+            sink.push(&format!("{sp}/ramp_to"), rate_label.clone(), None);
+        }
+        if stage.users.is_some() {
+            sink.push(
+                &format!("{sp}/users"),
+                "user stages are not supported",
+                Some(
+                    "use rate stages: `{rate: N, for: 10s}` or `{ramp_to: N, over: 30s}`"
+                        .to_owned(),
+                ),
+            );
+        }
+        for (key, value) in [("for", stage.hold), ("over", stage.over)] {
+            if too_long(value, L::MAX_DURATION) {
+                sink.push(&format!("{sp}/{key}"), long_label(L::MAX_DURATION), None);
+            }
         }
     }
 }

@@ -14,7 +14,7 @@
 //!
 //! This module is synchronous and does no I/O; it imports only [`keys`](crate::keys).
 
-mod pick;
+pub(crate) mod pick;
 pub mod redact;
 mod transform;
 mod verify;

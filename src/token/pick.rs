@@ -49,7 +49,11 @@ pub(crate) fn pick(
 }
 
 /// [`pick`] by serde_json alone: the reference the fast path must agree with, and its fallback.
-fn pick_serde(json: &[u8], names: &[&str], out: &mut [Option<Value>]) -> Result<(), PickError> {
+pub(crate) fn pick_serde(
+    json: &[u8],
+    names: &[&str],
+    out: &mut [Option<Value>],
+) -> Result<(), PickError> {
     let mut de = serde_json::Deserializer::from_slice(json);
     let is_object = de
         .deserialize_any(ObjectVisitor { names, out })

@@ -4,7 +4,9 @@
 mod admin;
 mod cli_help;
 mod conformance;
+mod hostile;
 mod keys_tokens;
+mod limits;
 mod load;
 mod mock;
 mod probe;

@@ -193,31 +193,24 @@ fn every_jwtprobe_command_in_the_readme_runs_and_passes() {
     let readme = fs_err::read_to_string(repo().join("README.md")).expect("README");
     let commands = readme_commands(&readme);
     let (_dir, root) = workdir();
-    let emulator = start_emulator(&root);
+    let qlik = start_emulator(&root, "qseow");
+    let other = start_emulator(&root, "rfc6750");
+    let hosts = Hosts {
+        qlik: &qlik.url,
+        other: &other.url,
+    };
     let mut failures = Vec::new();
     for command in &commands {
-        let Some(args) = rewrite(command, &emulator.url) else {
+        let Some(args) = rewrite(command, &hosts) else {
             failures.push(format!(
                 "{command}\n  names a placeholder this test cannot run"
             ));
             continue;
         };
-        let started = Instant::now();
-        let output = Command::new(env!("CARGO_BIN_EXE_jwtprobe"))
-            .args(&args)
-            .current_dir(&root)
-            .env_remove("JWTPROBE_TARGET")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .output()
-            .expect("jwtprobe ran");
-        if !output.status.success() {
+        if let Err(why) = run_command(&root, &args) {
             failures.push(format!(
-                "{command}\n  ran as `jwtprobe {}` in {:.1?}: {}\n{}",
-                args.join(" "),
-                started.elapsed(),
-                output.status,
-                String::from_utf8_lossy(&output.stderr)
+                "{command}\n  ran as `jwtprobe {}`: {why}",
+                args.join(" ")
             ));
         }
     }
