@@ -110,15 +110,9 @@ pub struct Args {
     /// stdout).
     #[arg(long, value_name = "FILE", num_args = 0..=1)]
     pub summary_md: Option<Option<Utf8PathBuf>>,
-    /// Load only scenarios with this tag (repeatable).
-    #[arg(long = "tag", value_name = "TAG")]
-    pub tags: Vec<String>,
-    /// Skip scenarios with this tag (repeatable).
-    #[arg(long = "skip-tag", value_name = "TAG")]
-    pub skip_tags: Vec<String>,
-    /// Load only scenarios whose name contains this text (repeatable).
-    #[arg(long = "name", value_name = "TEXT")]
-    pub names: Vec<String>,
+    /// Which scenarios to take.
+    #[command(flatten)]
+    pub filters: Filters,
     /// Print only the outcome line and breached thresholds.
     #[arg(long, short = 'q', conflicts_with = "verbose")]
     pub quiet: bool,
@@ -175,11 +169,7 @@ pub enum SessionArg {
 /// Runs the command.
 pub fn run(args: Args) -> CmdResult {
     let vars: BTreeMap<String, String> = args.vars.iter().cloned().collect();
-    let filters = Filters {
-        tags: args.tags.clone(),
-        skip_tags: args.skip_tags.clone(),
-        names: args.names.clone(),
-    };
+    let filters = args.filters.clone();
     let plan = super::run::build_plan(&args.paths, &filters, &vars)?;
     if plan.scenarios.is_empty() {
         return Err(CliError::usage(anyhow::anyhow!(

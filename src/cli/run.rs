@@ -38,15 +38,9 @@ pub struct Args {
     /// Set a template variable (`--var user=alice`); wins over suite and scenario `vars`.
     #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
     pub vars: Vec<(String, String)>,
-    /// Run only scenarios with this tag (repeatable).
-    #[arg(long = "tag", value_name = "TAG")]
-    pub tags: Vec<String>,
-    /// Skip scenarios with this tag (repeatable).
-    #[arg(long = "skip-tag", value_name = "TAG")]
-    pub skip_tags: Vec<String>,
-    /// Run only scenarios whose name contains this text (repeatable).
-    #[arg(long = "name", value_name = "TEXT")]
-    pub names: Vec<String>,
+    /// Which scenarios to take.
+    #[command(flatten)]
+    pub filters: Filters,
     /// Override every suite's virtual proxy prefix (`--prefix jwt`; `--prefix ''` for none).
     #[arg(long, value_name = "PREFIX")]
     pub prefix: Option<String>,
@@ -186,11 +180,7 @@ pub fn read_scenarios(
 pub fn run(args: Args) -> CmdResult {
     let vars: BTreeMap<String, String> = args.vars.iter().cloned().collect();
     let read = read_scenarios(&args.paths, &vars)?;
-    let filters = Filters {
-        tags: args.tags.clone(),
-        skip_tags: args.skip_tags.clone(),
-        names: args.names.clone(),
-    };
+    let filters = args.filters.clone();
     let plan = Plan::build(&read, &filters, &vars).map_err(|e| {
         let hint = key_hint(&e);
         let err = CliError::runtime(e);

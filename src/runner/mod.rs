@@ -123,14 +123,17 @@ impl Plan {
     }
 }
 
-/// Which scenarios to run.
-#[derive(Debug, Clone, Default)]
+/// Which scenarios to run (the `--tag`, `--skip-tag` and `--name` flags of `run` and `load`).
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct Filters {
-    /// Run only scenarios with at least one of these tags (all when empty).
+    /// Only scenarios with this tag (repeatable; all when none is given).
+    #[arg(long = "tag", value_name = "TAG")]
     pub tags: Vec<String>,
-    /// Skip scenarios with any of these tags.
+    /// Skip scenarios with this tag (repeatable).
+    #[arg(long = "skip-tag", value_name = "TAG")]
     pub skip_tags: Vec<String>,
-    /// Run only scenarios whose name contains one of these substrings (all when empty).
+    /// Only scenarios whose name contains this text (repeatable; all when none is given).
+    #[arg(long = "name", value_name = "TEXT")]
     pub names: Vec<String>,
 }
 

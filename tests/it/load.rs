@@ -92,12 +92,25 @@ fn transport_at(
     connections: Connections,
     tokens: TokenStrategy,
 ) -> HttpTransport {
+    transport_trusting(root, base_url, session, connections, tokens, false)
+}
+
+/// As [`transport_at`]; `insecure` accepts any certificate (the emulator's self-signed one).
+fn transport_trusting(
+    root: &Utf8Path,
+    base_url: &url::Url,
+    session: SessionMode,
+    connections: Connections,
+    tokens: TokenStrategy,
+    insecure: bool,
+) -> HttpTransport {
     let read = jwtprobe::scenario::read(&[root.join("load")]).expect("valid scenario");
     let plan = runner::Plan::build(&read, &Filters::default(), &BTreeMap::new()).expect("plan");
     let now = chrono::Utc::now().timestamp();
     let client = ClientSettings {
         timeout: Duration::from_secs(5),
         cookies: false,
+        insecure,
         ..ClientSettings::default()
     };
     let settings = RunSettings {
@@ -405,42 +418,34 @@ async fn accepting_server() -> wiremock::MockServer {
     server
 }
 
-// See: issue #12 (`--token-pool 100000` minted 100k tokens but used about 50 of them).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bearer_mode_walks_every_user_of_the_token_pool() {
+/// How many distinct pool users a closed-model run of `requests` over 4 virtual users sends,
+/// against a server that accepts everything and sets no cookie.
+async fn pool_users_seen(session: SessionMode, pool: usize, requests: u64) -> usize {
     let fx = fixture();
     let server = accepting_server().await;
     let base = url::Url::parse(&server.uri()).expect("wiremock URL");
     let transport = transport_at(
         &fx.root,
         &base,
-        SessionMode::Bearer,
+        session,
         Connections::Shared,
-        TokenStrategy::Pool(300),
+        TokenStrategy::Pool(pool),
     );
-    let result = drive(transport, closed(4, 900), None).await;
-    assert_eq!(result.stats.overall().requests(), 900);
-    let users = distinct_users(&server).await;
-    assert_eq!(users.len(), 300, "{users:?}");
+    let result = drive(transport, closed(4, requests), None).await;
+    assert_eq!(result.stats.overall().requests(), requests);
+    distinct_users(&server).await.len()
+}
+
+// See: issue #12 (`--token-pool 100000` minted 100k tokens but used about 50 of them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bearer_mode_walks_every_user_of_the_token_pool() {
+    assert_eq!(pool_users_seen(SessionMode::Bearer, 300, 900).await, 300);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cookie_mode_keeps_one_pool_user_per_virtual_user() {
-    let fx = fixture();
-    let server = accepting_server().await;
-    let base = url::Url::parse(&server.uri()).expect("wiremock URL");
-    let transport = transport_at(
-        &fx.root,
-        &base,
-        SessionMode::Cookie,
-        Connections::Shared,
-        TokenStrategy::Pool(20),
-    );
-    // The server sets no cookie, so every request carries its user's token.
-    let result = drive(transport, closed(4, 200), None).await;
-    assert_eq!(result.stats.overall().requests(), 200);
-    let users = distinct_users(&server).await;
-    assert_eq!(users.len(), 4, "{users:?}");
+    // The server sets no cookie, so every request carries its virtual user's token.
+    assert_eq!(pool_users_seen(SessionMode::Cookie, 20, 200).await, 4);
 }
 
 // See: issue #12 (HTTPS load went through reqwest, and the built-in emulator's certificate
@@ -458,7 +463,14 @@ async fn https_load_runs_on_the_lean_client_and_records_what_the_emulator_served
         .await
         .expect("emulator started");
         assert_eq!(server.base_url.scheme(), "https");
-        let transport = transport_tls(&fx.root, &server.base_url, session, true);
+        let transport = transport_trusting(
+            &fx.root,
+            &server.base_url,
+            session,
+            Connections::PerUser,
+            TokenStrategy::Shared,
+            true,
+        );
         let result = drive(transport, closed(4, 120), None).await;
         let hits = server.hits();
         server.shutdown().await;
@@ -480,7 +492,14 @@ async fn untrusted_certificate_is_a_tls_error_in_load() {
     )
     .await
     .expect("emulator started");
-    let transport = transport_tls(&fx.root, &server.base_url, SessionMode::Bearer, false);
+    let transport = transport_trusting(
+        &fx.root,
+        &server.base_url,
+        SessionMode::Bearer,
+        Connections::PerUser,
+        TokenStrategy::Shared,
+        false,
+    );
     let result = drive(transport, closed(2, 10), None).await;
     server.shutdown().await;
     let all = result.stats.overall();
@@ -491,43 +510,6 @@ async fn untrusted_certificate_is_a_tls_error_in_load() {
         "{:?}",
         all.errors
     );
-}
-
-fn transport_tls(
-    root: &Utf8Path,
-    base_url: &url::Url,
-    session: SessionMode,
-    insecure: bool,
-) -> HttpTransport {
-    let read = jwtprobe::scenario::read(&[root.join("load")]).expect("valid scenario");
-    let plan = runner::Plan::build(&read, &Filters::default(), &BTreeMap::new()).expect("plan");
-    let now = chrono::Utc::now().timestamp();
-    let client = ClientSettings {
-        timeout: Duration::from_secs(5),
-        cookies: false,
-        insecure,
-        ..ClientSettings::default()
-    };
-    let settings = RunSettings {
-        base_url: base_url.clone(),
-        emulator: true,
-        client: client.clone(),
-        vars: BTreeMap::new(),
-        now,
-        prefix: None,
-    };
-    let prepared = runner::prepare(&plan, &settings).expect("prepared");
-    HttpTransport::new(
-        &prepared,
-        HttpSettings {
-            client,
-            connections: Connections::PerUser,
-            tokens: TokenStrategy::Shared,
-            session,
-            pinned_now: now,
-        },
-    )
-    .expect("transport")
 }
 
 // See: issue #12 (connections opened before the timed phase).
