@@ -474,6 +474,22 @@ mod tests {
     }
 
     #[test]
+    fn json_summary_of_a_fixed_run_looks_like_this() {
+        let stats = stats();
+        let verdicts: Vec<Verdict> = ["p99 < 5ms", "error_rate < 5%"]
+            .iter()
+            .map(|t| {
+                threshold::parse(t)
+                    .unwrap()
+                    .evaluate(&stats, Duration::from_secs(2))
+            })
+            .collect();
+        let s = summary(&stats, &verdicts);
+        let text = serde_json::to_string_pretty(&to_json(&s, &fixed_meta())).unwrap();
+        insta::assert_snapshot!("load_json", text);
+    }
+
+    #[test]
     fn breached_threshold_is_a_failed_junit_testcase() {
         let stats = stats();
         let verdicts: Vec<Verdict> = ["p99 < 1ms", "error_rate < 5%"]
