@@ -16,8 +16,8 @@ use camino::Utf8Path;
 use hdrhistogram::Histogram;
 
 use super::color::Palette;
+use super::hlog::Timeline;
 use super::{Meta, ReportError};
-use crate::load::hlog::Timeline;
 use crate::load::stats::{Percentiles, Series, SeriesKey, Stats, format_us};
 use crate::load::threshold::Verdict;
 
