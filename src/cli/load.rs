@@ -18,11 +18,12 @@ use super::{CliError, CmdResult, Exit};
 use crate::client::ClientSettings;
 use crate::diag::{Diagnostic, Located, Span};
 use crate::load::engine::{self, EngineSettings, LoadResult, Model, Progress};
-use crate::load::hlog::{self, HlogWriter};
 use crate::load::http::{self, Connections, HttpSettings, HttpTransport, TokenStrategy};
 use crate::load::pacer::{Schedule, Shard, Stage};
+use crate::load::sink::IntervalSink;
 use crate::load::stats::{ErrorClass, SessionMode, format_us};
 use crate::load::threshold::{self, Threshold};
+use crate::report::hlog::{self, HlogWriter};
 use crate::report::{self, Meta, junit, load::Summary};
 use crate::runner::{self, Filters};
 use crate::scenario::{self, LoadBlock, Spanned};
@@ -551,10 +552,9 @@ async fn run_load(
     let hlog = match &hlog_path {
         Some(path) => {
             ensure_parent(path)?;
-            Some(
-                HlogWriter::create(path, run_started)
-                    .map_err(|e| CliError::runtime(anyhow::Error::new(e)))?,
-            )
+            let writer = HlogWriter::create(path, run_started)
+                .map_err(|e| CliError::runtime(anyhow::Error::new(e)))?;
+            Some(Box::new(writer) as Box<dyn IntervalSink>)
         }
         None => None,
     };

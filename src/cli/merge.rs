@@ -2,15 +2,16 @@
 //!
 //! Histograms are added per tag and counts per key, never averaged, so the merged
 //! percentiles are exactly those of the union of the shards' samples (see
-//! [`crate::load::hlog`]).
+//! [`crate::report::hlog`]).
 
 use std::time::{Duration, UNIX_EPOCH};
 
 use camino::Utf8PathBuf;
 
 use super::{CliError, CmdResult, Exit};
-use crate::load::hlog::{self, HlogWriter, LogContents, RunFacts};
+use crate::load::sink::RunFacts;
 use crate::load::threshold::{self, Verdict};
+use crate::report::hlog::{self, HlogWriter, LogContents};
 use crate::report::{self, Meta, junit, load::Summary};
 
 /// Merge HdrHistogram interval logs written by `jwtprobe load --hdr-log` (one per shard).

@@ -34,7 +34,9 @@ use crate::token::{self, Alg, Signer};
 jwtprobe probe https://qlik.example.com/jwt/hub/ --key keys/QlikClient.key.pem \
 --cert keys/QlikClient.cert.pem --user alice --directory CORP --insecure\n  \
 jwtprobe probe https://qlik.example.com/jwt/hub/ --key keys/QlikClient.key.pem \
---user alice --directory CORP --insecure -q\n\n\
+--user alice --directory CORP --insecure -q\n  \
+jwtprobe probe https://qlik.example.com/jwt/hub/ --key keys/QlikClient.key.pem \
+--user alice --directory CORP --insecure -v\n\n\
 On a 4xx it sends its variant requests (no token, without the prefix on Qlik, other claim \
 casings, no exp, a fresh exp, RS256, no kid, a random key), reads WWW-Authenticate (error, \
 error_description), and prints the most likely cause in one sentence: wrong key or \
@@ -107,8 +109,13 @@ pub struct Args {
     pub password_env: String,
     /// Print only the result (the most likely cause); the exchange and the variants are
     /// printed otherwise.
-    #[arg(long, short = 'q')]
+    #[arg(long, short = 'q', conflicts_with = "verbose")]
     pub quiet: bool,
+    /// Also print every exchange, variants included: the request line and headers, and the
+    /// response status with its `WWW-Authenticate` and other relevant headers (tokens and
+    /// cookie values redacted).
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
 }
 
 /// The URL's prefix (its first path segment, unless that is a keyword of the Qlik proxy, as
@@ -344,20 +351,71 @@ fn describe_base(exchange: &Exchange, token: &str) -> String {
         exchange.elapsed.as_millis()
     );
     let _ = writeln!(out, "  token: {}", token::redact(token));
-    for name in SHOWN_HEADERS {
-        for value in exchange.headers.get_all(*name) {
-            let value = String::from_utf8_lossy(value.as_bytes());
-            let shown = match *name {
-                "set-cookie" => crate::runner::redact_cookies(&value),
-                "qlik-csrf-token" => token::redact_secret(&value),
-                _ => value.into_owned(),
-            };
-            let _ = writeln!(out, "  {name}: {shown}");
-        }
+    for (name, shown) in shown_headers(&exchange.headers) {
+        let _ = writeln!(out, "  {name}: {shown}");
     }
     let excerpt = body_excerpt(&String::from_utf8_lossy(&exchange.body));
     if !excerpt.is_empty() {
         let _ = writeln!(out, "  body: {excerpt}");
+    }
+    out
+}
+
+/// The [`SHOWN_HEADERS`] of a response, in that order, with cookie and CSRF values redacted.
+fn shown_headers(headers: &HeaderMap) -> Vec<(&'static str, String)> {
+    let mut shown = Vec::new();
+    for name in SHOWN_HEADERS {
+        for value in headers.get_all(*name) {
+            let value = String::from_utf8_lossy(value.as_bytes());
+            let value = match *name {
+                "set-cookie" => crate::runner::redact_cookies(&value),
+                "qlik-csrf-token" => token::redact_secret(&value),
+                _ => value.into_owned(),
+            };
+            shown.push((*name, value));
+        }
+    }
+    shown
+}
+
+/// One exchange in full for `-v`: the request line and headers (`>`), then the response status
+/// and its [`SHOWN_HEADERS`] (`<`), or why no response came. `token` (the one sent, if any) and
+/// every cookie or credential value are redacted.
+fn describe_exchange(
+    request: &Request,
+    token: Option<&str>,
+    outcome: &Result<Exchange, crate::client::SendError>,
+) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "    > {} {}",
+        request.method,
+        token::redact_in_text(request.url.as_str())
+    );
+    for (name, value) in &request.headers {
+        let value = String::from_utf8_lossy(value.as_bytes());
+        let shown =
+            token::redact_in_text(&token::redact::redact_header(name.as_str(), &value, token));
+        let _ = writeln!(out, "    > {name}: {shown}");
+    }
+    match outcome {
+        Ok(exchange) => {
+            let _ = writeln!(
+                out,
+                "    < {} {} ({} ms)",
+                exchange.status,
+                reason_phrase(exchange.status),
+                exchange.elapsed.as_millis()
+            );
+            for (name, value) in shown_headers(&exchange.headers) {
+                let _ = writeln!(out, "    < {name}: {}", token::redact_in_text(&value));
+            }
+        }
+        Err(e) => {
+            let _ = writeln!(out, "    < no response: {}", crate::runner::error_text(e));
+        }
     }
     out
 }
@@ -493,6 +551,7 @@ pub fn run(args: Args) -> CmdResult {
         usize::from(args.max_requests),
         &notes,
         args.quiet,
+        args.verbose,
     ))
 }
 
@@ -506,6 +565,7 @@ async fn probe(
     max: usize,
     notes: &[String],
     quiet: bool,
+    verbose: bool,
 ) -> CmdResult {
     // With `-q` only the result line is printed; everything else is the same.
     macro_rules! say {
@@ -521,8 +581,14 @@ async fn probe(
         };
         let token = prober.token_for(&variant)?;
         let request = prober.request_for(&variant, token.as_deref())?;
+        // `-v` shows the request as sent, so it is kept before the client takes it.
+        let sent = verbose.then(|| request.clone());
         let outcome = prober.client.send(request).await;
+        let full = sent.map(|r| describe_exchange(&r, token.as_deref(), &outcome));
         if variant == Variant::Base {
+            if let (Err(_), Some(full)) = (&outcome, &full) {
+                print!("{full}");
+            }
             let exchange = outcome.map_err(|e| {
                 let hint = matches!(e, crate::client::SendError::Tls { .. })
                     .then_some("use --insecure for a self-signed certificate, or --ca FILE");
@@ -551,6 +617,9 @@ async fn probe(
                 );
             }
             say!("{summary}");
+            if let Some(full) = &full {
+                print!("{full}");
+            }
             observed.push(Observation {
                 variant,
                 outcome: Ok(answer_of(&exchange)),
@@ -564,6 +633,9 @@ async fn probe(
                 .map_err(|e| crate::runner::error_text(&e));
             let observation = Observation { variant, outcome };
             say!("{}", describe_variant(&observation));
+            if let Some(full) = &full {
+                print!("{full}");
+            }
             observed.push(observation);
         }
     }

@@ -6,7 +6,7 @@ use std::io::Write as _;
 use camino::{Utf8Path, Utf8PathBuf};
 
 use super::{CliError, CmdResult, Exit};
-use crate::load::hlog::{self, LogContents};
+use crate::report::hlog::{self, LogContents};
 use crate::report::{self, Meta, html, markdown};
 
 /// Turn a saved report into a self-contained HTML page or a Markdown summary.

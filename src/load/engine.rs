@@ -29,8 +29,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::task::JoinSet;
 
-use super::hlog::{HlogError, HlogWriter, RunFacts};
 use super::pacer::{self, Backlog, Health, PacerReport, Schedule, Shard};
+use super::sink::{IntervalSink, RunFacts, SinkError};
 use super::stats::{ErrorClass, Outcome, Percentiles, Recorder, Sample, SeriesKey, Stats};
 
 /// What one virtual user sends; implemented by the HTTP transport and by test fakes.
@@ -153,8 +153,9 @@ pub struct EngineSettings {
     pub model: Model,
     /// How often the aggregator drains the workers (and writes a log interval).
     pub interval: Duration,
-    /// The interval log to write as the run goes, if any.
-    pub hlog: Option<HlogWriter<std::io::BufWriter<fs_err::File>>>,
+    /// Where to write the intervals as the run goes (the interval log of
+    /// `crate::report::hlog`), if anywhere.
+    pub hlog: Option<Box<dyn IntervalSink>>,
     /// The shard, recorded in the log.
     pub shard: Option<Shard>,
 }
@@ -178,7 +179,7 @@ pub struct LoadResult {
     /// stop signal came); not in `stats`.
     pub cancelled: u64,
     /// Writing the interval log failed (the run itself went on).
-    pub hlog_error: Option<HlogError>,
+    pub hlog_error: Option<SinkError>,
 }
 
 /// Runs the load until the model's bounds are reached or `stop` resolves.
@@ -515,8 +516,8 @@ fn drain(recorders: &[Recorder]) -> Stats {
 
 /// Writes one interval to the log; the first failure is kept and later writes are skipped.
 fn write_interval(
-    hlog: &mut Option<HlogWriter<std::io::BufWriter<fs_err::File>>>,
-    error: &mut Option<HlogError>,
+    hlog: &mut Option<Box<dyn IntervalSink>>,
+    error: &mut Option<SinkError>,
     log_base: Duration,
     start: Instant,
     from: Instant,

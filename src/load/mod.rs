@@ -6,14 +6,16 @@
 //! falls behind shows up as latency instead of disappearing (coordinated omission); in the
 //! closed model a fixed number of users loop over the steps. Workers record into per-worker
 //! HDR histograms ([`stats`]) that one aggregator drains at interval boundaries, so memory
-//! stays flat. [`threshold`] turns `p99 < 20ms` into a gate, [`hlog`] writes and merges
-//! HdrHistogram interval logs; `crate::report::load` writes the summary, JSON, JUnit and HTML.
+//! stays flat. [`threshold`] turns `p99 < 20ms` into a gate. The engine hands each interval to
+//! an [`sink::IntervalSink`]; `load` writes no output format itself: `crate::report::hlog`
+//! writes (and `jwtprobe merge` reads) the HdrHistogram interval log, `crate::report::load` the
+//! summary, JSON, JUnit and HTML.
 
 pub mod engine;
-pub mod hlog;
 pub mod http;
 pub(crate) mod lean;
 pub mod pacer;
+pub mod sink;
 pub mod stats;
 pub mod threshold;
 pub mod tls;

@@ -16,8 +16,8 @@ use camino::Utf8Path;
 use hdrhistogram::Histogram;
 
 use super::color::Palette;
+use super::hlog::Timeline;
 use super::{Meta, ReportError};
-use crate::load::hlog::Timeline;
 use crate::load::stats::{Percentiles, Series, SeriesKey, Stats, format_us};
 use crate::load::threshold::Verdict;
 
@@ -471,6 +471,22 @@ mod tests {
         let json = to_json(&s, &fixed_meta());
         insta::assert_snapshot!("load_markdown", super::super::markdown::load(&json));
         insta::assert_snapshot!("load_html", super::super::html::load(&json));
+    }
+
+    #[test]
+    fn json_summary_of_a_fixed_run_looks_like_this() {
+        let stats = stats();
+        let verdicts: Vec<Verdict> = ["p99 < 5ms", "error_rate < 5%"]
+            .iter()
+            .map(|t| {
+                threshold::parse(t)
+                    .unwrap()
+                    .evaluate(&stats, Duration::from_secs(2))
+            })
+            .collect();
+        let s = summary(&stats, &verdicts);
+        let text = serde_json::to_string_pretty(&to_json(&s, &fixed_meta())).unwrap();
+        insta::assert_snapshot!("load_json", text);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Every output format of jwtprobe: console, JUnit, JSON, HTML and the Markdown summary.
+//! Every output format of jwtprobe: console, JUnit, JSON, HTML, the Markdown summary and the
+//! HdrHistogram interval log.
 //!
 //! Two typed results feed every format: a [`RunReport`] (a [`RunResult`] from the runner plus
 //! the text of the scenario files it ran, so failures show their YAML line without reading the
@@ -15,8 +16,10 @@
 //! | Markdown summary | [`markdown::run`] | [`markdown::load`] |
 //!
 //! The HTML and Markdown renderers read the JSON value, so `jwtprobe report` turns a saved
-//! JSON report into the same HTML as `--html` on the run. The HdrHistogram interval log is
-//! written while a load runs, by [`crate::load::hlog`]. Results arrive already redacted (see
+//! JSON report into the same HTML as `--html` on the run. The HdrHistogram interval log
+//! ([`hlog`]) is written while a load runs: its writer is the engine's
+//! [`crate::load::sink::IntervalSink`], and `jwtprobe merge` and `jwtprobe report` read it back.
+//! Results arrive already redacted (see
 //! [`crate::token::redact`]); reporters never drive a run.
 
 use std::io::Write as _;
@@ -28,6 +31,7 @@ use crate::scenario::Sources;
 
 pub mod color;
 pub mod conformance;
+pub mod hlog;
 pub mod html;
 pub mod junit;
 pub mod load;

@@ -267,3 +267,123 @@ pub fn describe_target(result: &RunResult) -> String {
 pub fn write_json(report: &RunReport<'_>, path: &camino::Utf8Path) -> Result<(), ReportError> {
     super::write_output("JSON", path, &json_bytes(report))
 }
+
+#[cfg(test)]
+mod tests {
+    use camino::Utf8PathBuf;
+
+    use super::*;
+    use crate::check::Outcome;
+    use crate::diag::{Located, Span};
+    use crate::report::Meta;
+    use crate::runner::{RequestSummary, ResponseSummary, Timings};
+
+    const YAML: &str = "name: expired token\nsteps:\n  - name: open the hub\n    request:\n      url: /hub/\n    expect:\n      status: 200\n";
+
+    /// A finished run fixed in every field: one scenario, a passed and a failed step.
+    fn fixed_run() -> (RunResult, Sources, Meta) {
+        let path = Utf8PathBuf::from("scenarios/qlik/expired.yaml");
+        let start = YAML.find("200").unwrap();
+        let at = Located::new(
+            path.clone(),
+            Span {
+                start,
+                end: start + 3,
+                line: 7,
+                col: 15,
+            },
+        );
+        let request = RequestSummary {
+            method: "GET".to_owned(),
+            url: "https://qlik.test/jwt/hub/".to_owned(),
+            headers: vec![(
+                "authorization".to_owned(),
+                "Bearer eyJh.eyJw.…sig:1a2b3c4d".to_owned(),
+            )],
+            token: Some("eyJh.eyJw.…sig:1a2b3c4d".to_owned()),
+        };
+        let response = |status: u16, body: &str| ResponseSummary {
+            status,
+            headers: vec![(
+                "set-cookie".to_owned(),
+                "X=••••(len 36, sha256:1a2b3c4d)".to_owned(),
+            )],
+            body_excerpt: body.to_owned(),
+            body_len: body.len(),
+        };
+        let timings = Timings {
+            started_unix_ms: 1_767_225_600_000,
+            ttfb_us: 900,
+            total_us: 1_000,
+        };
+        let passed = StepResult {
+            name: "log in".to_owned(),
+            status: StepStatus::Passed,
+            request: Some(request.clone()),
+            response: Some(response(200, "<h1>Hub</h1>")),
+            timings: Some(timings),
+            duration: Duration::from_micros(1_100),
+        };
+        let failed = StepResult {
+            name: "open the hub".to_owned(),
+            status: StepStatus::Failed {
+                outcomes: vec![Outcome {
+                    check: "status".to_owned(),
+                    passed: false,
+                    expected: "200".to_owned(),
+                    actual: "400".to_owned(),
+                    at: Some(at),
+                }],
+            },
+            request: Some(request),
+            response: Some(response(400, "<h1>Bad Request</h1>")),
+            timings: Some(timings),
+            duration: Duration::from_micros(1_300),
+        };
+        let result = RunResult {
+            target: "https://qlik.test/".to_owned(),
+            emulator: false,
+            now: 1_767_225_600,
+            scenarios: vec![ScenarioResult {
+                name: "expired token".to_owned(),
+                path: path.clone(),
+                tags: vec!["qlik".to_owned()],
+                steps: vec![passed, failed],
+                duration: Duration::from_micros(2_500),
+                conformance: None,
+            }],
+            duration: Duration::from_micros(3_000),
+            conformance: None,
+            interrupted: false,
+        };
+        let mut sources = Sources::default();
+        sources.insert(path, YAML.to_owned());
+        let meta = Meta {
+            tool: "jwtprobe".to_owned(),
+            version: "0.0.0".to_owned(),
+            hostname: "host".to_owned(),
+            started: "2026-01-01T00:00:00Z".to_owned(),
+            target: "https://qlik.test/".to_owned(),
+        };
+        (result, sources, meta)
+    }
+
+    #[test]
+    fn json_report_of_a_fixed_run_looks_like_this() {
+        let (result, sources, meta) = fixed_run();
+        let report = RunReport {
+            result: &result,
+            sources: &sources,
+            meta: &meta,
+        };
+        let dir = std::env::temp_dir().join(format!("jwtprobe-run-json-{}", uuid::Uuid::new_v4()));
+        let path = camino::Utf8PathBuf::from_path_buf(dir)
+            .unwrap()
+            .join("run.json");
+        write_json(&report, &path).unwrap();
+        let written = fs_err::read_to_string(&path).unwrap();
+        fs_err::remove_dir_all(path.parent().unwrap()).unwrap();
+        assert_eq!(written.as_bytes(), json_bytes(&report));
+        insta::assert_snapshot!("run_json", written);
+    }
+}

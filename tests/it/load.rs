@@ -10,11 +10,12 @@ use assert_cmd::Command;
 use camino::{Utf8Path, Utf8PathBuf};
 use jwtprobe::client::ClientSettings;
 use jwtprobe::load::engine::{self, EngineSettings, LoadResult, Model};
-use jwtprobe::load::hlog::HlogWriter;
 use jwtprobe::load::http::{Connections, HttpSettings, HttpTransport, TokenStrategy};
 use jwtprobe::load::pacer::{Schedule, Shard};
+use jwtprobe::load::sink::IntervalSink;
 use jwtprobe::load::stats::{ErrorClass, SessionMode};
 use jwtprobe::mock::{self, MockServer, TlsMode};
+use jwtprobe::report::hlog::HlogWriter;
 use jwtprobe::runner::{self, Filters, RunSettings};
 
 fn repo() -> Utf8PathBuf {
@@ -136,7 +137,9 @@ fn transport_trusting(
 }
 
 async fn drive(transport: HttpTransport, model: Model, hlog: Option<&Utf8Path>) -> LoadResult {
-    let hlog = hlog.map(|p| HlogWriter::create(p, SystemTime::now()).expect("hlog"));
+    let hlog = hlog.map(|p| {
+        Box::new(HlogWriter::create(p, SystemTime::now()).expect("hlog")) as Box<dyn IntervalSink>
+    });
     let settings = EngineSettings {
         model,
         interval: Duration::from_millis(250),

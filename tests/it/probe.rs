@@ -189,6 +189,57 @@ async fn probe_reads_the_bearer_challenge_and_never_says_the_token_is_ignored() 
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn probe_verbose_shows_every_exchange_with_its_challenge_and_no_full_token() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = Utf8Path::from_path(dir.path()).expect("utf-8");
+    let server = start(Target::Rfc6750, MockClock::system(), dir).await;
+    let url = server.base_url.join("jwt/resource").expect("url");
+    // Signed with a key the resource server does not know: refused, and the variants run.
+    let mut args: Vec<String> = ["probe", url.as_str(), "--key"].map(str::to_owned).to_vec();
+    args.push(fixture("other.key.pem"));
+    args.extend(["--user", "alice", "--directory", "CORP"].map(str::to_owned));
+    args.extend(Target::Rfc6750.args());
+    let (code, plain) = probe(args.clone()).await;
+    args.push("-v".to_owned());
+    let (verbose_code, verbose) = probe(args).await;
+    server.shutdown().await;
+    assert_eq!(code, 4, "{plain}");
+    assert_eq!(verbose_code, 4, "{verbose}");
+    assert_eq!(cause(&plain), cause(&verbose));
+    // One request line per request sent, each with its status; the token redacted.
+    let sent: usize = verbose
+        .lines()
+        .find_map(|l| l.strip_prefix("sent ")?.split(' ').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no request count in:\n{verbose}"));
+    assert!(sent > 1, "{verbose}");
+    let request_lines = verbose
+        .lines()
+        .filter(|l| l.starts_with(&format!("    > GET {url}")))
+        .count();
+    assert_eq!(request_lines, sent, "{verbose}");
+    let status_lines = verbose
+        .lines()
+        .filter(|l| l.starts_with("    < 401 Unauthorized"))
+        .count();
+    assert!(status_lines >= 1, "{verbose}");
+    assert!(
+        verbose.contains("    < www-authenticate: Bearer "),
+        "{verbose}"
+    );
+    assert!(
+        verbose.contains("    > authorization: Bearer eyJ") && verbose.contains(".…sig:"),
+        "{verbose}"
+    );
+    // Without -v none of it.
+    assert!(!plain.contains("    > GET"), "{plain}");
+    assert!(!plain.contains("< www-authenticate"), "{plain}");
+    // No token in full: every JWT-shaped run ends where its signature would start.
+    let full_token =
+        regex::Regex::new(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]").unwrap();
+    assert!(!full_token.is_match(&verbose), "{verbose}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn inspect_knows_kid_crit_and_the_profiles_algorithms() {
     let key = fixture("qlik-signing.key.pem");
     let (code, token) = probe(

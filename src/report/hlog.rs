@@ -1,5 +1,9 @@
 //! HdrHistogram interval logs: written during a run, read and merged by `jwtprobe merge`.
 //!
+//! [`HlogWriter`] is the engine's [`IntervalSink`]: `jwtprobe load` hands one to
+//! [`crate::load::engine::run`], which writes each interval through the trait as the run goes
+//! (`load` never imports `report`).
+//!
 //! The log is the format of HdrHistogram's `HistogramLogWriter` (version 1.3): a
 //! `#[StartTime: …]` and `#[BaseTime: …]` header, then one line per interval and series,
 //! `Tag=<tag>,<offset s>,<length s>,<max ms>,<V2 compressed histogram, base64>`. HdrHistogram's
@@ -27,7 +31,8 @@ use hdrhistogram::serialization::interval_log::{
 };
 use hdrhistogram::serialization::{Deserializer, V2DeflateSerializer};
 
-use super::stats::{self, ErrorClass, Series, SeriesKey, SessionMode, Stats};
+use crate::load::sink::{IntervalSink, RunFacts, SinkError};
+use crate::load::stats::{self, ErrorClass, Series, SeriesKey, SessionMode, Stats};
 
 /// Values are recorded in microseconds; the Interval_Max column is written in milliseconds.
 const MAX_VALUE_DIVISOR: f64 = 1000.0;
@@ -63,23 +68,6 @@ pub enum HlogError {
         /// What is wrong.
         reason: String,
     },
-}
-
-/// Facts about a run that the end of its log records.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct RunFacts {
-    /// Offset of the measured window's start from the log's StartTime, seconds (the warm-up).
-    pub measured_from_s: f64,
-    /// Length of the measured window, seconds.
-    pub measured_s: f64,
-    /// Whether the generator kept its schedule.
-    pub schedule_kept: bool,
-    /// Why it did not, when it did not.
-    pub schedule_note: Option<String>,
-    /// Whether the run was stopped early (Ctrl-C).
-    pub interrupted: bool,
-    /// Which shard wrote the log (`i/n`), if sharded.
-    pub shard: Option<String>,
 }
 
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
@@ -247,6 +235,29 @@ impl<W: Write> HlogWriter<W> {
         let json = serde_json::to_string(facts).unwrap_or_default();
         writeln!(self.out, "#jwtprobe-run {json}").map_err(|e| self.io_error(e))?;
         self.out.flush().map_err(|e| self.io_error(e))
+    }
+}
+
+impl<W: Write + Send> IntervalSink for HlogWriter<W> {
+    fn start(&self) -> SystemTime {
+        self.start
+    }
+
+    fn write_interval(
+        &mut self,
+        offset: Duration,
+        length: Duration,
+        stats: &Stats,
+    ) -> Result<(), SinkError> {
+        Self::write_interval(self, offset, length, stats).map_err(|e| SinkError(Box::new(e)))
+    }
+
+    fn finish(
+        self: Box<Self>,
+        pacer: Option<&Histogram<u64>>,
+        facts: &RunFacts,
+    ) -> Result<(), SinkError> {
+        Self::finish(*self, pacer, facts).map_err(|e| SinkError(Box::new(e)))
     }
 }
 
