@@ -131,6 +131,11 @@ pub fn write_files(
 pub fn fixtures_dir() -> Result<Utf8PathBuf, WriteError> {
     let tmp = std::env::temp_dir();
     let tmp = Utf8PathBuf::from_path_buf(tmp).unwrap_or_else(|_| Utf8PathBuf::from("."));
+    fixtures_dir_in(&tmp)
+}
+
+/// [`fixtures_dir`] under `tmp`.
+fn fixtures_dir_in(tmp: &Utf8Path) -> Result<Utf8PathBuf, WriteError> {
     let mut files = mock_configs();
     files.extend(fixture_keys());
     // A fingerprint of the contents names the folder, so a rebuilt binary with changed
@@ -145,14 +150,80 @@ pub fn fixtures_dir() -> Result<Utf8PathBuf, WriteError> {
         .map(|b| format!("{b:02x}"))
         .collect();
     let dir = tmp.join(format!("jwtprobe-{}-{hash}", env!("CARGO_PKG_VERSION")));
-    // Rewriting identical bytes is harmless and repairs a partly written folder.
-    write_files(&dir, &files, true)?;
+    // Several jwtprobe processes may share the folder at once (parallel CI jobs, tests): a
+    // file that already holds its bytes is left alone, and a missing or damaged one is
+    // written beside its place and renamed over it, so no reader ever sees half a file.
+    for file in &files {
+        let path = dir.join(&file.path);
+        if fs_err::read(&path).is_ok_and(|bytes| bytes == file.contents) {
+            continue;
+        }
+        let err = |path: &Utf8Path| {
+            let path = path.to_owned();
+            move |source| WriteError { path, source }
+        };
+        if let Some(parent) = path.parent() {
+            fs_err::create_dir_all(parent).map_err(err(parent))?;
+        }
+        let partial = path.with_extension(format!("partial-{}", uuid::Uuid::new_v4().simple()));
+        fs_err::write(&partial, file.contents).map_err(err(&partial))?;
+        fs_err::rename(&partial, &path).map_err(err(&path))?;
+    }
     Ok(dir)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fixtures_dir_repairs_a_damaged_file_and_readers_never_see_half_a_file() {
+        // A private temporary folder: other tests read the shared one meanwhile.
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let tmp = Utf8PathBuf::from_path_buf(tmp.path().to_owned()).expect("utf-8 temp dir");
+        let dir = fixtures_dir_in(&tmp).expect("written");
+        let config = dir.join("fixtures/mock/qseow.yaml");
+        let expected = mock_config("qseow").expect("built in").as_bytes();
+        fs_err::write(&config, b"half a fi").expect("damage it");
+        assert_eq!(fixtures_dir_in(&tmp).expect("written again"), dir);
+        assert_eq!(fs_err::read(&config).expect("read"), expected);
+        // Writers and readers at once: every read is a whole file. (The damage is put in place
+        // by a rename too, so that only fixtures_dir's own writes could be seen half done.)
+        let workers: Vec<_> = (0..4)
+            .map(|i| {
+                let config = config.clone();
+                let tmp = tmp.clone();
+                std::thread::spawn(move || {
+                    let damage = config.with_extension(format!("damage-{i}"));
+                    for _ in 0..50 {
+                        fs_err::write(&damage, b"damaged").expect("damage");
+                        fs_err::rename(&damage, &config).expect("damage it");
+                        fixtures_dir_in(&tmp).expect("written");
+                    }
+                })
+            })
+            .collect();
+        let readers: Vec<_> = (0..4)
+            .map(|_| {
+                let config = config.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..200 {
+                        let bytes = fs_err::read(&config).unwrap_or_default();
+                        assert!(
+                            bytes == expected || bytes == b"damaged",
+                            "a reader saw {} bytes",
+                            bytes.len()
+                        );
+                    }
+                })
+            })
+            .collect();
+        for w in workers.into_iter().chain(readers) {
+            w.join().expect("no panic");
+        }
+        fixtures_dir_in(&tmp).expect("written");
+        assert_eq!(fs_err::read(&config).expect("read"), expected);
+    }
 
     #[test]
     fn shipped_suites_are_embedded_with_their_suite_file() {
