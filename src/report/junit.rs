@@ -353,7 +353,9 @@ mod tests {
     fn classname_of_an_absolute_path_outside_the_folder_has_no_leading_dot() {
         assert_eq!(
             // Never under the folder the tests run in.
-            classname(Utf8Path::new("/nonexistent-root/scenarios/qlik/expired.yaml")),
+            classname(Utf8Path::new(
+                "/nonexistent-root/scenarios/qlik/expired.yaml"
+            )),
             "nonexistent-root.scenarios.qlik.expired"
         );
         assert_eq!(
