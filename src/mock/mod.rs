@@ -232,6 +232,45 @@ impl MockState {
     }
 }
 
+impl MockState {
+    /// The whole HTTP/1.1 response to a request head too large to read at all (past
+    /// [`ServerLimits::max_head_bytes`]): the status the handler gives an oversized
+    /// header on `path` (the request line's path, when it was read), a short body and
+    /// `Connection: close`. Counted as a request refused before routing.
+    pub(crate) fn oversize_head_response(&self, path: Option<&str>, head_bytes: usize) -> Vec<u8> {
+        let inner = &self.inner;
+        inner.hits.total.fetch_add(1, Ordering::Relaxed);
+        inner.hits.route(RouteClass::Refused);
+        let prefix = path.and_then(|p| route::split(p).prefix);
+        let vp = prefix.and_then(|p| inner.vps.iter().find(|vp| vp.serves(p)));
+        let code = match inner.config.profile {
+            Profile::QlikCloud => 400,
+            Profile::Qseow | Profile::QseowPre2024 => {
+                vp.map_or(400, |vp| vp.config.statuses.header_too_large)
+            }
+            // As the handler: an unknown prefix is answered 404 whatever the headers.
+            Profile::Rfc6750 => vp.map_or(404, |vp| vp.config.statuses.header_too_large),
+        };
+        let status = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_REQUEST);
+        let body = "request header fields too large";
+        let mut head = format!(
+            "HTTP/1.1 {} {}\r\ncontent-type: text/plain; charset=utf-8\r\n\
+             content-length: {}\r\nconnection: close\r\n",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or(""),
+            body.len()
+        );
+        if inner.config.debug_reasons {
+            head.push_str(&format!(
+                "{REASON_HEADER}: request head of more than {head_bytes} bytes\r\n"
+            ));
+        }
+        head.push_str("\r\n");
+        head.push_str(body);
+        head.into_bytes()
+    }
+}
+
 /// The emulator as an axum router. Every path goes through one handler, because the first
 /// path segment picks the virtual proxy as the Qlik proxy does.
 pub fn app(state: MockState) -> Router {

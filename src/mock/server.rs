@@ -7,8 +7,10 @@
 //! served at once and each one past that gets a short `503 Service Unavailable` with
 //! `Retry-After` and is closed, so the process never runs out of file descriptors and
 //! `/health` keeps answering (a connection past the limit that asks for `GET /health` gets
-//! `200 ok`); request heads up to `max_head_bytes` reach the emulator, so an
-//! oversized header gets the configured `max_header_bytes` status, not hyper's 431.
+//! `200 ok`); request heads up to `max_head_bytes` reach the emulator, and a longer HTTP/1
+//! head is cut off there and answered by the server itself, so an oversized header of any
+//! size gets the configured `max_header_bytes` status (with `Connection: close`), never
+//! hyper's 431, and memory stays bounded.
 
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -56,9 +58,10 @@ pub struct ServerLimits {
     /// is for the load generator when the emulator runs inside `jwtprobe load`), between 256
     /// and 16,384; 4,096 where the limit cannot be read.
     pub max_connections: usize,
-    /// The largest request head read (request line and headers). Up to it the emulator
-    /// answers an oversized header with the configured status; past it hyper answers 431.
-    /// Default 4 MiB.
+    /// The largest request head (request line and headers) handed to the emulator's handler,
+    /// which answers an oversized header with the configured status and response. A longer
+    /// HTTP/1 head is not read further: the server answers it with the same status, a short
+    /// body and `Connection: close` itself. Default 4 MiB.
     pub max_head_bytes: usize,
 }
 
@@ -78,6 +81,10 @@ fn open_file_limit() -> Option<usize> {
     let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
     line.split_whitespace().nth(3)?.parse().ok()
 }
+
+/// How long a connection refused for a head past the limit is read (and what it sends dropped)
+/// after the answer, so that the client reads the answer instead of a reset.
+const DRAIN_FOR: Duration = Duration::from_secs(2);
 
 /// The response to a connection past [`ServerLimits::max_connections`].
 const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\n\
@@ -185,6 +192,366 @@ impl AsyncWrite for Counted {
     }
 }
 
+/// Wraps each accepted connection (after TLS, when there is TLS) in a [`HeadGuard`].
+#[derive(Debug, Clone)]
+struct HeadGuardAcceptor<A> {
+    inner: A,
+    state: MockState,
+    max_head_bytes: usize,
+    /// How long a refused connection's remaining input is read and dropped after the answer.
+    drain_for: Duration,
+}
+
+impl<A, I, S> Accept<I, S> for HeadGuardAcceptor<A>
+where
+    A: Accept<I, S>,
+    A::Future: Send + 'static,
+    A::Stream: Send + 'static,
+    A::Service: Send + 'static,
+{
+    type Stream = HeadGuard<A::Stream>;
+    type Service = A::Service;
+    type Future =
+        Pin<Box<dyn Future<Output = std::io::Result<(HeadGuard<A::Stream>, A::Service)>> + Send>>;
+
+    fn accept(&self, stream: I, service: S) -> Self::Future {
+        let accepted = self.inner.accept(stream, service);
+        let state = self.state.clone();
+        let limit = self.max_head_bytes;
+        let drain_for = self.drain_for;
+        Box::pin(async move {
+            let (stream, service) = accepted.await?;
+            Ok((
+                HeadGuard {
+                    inner: stream,
+                    state,
+                    limit,
+                    drain_for,
+                    phase: Phase::Head(Head::default()),
+                },
+                service,
+            ))
+        })
+    }
+}
+
+/// The first bytes of a request line kept to find the virtual proxy a refused head was for.
+const FIRST_LINE_KEPT: usize = 2048;
+/// The first bytes of a header line kept to read `Content-Length` and `Transfer-Encoding`.
+const HEADER_LINE_KEPT: usize = 64;
+
+/// Where a [`HeadGuard`] is in the HTTP/1 byte stream it passes on.
+enum Phase {
+    /// Reading a request head.
+    Head(Head),
+    /// Reading a request body of this many more bytes.
+    Body(u64),
+    /// Not following the stream (HTTP/2, a chunked or unreadable body length): hyper's own
+    /// limit (`max_buf_size`) applies from here on.
+    Off,
+    /// Answering a head past the limit: the answer, how much of it is written, whether the
+    /// write side is shut, and until when the rest of the input is dropped.
+    Refusing {
+        answer: Vec<u8>,
+        written: usize,
+        shut: bool,
+        until: Pin<Box<tokio::time::Sleep>>,
+    },
+    /// Refused: reads end, writes are dropped.
+    Done,
+}
+
+/// The state of a request head being read, in bounded memory.
+#[derive(Default)]
+struct Head {
+    /// Bytes of the head so far, leading empty lines included.
+    bytes: usize,
+    /// Whether a line with content (the request line) was seen.
+    started: bool,
+    /// The first bytes of the request line.
+    first_line: Vec<u8>,
+    /// Whether the request line is complete.
+    first_line_done: bool,
+    /// The first bytes of the current line.
+    line: Vec<u8>,
+    /// The length of the current line.
+    line_len: usize,
+    /// The `Content-Length` read.
+    content_length: Option<u64>,
+    /// A body whose length this guard does not follow (chunked, or a length it cannot read).
+    unfollowed: bool,
+}
+
+/// What one byte did to a head.
+enum Step {
+    More,
+    /// The head ended; what follows it.
+    End(Phase),
+}
+
+impl Head {
+    fn feed(&mut self, b: u8) -> Step {
+        self.bytes += 1;
+        if self.started && !self.first_line_done {
+            if b == b'\n' {
+                self.first_line_done = true;
+                if self.first_line.starts_with(b"PRI * HTTP/2.0") {
+                    return Step::End(Phase::Off);
+                }
+            } else if self.first_line.len() < FIRST_LINE_KEPT {
+                self.first_line.push(b);
+            }
+        }
+        if b != b'\n' {
+            if !self.started && b != b'\r' {
+                self.started = true;
+                self.first_line.push(b);
+            }
+            self.line_len += 1;
+            if self.line.len() < HEADER_LINE_KEPT {
+                self.line.push(b);
+            }
+            return Step::More;
+        }
+        let line = self.line.strip_suffix(b"\r").unwrap_or(&self.line);
+        let empty = line.is_empty() && self.line_len <= 1;
+        if empty && self.started {
+            let next = if self.unfollowed {
+                Phase::Off
+            } else {
+                match self.content_length {
+                    Some(n) if n > 0 => Phase::Body(n),
+                    _ => Phase::Head(Self::default()),
+                }
+            };
+            return Step::End(next);
+        }
+        if self.started && self.first_line_done {
+            let lower = line.to_ascii_lowercase();
+            let truncated = self.line_len > HEADER_LINE_KEPT;
+            if let Some(value) = lower.strip_prefix(b"content-length:") {
+                let parsed = std::str::from_utf8(value)
+                    .ok()
+                    .and_then(|v| v.trim().parse::<u64>().ok());
+                match parsed {
+                    Some(n) if !truncated && self.content_length.is_none_or(|c| c == n) => {
+                        self.content_length = Some(n);
+                    }
+                    _ => self.unfollowed = true,
+                }
+            } else if lower.starts_with(b"transfer-encoding")
+                || (truncated && lower.starts_with(b"content-length"))
+            {
+                self.unfollowed = true;
+            }
+        }
+        self.line.clear();
+        self.line_len = 0;
+        Step::More
+    }
+
+    /// The path of the request line, when it was read whole enough to have one.
+    fn path(&self) -> Option<String> {
+        let line = std::str::from_utf8(&self.first_line).ok()?;
+        let target = line.split(' ').nth(1)?;
+        let path = match target.find("://") {
+            Some(i) => {
+                let rest = &target[i + 3..];
+                rest.find('/').map_or("/", |j| &rest[j..])
+            }
+            None => target,
+        };
+        Some(path.split(['?', '#']).next().unwrap_or(path).to_owned())
+    }
+}
+
+/// A connection whose HTTP/1 request heads are counted as they are read: a head longer than
+/// [`ServerLimits::max_head_bytes`] is never handed to hyper (which would answer 431); the
+/// guard answers it with the emulator's status for an oversized header and `Connection:
+/// close`, shuts the connection and reads and drops what the client still sends for a short
+/// while (so the client gets the answer rather than a reset), in memory bounded by one
+/// read buffer.
+struct HeadGuard<T> {
+    inner: T,
+    state: MockState,
+    limit: usize,
+    drain_for: Duration,
+    phase: Phase,
+}
+
+impl<T> std::fmt::Debug for HeadGuard<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HeadGuard")
+            .field("limit", &self.limit)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: AsyncRead + AsyncWrite + Unpin> HeadGuard<T> {
+    /// Follows the bytes just read; returns how many of them to hand on, or `None` when a
+    /// head went past the limit (then the guard is refusing and hands on none).
+    fn follow(&mut self, mut bytes: &[u8]) -> Option<usize> {
+        let total = bytes.len();
+        while !bytes.is_empty() {
+            match &mut self.phase {
+                Phase::Head(head) => {
+                    let mut used = 0;
+                    let mut next = None;
+                    for &b in bytes {
+                        used += 1;
+                        if let Step::End(phase) = head.feed(b) {
+                            next = Some(phase);
+                            break;
+                        }
+                        if head.bytes > self.limit {
+                            let answer = self
+                                .state
+                                .oversize_head_response(head.path().as_deref(), self.limit);
+                            self.phase = Phase::Refusing {
+                                answer,
+                                written: 0,
+                                shut: false,
+                                until: Box::pin(tokio::time::sleep(self.drain_for)),
+                            };
+                            return None;
+                        }
+                    }
+                    bytes = &bytes[used..];
+                    if let Some(phase) = next {
+                        self.phase = phase;
+                    }
+                }
+                Phase::Body(left) => {
+                    let n = (*left).min(bytes.len() as u64);
+                    *left -= n;
+                    bytes = &bytes[usize::try_from(n).unwrap_or(bytes.len())..];
+                    if *left == 0 {
+                        self.phase = Phase::Head(Head::default());
+                    }
+                }
+                Phase::Off | Phase::Refusing { .. } | Phase::Done => break,
+            }
+        }
+        Some(total)
+    }
+
+    /// Writes the answer, shuts the write side, then drops input until the client closes or
+    /// the drain time is over.
+    fn poll_refuse(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let Phase::Refusing {
+            answer,
+            written,
+            shut,
+            until,
+        } = &mut self.phase
+        else {
+            return Poll::Ready(());
+        };
+        let inner = &mut self.inner;
+        while *written < answer.len() {
+            match Pin::new(&mut *inner).poll_write(cx, &answer[*written..]) {
+                Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => {
+                    self.phase = Phase::Done;
+                    return Poll::Ready(());
+                }
+                Poll::Ready(Ok(n)) => *written += n,
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        if !*shut {
+            match Pin::new(&mut *inner).poll_shutdown(cx) {
+                Poll::Ready(_) => *shut = true,
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        let mut scratch = [0u8; 8192];
+        loop {
+            if until.as_mut().poll(cx).is_ready() {
+                break;
+            }
+            let mut buf = ReadBuf::new(&mut scratch);
+            match Pin::new(&mut *inner).poll_read(cx, &mut buf) {
+                Poll::Ready(Ok(())) if !buf.filled().is_empty() => {}
+                Poll::Ready(_) => break,
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        self.phase = Phase::Done;
+        Poll::Ready(())
+    }
+}
+
+impl<T: AsyncRead + AsyncWrite + Unpin> AsyncRead for HeadGuard<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = &mut *self;
+        loop {
+            match this.phase {
+                Phase::Done => return Poll::Ready(Ok(())),
+                Phase::Refusing { .. } => {
+                    return this.poll_refuse(cx).map(|()| Ok(()));
+                }
+                Phase::Off => return Pin::new(&mut this.inner).poll_read(cx, buf),
+                Phase::Head(_) | Phase::Body(_) => {}
+            }
+            let start = buf.filled().len();
+            match Pin::new(&mut this.inner).poll_read(cx, buf) {
+                Poll::Ready(Ok(())) => {}
+                other => return other,
+            }
+            match this.follow(&buf.filled()[start..]) {
+                Some(_) => return Poll::Ready(Ok(())),
+                // Nothing of this read reaches hyper; answer the client instead.
+                None => buf.set_filled(start),
+            }
+        }
+    }
+}
+
+impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for HeadGuard<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.phase {
+            // The guard writes the answer; whatever hyper writes now is dropped.
+            Phase::Refusing { .. } | Phase::Done => Poll::Ready(Ok(buf.len())),
+            _ => Pin::new(&mut self.inner).poll_write(cx, buf),
+        }
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.phase {
+            Phase::Refusing { .. } | Phase::Done => Poll::Ready(Ok(())),
+            _ => Pin::new(&mut self.inner).poll_flush(cx),
+        }
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.phase {
+            Phase::Refusing { .. } | Phase::Done => Poll::Ready(Ok(())),
+            _ => Pin::new(&mut self.inner).poll_shutdown(cx),
+        }
+    }
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.phase {
+            Phase::Refusing { .. } | Phase::Done => {
+                Poll::Ready(Ok(bufs.iter().map(|b| b.len()).sum()))
+            }
+            _ => Pin::new(&mut self.inner).poll_write_vectored(cx, bufs),
+        }
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
 /// Applies the limits to hyper's HTTP/1 settings.
 fn configure<A: axum_server::Address, Acc>(
     server: &mut axum_server::Server<A, Acc>,
@@ -194,7 +561,8 @@ fn configure<A: axum_server::Address, Acc>(
         .http_builder()
         .http1()
         .header_read_timeout(Some(limits.header_read_timeout))
-        .max_buf_size(limits.max_head_bytes.max(8192))
+        // Past the guard's limit, so a head too long reaches the guard before hyper's 431.
+        .max_buf_size(limits.max_head_bytes.saturating_add(64 * 1024))
         .max_headers(1000);
     server
         .http_builder()
@@ -348,9 +716,13 @@ pub async fn start_with_limits(
                     addr: listen,
                     source,
                 })?
-                .map(|tls| {
-                    tls.handshake_timeout(limits.header_read_timeout)
-                        .acceptor(limit)
+                .map(|tls| HeadGuardAcceptor {
+                    inner: tls
+                        .handshake_timeout(limits.header_read_timeout)
+                        .acceptor(limit),
+                    state: state.clone(),
+                    max_head_bytes: limits.max_head_bytes,
+                    drain_for: DRAIN_FOR,
                 })
                 .handle(handle.clone());
             configure(&mut server, limits);
@@ -362,7 +734,12 @@ pub async fn start_with_limits(
                     addr: listen,
                     source,
                 })?
-                .acceptor(limit)
+                .acceptor(HeadGuardAcceptor {
+                    inner: limit,
+                    state: state.clone(),
+                    max_head_bytes: limits.max_head_bytes,
+                    drain_for: DRAIN_FOR,
+                })
                 .first_request_timeout(limits.header_read_timeout)
                 .handle(handle.clone());
             configure(&mut server, limits);
@@ -386,6 +763,45 @@ pub async fn start_with_limits(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Feeds `bytes` to a fresh head; returns how many bytes it took and what follows it.
+    fn head_of(bytes: &[u8]) -> (Head, Option<(usize, Phase)>) {
+        let mut head = Head::default();
+        for (i, &b) in bytes.iter().enumerate() {
+            if let Step::End(next) = head.feed(b) {
+                return (head, Some((i + 1, next)));
+            }
+        }
+        (head, None)
+    }
+
+    #[test]
+    fn head_ends_at_the_empty_line_and_follows_the_content_length() {
+        let request = b"\r\nPOST /jwt/hub/?a=1 HTTP/1.1\r\nContent-LENGTH:  12 \r\n\r\nbody";
+        let (head, end) = head_of(request);
+        let (used, next) = end.expect("the head ends");
+        assert_eq!(used, request.len() - 4);
+        assert!(matches!(next, Phase::Body(12)));
+        assert_eq!(head.path().as_deref(), Some("/jwt/hub/"));
+    }
+
+    // Each case: a head after which the guard cannot tell where the next head starts.
+    #[test_case::test_case(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"; "chunked")]
+    #[test_case::test_case(b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"; "two lengths")]
+    #[test_case::test_case(b"POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n"; "bad length")]
+    #[test_case::test_case(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"; "HTTP/2 preface")]
+    fn head_with_an_unfollowed_body_turns_the_guard_off(request: &[u8]) {
+        let (_, end) = head_of(request);
+        assert!(matches!(end, Some((_, Phase::Off))));
+    }
+
+    #[test]
+    fn head_without_a_body_is_followed_by_the_next_head() {
+        let (_, end) = head_of(b"GET http://h/jwt/x HTTP/1.1\nHost: h\n\n");
+        assert!(matches!(end, Some((_, Phase::Head(_)))));
+        let (head, _) = head_of(b"GET http://h/jwt/x?q HTTP/1.1\r\n");
+        assert_eq!(head.path().as_deref(), Some("/jwt/x"));
+    }
 
     #[cfg(target_os = "linux")]
     #[test]
