@@ -20,12 +20,13 @@ use serde_json::{Map, Value, json};
 use url::Url;
 
 use super::keys::{DEFAULT_PASSWORD_ENV, key_matches, read_key};
-use super::token::{human_span, minter, resolve_time, signer_for};
+use super::token::{minter, resolve_time, signer_for};
 use super::{CliError, CmdResult, Exit, runtime};
 use crate::client::{Client, ClientSettings, Exchange, Request};
 use crate::keys::{self, KeyKind};
 use crate::mock;
 use crate::probe::{self as diagnosis, Answer, Cause, ClaimNames, Facts, Observation, Variant};
+use crate::token::human_span;
 use crate::token::{self, Alg, Signer};
 
 /// Arguments of this command.

@@ -16,6 +16,7 @@ use super::keys::{DEFAULT_PASSWORD_ENV, read_key};
 use super::{CliError, CmdResult, Exit};
 use crate::keys::KeyKind;
 use crate::scenario::ProfileName;
+use crate::token::human_span;
 use crate::token::{
     self, Alg, Encoding, Inspection, Minter, Part, Rejection, SignatureStatus, Signer, VerifyKey,
     VerifyPolicy,
@@ -144,23 +145,6 @@ pub(crate) fn rfc3339(t: i64) -> String {
         || t.to_string(),
         |d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     )
-}
-
-/// "5 minutes", "1 hour", "3 days", "2 years": a rough human duration, rounded down.
-pub(crate) fn human_span(seconds: i64) -> String {
-    let s = seconds.unsigned_abs();
-    let (n, unit) = match s {
-        0..60 => (s, "second"),
-        60..3600 => (s / 60, "minute"),
-        3600..86_400 => (s / 3600, "hour"),
-        86_400..31_536_000 => (s / 86_400, "day"),
-        _ => (s / 31_536_000, "year"),
-    };
-    if n == 1 {
-        format!("1 {unit}")
-    } else {
-        format!("{n} {unit}s")
-    }
 }
 
 /// "in 55 minutes" or "5 minutes ago".

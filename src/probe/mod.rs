@@ -358,23 +358,6 @@ fn casing_words(names: &ClaimNames) -> String {
     }
 }
 
-/// "5 minutes", "1 hour": a rough duration, rounded down, sign dropped.
-fn human(seconds: i64) -> String {
-    let s = seconds.unsigned_abs();
-    let (n, unit) = match s {
-        0..60 => (s, "second"),
-        60..3600 => (s / 60, "minute"),
-        3600..86_400 => (s / 3600, "hour"),
-        86_400..31_536_000 => (s / 86_400, "day"),
-        _ => (s / 31_536_000, "year"),
-    };
-    if n == 1 {
-        format!("1 {unit}")
-    } else {
-        format!("{n} {unit}s")
-    }
-}
-
 impl fmt::Display for Cause {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -466,14 +449,14 @@ impl fmt::Display for Cause {
                 "the proxy rejects a token that expires in {} and one that expires in 1 hour but \
                  accepts one without `exp`: its clock is more than an hour ahead of this \
                  machine's; synchronize the clocks (NTP)",
-                human(*base_exp_s)
+                crate::token::human_span(*base_exp_s)
             ),
             Self::ClockSkew { base_exp_s, .. } => write!(
                 f,
                 "the proxy rejects a token that expires in {} but accepts a longer-lived one: its \
                  clock is ahead of this machine's (clock skew); synchronize the clocks (NTP) or \
                  mint with a longer `exp`",
-                human(*base_exp_s)
+                crate::token::human_span(*base_exp_s)
             ),
             Self::TokenIgnored { status } => write!(
                 f,
@@ -501,7 +484,7 @@ impl fmt::Display for Cause {
                 f,
                 "the token expired {} ago and a fresh one is accepted: mint tokens with an `exp` \
                  in the future (`--exp +5m`)",
-                human(*ago_s)
+                crate::token::human_span(*ago_s)
             ),
             Self::AlgNotAllowed { alg } => write!(
                 f,

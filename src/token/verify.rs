@@ -313,14 +313,17 @@ fn rfc3339(t: i64) -> String {
     )
 }
 
-/// "5 minutes", "1 hour", "3 days": a rough human duration, rounded down.
-fn human(seconds: i64) -> String {
+/// "5 minutes", "1 hour", "3 days", "2 years": a rough human duration, rounded down, sign
+/// dropped. The one wording of a time span in every message (verify, inspect, probe).
+#[must_use]
+pub fn human_span(seconds: i64) -> String {
     let s = seconds.unsigned_abs();
     let (n, unit) = match s {
         0..60 => (s, "second"),
         60..3600 => (s / 60, "minute"),
         3600..86_400 => (s / 3600, "hour"),
-        _ => (s / 86_400, "day"),
+        86_400..31_536_000 => (s / 86_400, "day"),
+        _ => (s / 31_536_000, "year"),
     };
     if n == 1 {
         format!("1 {unit}")
@@ -347,13 +350,13 @@ impl fmt::Display for Rejection {
             Self::Expired { exp, now } => write!(
                 f,
                 "token expired {} ago (exp {})",
-                human(now - exp),
+                human_span(now - exp),
                 rfc3339(*exp)
             ),
             Self::NotYetValid { nbf, now } => write!(
                 f,
                 "token is not valid for another {} (nbf {})",
-                human(nbf - now),
+                human_span(nbf - now),
                 rfc3339(*nbf)
             ),
             Self::AudienceMismatch {
@@ -380,7 +383,7 @@ impl fmt::Display for Rejection {
             Self::IssuedInFuture { iat, now } => write!(
                 f,
                 "token was issued {} in the future (iat {})",
-                human(iat - now),
+                human_span(iat - now),
                 rfc3339(*iat)
             ),
             Self::IssuerMismatch {
@@ -2042,10 +2045,10 @@ mod tests {
 
     #[test]
     fn human_durations_round_down_to_the_largest_unit() {
-        assert_eq!(human(1), "1 second");
-        assert_eq!(human(59), "59 seconds");
-        assert_eq!(human(300), "5 minutes");
-        assert_eq!(human(7200), "2 hours");
-        assert_eq!(human(-86_400 * 3), "3 days");
+        assert_eq!(human_span(1), "1 second");
+        assert_eq!(human_span(59), "59 seconds");
+        assert_eq!(human_span(300), "5 minutes");
+        assert_eq!(human_span(7200), "2 hours");
+        assert_eq!(human_span(-86_400 * 3), "3 days");
     }
 }
