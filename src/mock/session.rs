@@ -204,6 +204,10 @@ struct UserShard {
 /// with a clock (second-chance LRU) when full; dead entries in the eviction ring and in the
 /// users' lists are dropped once they outnumber the live ones; a user with no session has no
 /// entry. Locks: a user shard may be held while an id shard is taken, never the other way.
+///
+/// An evicted session is counted out of its user after the locks are released, so when the
+/// same user logs out and signs in again in between, the new entry is counted down once too
+/// many: a transient miscount of that user's live sessions, never a leak.
 pub(crate) struct SessionTable {
     ids: Box<[Mutex<IdShard>]>,
     users: Box<[Mutex<UserShard>]>,
