@@ -1,78 +1,167 @@
 #!/usr/bin/env python3
-"""Holds N idle and slowloris connections to a running emulator and times `GET /health`.
+"""Attempts N idle and slowloris connections to a running emulator and times `GET /health`.
 
-Usage: python3 benches/emulator-abuse.py HOST:PORT [N] [ROUNDS]
-Start the emulator first: `jwtprobe mock --listen 127.0.0.1:18090`. Half of the N connections
-send nothing, half send a partial request head (slowloris). Prints how many were accepted,
-refused (503 or reset) and the /health latencies (min, median, p99, max): ROUNDS probes
-spread over the opening of the N connections, then ROUNDS more while they are held.
-The process needs N + 100 file descriptors (`ulimit -n`).
+Usage: python3 benches/emulator-abuse.py HOST:PORT [N] [--attackers K] [--hold S]
+                                          [--every-ms MS] [--prober-cpu C] [--attacker-cpu C]
+
+Start the emulator first, e.g. `taskset -c 0 jwtprobe mock --listen 127.0.0.1:18090`.
+K attacker processes (default: enough that each needs at most 9,000 file descriptors) together
+attempt N connections as fast as they can; half send nothing, half send a partial request head
+(slowloris). They then hold what they opened for S seconds (default 5; the emulator's
+header-read timeout is 10 s). Meanwhile a separate prober process opens a new connection every
+MS milliseconds (default 10), sends `GET /health` and times it until the answer's first bytes,
+so that the figures are not the attackers' own Python time. Prints the attempts (opened,
+failed, answered or closed by the server) and the probe latencies (count, min, median, p99,
+p99.9, max, and how many took over 10 ms) while the connections are being opened and while
+they are held.
+
+`--prober-cpu` / `--attacker-cpu` pin those processes (os.sched_setaffinity), so that the
+emulator can have a core of its own. On a machine shared with other jobs, run the emulator and
+this script under `chrt -f 50`: the prober keeps that priority, the attackers drop back to the
+normal scheduler. Each process needs its connections + 100 descriptors
+(`ulimit -n`); the attackers draw on the local port range
+(/proc/sys/net/ipv4/ip_local_port_range, 28,232 ports by default).
 """
+import argparse
+import multiprocessing as mp
+import os
 import socket
 import statistics
-import sys
 import time
 
-host, port = sys.argv[1].rsplit(":", 1)
-port = int(port)
-n = int(sys.argv[2]) if len(sys.argv) > 2 else 2000
-rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 20
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("addr")
+    p.add_argument("n", nargs="?", type=int, default=2000)
+    p.add_argument("--attackers", type=int, default=0)
+    p.add_argument("--hold", type=float, default=5.0)
+    p.add_argument("--every-ms", type=float, default=10.0)
+    p.add_argument("--prober-cpu", type=int)
+    p.add_argument("--attacker-cpu", type=int)
+    return p.parse_args()
 
 
-def health():
-    t = time.perf_counter()
-    s = socket.create_connection((host, port), timeout=5)
-    s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-    data = s.recv(256)
-    s.close()
-    return time.perf_counter() - t, data.split(b"\r\n", 1)[0].decode(errors="replace")
+def pin(cpu):
+    if cpu is not None:
+        os.sched_setaffinity(0, {cpu})
 
 
-held, failed = [], 0
-during, lines = [], set()
-every = max(1, n // rounds)
-started = time.time()
-for i in range(n):
-    try:
-        s = socket.create_connection((host, port), timeout=5)
-        if i % 2:
-            s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ")
-        held.append(s)
-    except OSError:
-        failed += 1
-    if i % every == every - 1:
-        dt, line = health()
-        during.append(dt * 1000)
-        lines.add(line)
-opened = time.time() - started
+def attacker(host, port, count, hold, cpu, opened_evt, stop_evt, results):
+    pin(cpu)
+    # Under `chrt` (to keep other jobs on a shared machine from skewing the probe), the attack
+    # itself stays an ordinary process.
+    os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+    held, failed = [], 0
+    for i in range(count):
+        try:
+            s = socket.create_connection((host, port), timeout=5)
+            if i % 2:
+                s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            held.append(s)
+        except OSError:
+            failed += 1
+    opened_evt.set()
+    stop_evt.wait(hold + 60)
+    # How many of the held connections the server refused or closed (503, 408 or EOF).
+    closed = 0
+    for s in held:
+        s.setblocking(False)
+        try:
+            s.recv(64)
+            closed += 1
+        except BlockingIOError:
+            pass
+        except OSError:
+            closed += 1
+    results.put((len(held), failed, closed))
+    for s in held:
+        s.close()
 
-times = []
-for _ in range(rounds):
-    dt, line = health()
-    times.append(dt * 1000)
-    lines.add(line)
-    time.sleep(0.05)
 
-# How many of the held connections the server refused (it answers 503 or closes them).
-refused = 0
-for s in held:
-    s.setblocking(False)
-    try:
-        s.recv(64)  # an answer (503, 408) or b"" (closed)
-        refused += 1
-    except BlockingIOError:
-        pass
-    except OSError:
-        refused += 1
-print(f"attempted {n} connections in {opened:.1f}s: {len(held)} opened, {failed} failed, "
-      f"{refused} answered or closed by the server while held")
+def prober(host, port, every, cpu, stop_evt, results):
+    pin(cpu)
+    samples = []  # (monotonic start, ms, status line)
+    while not stop_evt.is_set():
+        t = time.perf_counter()
+        line = "error"
+        try:
+            s = socket.create_connection((host, port), timeout=5)
+            s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            data = s.recv(256)
+            s.close()
+            line = data.split(b"\r\n", 1)[0].decode(errors="replace")
+        except OSError as e:
+            line = f"error: {e.__class__.__name__}"
+        dt = time.perf_counter() - t
+        samples.append((time.monotonic(), dt * 1000, line))
+        time.sleep(max(0.0, every - dt))
+    results.put(samples)
 
 
 def stats(ms):
-    p99 = sorted(ms)[min(len(ms) - 1, int(len(ms) * 0.99))]
-    return (f"min {min(ms):.2f} ms, median {statistics.median(ms):.2f} ms, p99 {p99:.2f} ms, "
-            f"max {max(ms):.2f} ms")
+    if not ms:
+        return "no samples"
+    ms = sorted(ms)
+
+    def q(p):
+        return ms[min(len(ms) - 1, int(len(ms) * p))]
+
+    over = sum(1 for x in ms if x > 10.0)
+    return (f"x{len(ms)}: min {ms[0]:.2f} ms, median {statistics.median(ms):.2f} ms, "
+            f"p99 {q(0.99):.2f} ms, p99.9 {q(0.999):.2f} ms, max {ms[-1]:.2f} ms, "
+            f"{over} over 10 ms")
 
 
-print(f"/health x{len(during)} while opening: {stats(during)}")
-print(f"/health x{rounds} while held: {sorted(lines)} {stats(times)}")
+def main():
+    a = parse_args()
+    host, port = a.addr.rsplit(":", 1)
+    port = int(port)
+    k = a.attackers or max(1, -(-a.n // 9000))
+    ctx = mp.get_context("fork")
+    stop_probe, stop_attack = ctx.Event(), ctx.Event()
+    presults, aresults = ctx.Queue(), ctx.Queue()
+    probe = ctx.Process(target=prober,
+                        args=(host, port, a.every_ms / 1000, a.prober_cpu, stop_probe, presults))
+    probe.start()
+    time.sleep(0.5)  # a baseline before the attack
+    t0 = time.monotonic()
+    opened = []
+    procs = []
+    for i in range(k):
+        count = a.n // k + (1 if i < a.n % k else 0)
+        evt = ctx.Event()
+        opened.append(evt)
+        pr = ctx.Process(target=attacker, args=(host, port, count, a.hold, a.attacker_cpu, evt,
+                                                stop_attack, aresults))
+        pr.start()
+        procs.append(pr)
+    for evt in opened:
+        evt.wait()
+    t1 = time.monotonic()
+    time.sleep(a.hold)
+    t2 = time.monotonic()
+    stop_probe.set()
+    samples = presults.get()
+    stop_attack.set()
+    totals = [0, 0, 0]
+    for _ in procs:
+        for j, v in enumerate(aresults.get()):
+            totals[j] += v
+    for pr in procs + [probe]:
+        pr.join()
+
+    print(f"attempted {a.n} connections from {k} processes in {t1 - t0:.1f}s: {totals[0]} opened, "
+          f"{totals[1]} failed, {totals[2]} answered or closed by the server while held")
+    before = [ms for t, ms, _ in samples if t < t0]
+    during = [ms for t, ms, _ in samples if t0 <= t < t1]
+    held = [ms for t, ms, _ in samples if t1 <= t < t2]
+    lines = sorted({line for _, _, line in samples})
+    print(f"/health before:        {stats(before)}")
+    print(f"/health while opening: {stats(during)}")
+    print(f"/health while held:    {stats(held)}")
+    print(f"/health answers: {lines}")
+
+
+if __name__ == "__main__":
+    main()

@@ -75,6 +75,24 @@ impl Default for ServerLimits {
     }
 }
 
+/// The listen queue asked of the kernel (which caps it at `net.core.somaxconn`, 4096 by
+/// default). std's `TcpListener::bind` asks for 128: while an attacker opened connections
+/// faster than the accept loop took them, the queue overflowed, the kernel dropped the SYN of a
+/// health check and the client retried it a second later (`/health` took 1,013 ms).
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds `addr` with `SO_REUSEADDR` (as std does) and a [`LISTEN_BACKLOG`]-deep accept queue.
+fn bind(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)?.into_std()
+}
+
 /// The soft limit on open files of this process, from `/proc/self/limits` (Linux only).
 fn open_file_limit() -> Option<usize> {
     let limits = fs_err::read_to_string("/proc/self/limits").ok()?;
@@ -693,7 +711,7 @@ pub async fn start_with_limits(
                 })?,
         ),
     };
-    let listener = std::net::TcpListener::bind(listen).map_err(|source| MockError::Bind {
+    let listener = bind(listen).map_err(|source| MockError::Bind {
         addr: listen,
         source,
     })?;
@@ -812,5 +830,21 @@ mod tests {
             ServerLimits::default().max_connections,
             (limit / 2).clamp(256, 16_384)
         );
+    }
+
+    /// With std's queue of 128 the 129th of these connects lost its SYN and waited a second
+    /// for the retry; with the deep queue all of them complete although nothing accepts.
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn listen_queue_holds_hundreds_of_unaccepted_connections() {
+        let listener = bind("127.0.0.1:0".parse().expect("an address")).expect("bind");
+        let addr = listener.local_addr().expect("local address");
+        let mut held = Vec::new();
+        for i in 0..400 {
+            let stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500))
+                .unwrap_or_else(|e| panic!("connect {i} waited in vain: {e}"));
+            held.push(stream);
+        }
+        assert_eq!(held.len(), 400);
     }
 }
