@@ -308,6 +308,23 @@ enum Step {
 }
 
 impl Head {
+    /// Whether the next bytes belong to a header line (the request line is complete).
+    fn in_header_line(&self) -> bool {
+        self.started && self.first_line_done
+    }
+
+    /// Takes bytes of a header line that contain no `\n`: what [`Self::feed`] does to each
+    /// such byte, at once.
+    fn take_run(&mut self, run: &[u8]) {
+        debug_assert!(self.in_header_line() && !run.contains(&b'\n'));
+        self.bytes += run.len();
+        self.line_len += run.len();
+        let keep = HEADER_LINE_KEPT
+            .saturating_sub(self.line.len())
+            .min(run.len());
+        self.line.extend_from_slice(&run[..keep]);
+    }
+
     fn feed(&mut self, b: u8) -> Step {
         self.bytes += 1;
         if self.started && !self.first_line_done {
@@ -415,24 +432,38 @@ impl<T: AsyncRead + AsyncWrite + Unpin> HeadGuard<T> {
                 Phase::Head(head) => {
                     let mut used = 0;
                     let mut next = None;
-                    for &b in bytes {
+                    // A header line's bytes before its `\n` only count and fill the bounded
+                    // line buffer: take them at once (a bearer token's line is most of a head;
+                    // byte by byte, the guard cost 8 % of the emulator's user time per request).
+                    if head.in_header_line() {
+                        let room = (self.limit + 1).saturating_sub(head.bytes);
+                        let run = memchr::memchr(b'\n', bytes)
+                            .unwrap_or(bytes.len())
+                            .min(room);
+                        head.take_run(&bytes[..run]);
+                        used = run;
+                    }
+                    let mut over = head.bytes > self.limit;
+                    while !over && used < bytes.len() {
+                        let b = bytes[used];
                         used += 1;
                         if let Step::End(phase) = head.feed(b) {
                             next = Some(phase);
                             break;
                         }
-                        if head.bytes > self.limit {
-                            let answer = self
-                                .state
-                                .oversize_head_response(head.path().as_deref(), self.limit);
-                            self.phase = Phase::Refusing {
-                                answer,
-                                written: 0,
-                                shut: false,
-                                until: Box::pin(tokio::time::sleep(self.drain_for)),
-                            };
-                            return None;
-                        }
+                        over = head.bytes > self.limit;
+                    }
+                    if over {
+                        let answer = self
+                            .state
+                            .oversize_head_response(head.path().as_deref(), self.limit);
+                        self.phase = Phase::Refusing {
+                            answer,
+                            written: 0,
+                            shut: false,
+                            until: Box::pin(tokio::time::sleep(self.drain_for)),
+                        };
+                        return None;
                     }
                     bytes = &bytes[used..];
                     if let Some(phase) = next {
@@ -846,5 +877,50 @@ mod tests {
             held.push(stream);
         }
         assert_eq!(held.len(), 400);
+    }
+
+    /// Whether a per-byte reading of `head` (as [`Head::feed`] alone) finds it past `limit`.
+    fn over_by_bytes(head: &[u8], limit: usize) -> bool {
+        let mut h = Head::default();
+        for &b in head {
+            if let Step::End(_) = h.feed(b) {
+                return false;
+            }
+            if h.bytes > limit {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// The guard takes a header line's bytes in one run; it must refuse exactly the heads that
+    /// a byte-by-byte reading refuses, wherever the limit falls and however the bytes arrive.
+    #[tokio::test]
+    async fn guard_taking_runs_refuses_exactly_what_byte_by_byte_refuses() {
+        let repo = Utf8PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let config = MockConfig::fixture_default(&repo).expect("fixture config");
+        let state = MockState::new(config, super::super::MockClock::system(), false);
+        let head = b"GET /jwt/hub/ HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\nX-A: b\r\n\r\n";
+        let mut refused = 0;
+        for limit in 0..head.len() + 2 {
+            for chunk in [1, 7, head.len()] {
+                let mut guard = HeadGuard {
+                    inner: tokio::io::duplex(64).0,
+                    state: state.clone(),
+                    limit,
+                    drain_for: DRAIN_FOR,
+                    phase: Phase::Head(Head::default()),
+                };
+                let over = head.chunks(chunk).any(|c| guard.follow(c).is_none());
+                assert_eq!(
+                    over,
+                    over_by_bytes(head, limit),
+                    "limit {limit}, chunks of {chunk}"
+                );
+                refused += usize::from(over);
+            }
+        }
+        // Both outcomes occur: the limits below the head's length refuse it.
+        assert!(refused > 0 && refused < 3 * (head.len() + 2));
     }
 }
