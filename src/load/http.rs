@@ -32,7 +32,7 @@ use serde_json::{Map, Value};
 
 use super::engine::{Sent, Transport};
 use super::lean;
-use super::stats::{ErrorClass, Outcome, Recorder, SeriesKey, SessionMode};
+use super::stats::{ErrorClass, Recorder, SampleOutcome, SeriesKey, SessionMode};
 use super::tls::LeanTls;
 use crate::check::{self, CompiledExpect};
 use crate::client::{self, Client, ClientSettings};
@@ -439,7 +439,7 @@ impl HttpTransport {
         user: &mut HttpUser,
         plan: &StepPlan,
         response: &check::Response<'_>,
-    ) -> Outcome {
+    ) -> SampleOutcome {
         let outcome = judge(plan, response);
         if self.settings.session == SessionMode::Cookie {
             user.absorb_cookies(response.headers);
@@ -531,7 +531,7 @@ impl HttpTransport {
                     elapsed: finished.saturating_duration_since(started),
                 },
             ),
-            Err(failure) => Outcome::Failed(ErrorClass::from_client(failure.class())),
+            Err(failure) => SampleOutcome::Failed(ErrorClass::from_client(failure.class())),
         };
         Sent {
             series,
@@ -550,7 +550,7 @@ fn unsent(series: usize) -> Sent {
         series,
         started: now,
         finished: now,
-        outcome: Outcome::Failed(ErrorClass::Other),
+        outcome: SampleOutcome::Failed(ErrorClass::Other),
     }
 }
 
@@ -569,7 +569,7 @@ fn lean_prepared(
 }
 
 /// The outcome of a response: passed, an auth reject, or a failed check.
-fn judge(plan: &StepPlan, response: &check::Response<'_>) -> Outcome {
+fn judge(plan: &StepPlan, response: &check::Response<'_>) -> SampleOutcome {
     let error = if plan.check.passed(response, &plan.profile) {
         None
     } else if plan.reject.contains(&response.status) {
@@ -577,7 +577,7 @@ fn judge(plan: &StepPlan, response: &check::Response<'_>) -> Outcome {
     } else {
         Some(ErrorClass::Check)
     };
-    Outcome::Response {
+    SampleOutcome::Response {
         status: response.status,
         error,
     }
@@ -796,7 +796,7 @@ impl Transport for HttpTransport {
             Err(e) => {
                 let class = ErrorClass::from_client(e.class());
                 recorder.note_error(class, || runner::error_text(&e));
-                Outcome::Failed(class)
+                SampleOutcome::Failed(class)
             }
         };
         Sent {

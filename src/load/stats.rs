@@ -207,7 +207,7 @@ impl fmt::Display for SeriesKey {
 
 /// What happened to one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub enum SampleOutcome {
     /// The target answered; `error` is set when the answer counts as an error.
     Response {
         /// The HTTP status.
@@ -233,7 +233,7 @@ pub struct Sample {
     /// Time the response body was read completely (or the error was known).
     pub finished: Instant,
     /// What happened.
-    pub outcome: Outcome,
+    pub outcome: SampleOutcome,
 }
 
 /// The statistics of one series.
@@ -272,7 +272,7 @@ impl Series {
     /// Records one sample.
     pub fn record(&mut self, sample: &Sample) {
         match sample.outcome {
-            Outcome::Response { status, error } => {
+            SampleOutcome::Response { status, error } => {
                 record(
                     &mut self.latency,
                     sample.finished.saturating_duration_since(sample.intended),
@@ -286,7 +286,7 @@ impl Series {
                     *self.errors.entry(class).or_insert(0) += 1;
                 }
             }
-            Outcome::Failed(class) => {
+            SampleOutcome::Failed(class) => {
                 *self.errors.entry(class).or_insert(0) += 1;
             }
         }
@@ -596,7 +596,7 @@ mod tests {
         assert_eq!(stats.first_errors[&ErrorClass::Check], "status 500");
     }
 
-    fn sample(series: usize, late_us: u64, service_us: u64, outcome: Outcome) -> Sample {
+    fn sample(series: usize, late_us: u64, service_us: u64, outcome: SampleOutcome) -> Sample {
         let intended = Instant::now();
         let started = intended + Duration::from_micros(late_us);
         Sample {
@@ -608,8 +608,8 @@ mod tests {
         }
     }
 
-    fn ok(status: u16) -> Outcome {
-        Outcome::Response {
+    fn ok(status: u16) -> SampleOutcome {
+        SampleOutcome::Response {
             status,
             error: None,
         }
@@ -628,12 +628,17 @@ mod tests {
     #[test]
     fn transport_error_is_counted_but_has_no_latency() {
         let mut s = Series::new();
-        s.record(&sample(0, 0, 50, Outcome::Failed(ErrorClass::Connect)));
         s.record(&sample(
             0,
             0,
             50,
-            Outcome::Response {
+            SampleOutcome::Failed(ErrorClass::Connect),
+        ));
+        s.record(&sample(
+            0,
+            0,
+            50,
+            SampleOutcome::Response {
                 status: 400,
                 error: Some(ErrorClass::AuthReject),
             },
