@@ -9,6 +9,13 @@
 //!
 //! [`Client::send`] returns an [`Exchange`] (the request, the response and its timings) or a
 //! [`SendError`] that names the URL and the cause and falls into an [`ErrorClass`].
+//!
+//! Load's hot path does not use reqwest: `lean` (crate-private) is a hand-written HTTP/1.1
+//! client (one `write` of prebuilt bytes, one `httparse` call per response) over rustls set up
+//! by [`tls`], and its failures fall into the same [`ErrorClass`].
+
+pub(crate) mod lean;
+pub mod tls;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};

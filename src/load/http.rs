@@ -5,7 +5,7 @@
 //! reports. Nothing is rendered or parsed per request.
 //!
 //! `http://` and `https://` steps go through a lean HTTP/1.1 client (httparse, and rustls for
-//! TLS; [`super::lean`], whose docs say why): each user keeps the step's request with its token
+//! TLS; [`crate::client::lean`], whose docs say why): each user keeps the step's request with its token
 //! applied and only rebuilds it when the token changes, so a request is one write of prebuilt
 //! bytes. Steps that follow redirects go through [`Client`] (reqwest), one per user when
 //! connections are per user; the per-user clients are only built when such a step exists.
@@ -31,11 +31,10 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use serde_json::{Map, Value};
 
 use super::engine::{Sent, Transport};
-use super::lean;
 use super::stats::{ErrorClass, Recorder, SampleOutcome, SeriesKey, SessionMode};
-use super::tls::LeanTls;
 use crate::check::{self, CompiledExpect};
-use crate::client::{self, Client, ClientSettings};
+use crate::client::tls::LeanTls;
+use crate::client::{self, Client, ClientSettings, lean};
 use crate::runner::{self, PreparedScenario, PreparedToken};
 use crate::scenario::Profile;
 use crate::token::{self, Minter, Part, SignatureMode, TokenSpec};
@@ -91,7 +90,7 @@ pub enum HttpError {
     Client(#[source] client::ClientError),
     /// TLS for the lean client could not be set up.
     #[error("failed to set up TLS for load")]
-    Tls(#[source] super::tls::TlsError),
+    Tls(#[source] client::tls::TlsError),
     /// There is nothing to send.
     #[error("the scenarios have no steps to send")]
     NoSteps,

@@ -29,7 +29,7 @@
 //! is then sent again on a new connection, unless an interim response showed the server had
 //! read it; a non-idempotent one never is (RFC 9110 §9.2.2). `https://` steps run on the same
 //! path over rustls ([`super::tls`]: HTTP/1.1 by ALPN, sessions resumed); only steps that
-//! follow redirects stay on the reqwest client (see [`super::http`]).
+//! follow redirects stay on the reqwest client (see `load::http`, which drives both).
 
 use std::io;
 use std::mem::MaybeUninit;
