@@ -31,10 +31,10 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use serde_json::{Map, Value};
 
 use super::engine::{Sent, Transport};
-use super::stats::{ErrorClass, Recorder, SampleOutcome, SeriesKey, SessionMode};
+use super::stats::{self, Recorder, SampleOutcome, SeriesKey, SessionMode};
 use crate::check::{self, CompiledExpect};
 use crate::client::tls::LeanTls;
-use crate::client::{self, Client, ClientSettings, lean};
+use crate::client::{self, Client, ClientSettings, ErrorClass, lean};
 use crate::runner::{self, PreparedScenario, PreparedToken};
 use crate::scenario::Profile;
 use crate::token::{self, Minter, Part, SignatureMode, TokenSpec};
@@ -530,7 +530,7 @@ impl HttpTransport {
                     elapsed: finished.saturating_duration_since(started),
                 },
             ),
-            Err(failure) => SampleOutcome::Failed(ErrorClass::from_client(failure.class())),
+            Err(failure) => SampleOutcome::Failed(stats::counted_class(failure)),
         };
         Sent {
             series,
@@ -793,7 +793,7 @@ impl Transport for HttpTransport {
                 },
             ),
             Err(e) => {
-                let class = ErrorClass::from_client(e.class());
+                let class = stats::counted_class(e.class());
                 recorder.note_error(class, || runner::error_text(&e));
                 SampleOutcome::Failed(class)
             }

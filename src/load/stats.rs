@@ -115,68 +115,15 @@ impl fmt::Display for SessionMode {
     }
 }
 
-/// Why a request counts as an error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorClass {
-    /// The TCP connection could not be made.
-    Connect,
-    /// The TLS handshake failed.
-    Tls,
-    /// A connect or total timeout expired.
-    Timeout,
-    /// The target answered with a status in the profile's reject set although the step
-    /// expected to be let in.
-    AuthReject,
-    /// The target answered but a check of the step failed (other than an auth reject).
-    Check,
-    /// Anything else (protocol error, body too large, token minting failed).
-    Other,
-}
+/// The one class list, kept at this path for the maps of [`Stats`] that are keyed by it.
+pub use crate::client::ErrorClass;
 
-impl ErrorClass {
-    /// Every class, in report order.
-    pub const ALL: [Self; 6] = [
-        Self::Connect,
-        Self::Tls,
-        Self::Timeout,
-        Self::AuthReject,
-        Self::Check,
-        Self::Other,
-    ];
-
-    /// The class as a lowercase word, as in reports.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Connect => "connect",
-            Self::Tls => "tls",
-            Self::Timeout => "timeout",
-            Self::AuthReject => "auth_reject",
-            Self::Check => "check",
-            Self::Other => "other",
-        }
-    }
-
-    /// Parses [`Self::as_str`] back.
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|c| c.as_str() == s)
-    }
-
-    /// The load class of a transport error from the client.
-    pub fn from_client(class: crate::client::ErrorClass) -> Self {
-        use crate::client::ErrorClass as C;
-        match class {
-            C::Connect => Self::Connect,
-            C::Tls => Self::Tls,
-            C::Timeout => Self::Timeout,
-            C::BodyTooLarge | C::Other => Self::Other,
-        }
-    }
-}
-
-impl fmt::Display for ErrorClass {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+/// The class a transport failure counts under in load: a body over the cap counts as `other`,
+/// as it always has in load's reports (`run` names it `body_too_large`).
+pub fn counted_class(class: ErrorClass) -> ErrorClass {
+    match class {
+        ErrorClass::BodyTooLarge => ErrorClass::Other,
+        class => class,
     }
 }
 
