@@ -635,3 +635,32 @@ fn certificate_as_a_step_s_key_points_at_the_key_reference() {
     assert_eq!(step["class"], serde_json::Value::Null);
     assert_eq!(step["at"]["span"]["line"], 4);
 }
+
+#[test]
+fn capture_that_finds_nothing_points_at_its_step_and_skips_the_step_that_needs_it() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(stub(canned()));
+    let dir = tempfile::tempdir().unwrap();
+    let d = Utf8Path::from_path(dir.path()).unwrap();
+    write_simple(d, &repo().join("fixtures/keys/qlik-signing.key.pem"));
+    fs_err::write(
+        d.join("s.yaml"),
+        "name: s\nsteps:\n  - name: one\n    request: { path: /x }\n    \
+         capture: { id: { json: $.nothing.here } }\n  \
+         - name: two\n    request: { path: '/x/${id}' }\n",
+    )
+    .unwrap();
+    let (code, err, report) = run_against(d, &server.uri(), &[]);
+    assert_eq!(code, 4, "{err}");
+    assert!(
+        err.contains(&format!("--> {}:3:11", d.join("s.yaml"))),
+        "{err}"
+    );
+    assert!(
+        err.contains("  |           ^^^ expected a value in the response"),
+        "{err}"
+    );
+    let steps = &report["scenarios"][0]["steps"];
+    assert_eq!(steps[0]["status"], "failed");
+    assert_eq!(steps[1]["status"], "skipped");
+}
