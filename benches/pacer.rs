@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 
 use jwtprobe::load::engine::{self, EngineSettings, Model, Sent, Transport};
 use jwtprobe::load::pacer::Schedule;
-use jwtprobe::load::stats::{Outcome, Percentiles, Recorder, SeriesKey, SessionMode, format_us};
+use jwtprobe::load::stats::{
+    Percentiles, Recorder, SampleOutcome, SeriesKey, SessionMode, format_us,
+};
 
 /// A transport that answers at once, so lateness is all that is measured.
 struct Instant0;
@@ -35,7 +37,7 @@ impl Transport for Instant0 {
             series: 0,
             started: now,
             finished: now,
-            outcome: Outcome::Response {
+            outcome: SampleOutcome::Response {
                 status: 200,
                 error: None,
             },

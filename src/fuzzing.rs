@@ -145,15 +145,15 @@ pub fn lean_response(bytes: &[u8]) {
                 body_cap: 64 * 1024,
                 ..Default::default()
             };
-            let prepared = crate::load::lean::Prepared::from_request(&request, settings.timeout)
+            let prepared = crate::client::lean::Prepared::from_request(&request, settings.timeout)
                 .expect("a plain-HTTP request");
-            let (answer, _) = crate::load::lean::send_timed(
+            let (answer, _) = crate::client::lean::send_timed(
                 &prepared,
                 None,
                 None,
                 &settings,
                 None,
-                &mut crate::load::lean::Timer::new(),
+                &mut crate::client::lean::Timer::new(),
             )
             .await;
             if let Ok(answer) = answer {

@@ -19,7 +19,7 @@ use crate::client::ClientSettings;
 use crate::diag::{Diagnostic, Located, Span};
 use crate::load::engine::{self, EngineSettings, LoadResult, Model, Progress};
 use crate::load::http::{self, Connections, HttpSettings, HttpTransport, TokenStrategy};
-use crate::load::pacer::{Schedule, Shard, Stage};
+use crate::load::pacer::{RateStage, Schedule, Shard};
 use crate::load::sink::IntervalSink;
 use crate::load::stats::{ErrorClass, SessionMode, format_us};
 use crate::load::threshold::{self, Threshold};
@@ -212,10 +212,10 @@ pub fn run(args: Args) -> CmdResult {
     runtime.block_on(run_load(args, block, plan, model, parsed, vars))
 }
 
-fn stage_of(stage: &scenario::Stage, previous: f64) -> Result<Stage, CliError> {
+fn stage_of(stage: &scenario::Stage, previous: f64) -> Result<RateStage, CliError> {
     match (stage.rate, stage.hold, stage.ramp_to, stage.over) {
-        (Some(rate), Some(duration), None, None) => Ok(Stage::Constant { rate, duration }),
-        (None, None, Some(to), Some(over)) => Ok(Stage::Ramp {
+        (Some(rate), Some(duration), None, None) => Ok(RateStage::Constant { rate, duration }),
+        (None, None, Some(to), Some(over)) => Ok(RateStage::Ramp {
             from: previous,
             to,
             over,
@@ -325,7 +325,7 @@ fn resolve_model(args: &Args, block: &LoadBlock) -> Result<Model, CliError> {
         // With only a request limit, the schedule runs until the limit is reached.
         let length = measured
             .unwrap_or_else(|| Duration::from_secs_f64(requests.unwrap_or(0) as f64 / rate + 1.0));
-        vec![Stage::Constant {
+        vec![RateStage::Constant {
             rate,
             duration: length,
         }]
@@ -335,8 +335,8 @@ fn resolve_model(args: &Args, block: &LoadBlock) -> Result<Model, CliError> {
         for s in &block.stages {
             let stage = stage_of(s, previous)?;
             previous = match stage {
-                Stage::Constant { rate, .. } => rate,
-                Stage::Ramp { to, .. } => to,
+                RateStage::Constant { rate, .. } => rate,
+                RateStage::Ramp { to, .. } => to,
             };
             out.push(stage);
         }

@@ -130,10 +130,11 @@ fn interrupted_scenario(
     let mut steps = finished;
     for (i, step) in scenario.steps.iter().enumerate().skip(steps.len()) {
         let status = if i == steps.len() {
-            StepStatus::Error {
-                message: format!("interrupted by {signal} while this step was running"),
-                class: Some("interrupted".to_owned()),
-            }
+            StepStatus::Error(runner::StepError::new(
+                runner::StepErrorKind::Interrupted,
+                format!("interrupted by {signal} while this step was running"),
+                step.at.clone(),
+            ))
         } else {
             StepStatus::Skipped {
                 reason: format!("the run was interrupted by {signal}"),
@@ -280,7 +281,7 @@ pub fn exit_for(result: &RunResult) -> Exit {
     let mut exit = Exit::Success;
     for step in result.scenarios.iter().flat_map(|s| &s.steps) {
         match step.status {
-            StepStatus::Error { .. } => exit = exit.worst(Exit::Runtime),
+            StepStatus::Error(_) => exit = exit.worst(Exit::Runtime),
             StepStatus::Failed { .. } => exit = exit.worst(Exit::CheckFailed),
             StepStatus::Passed | StepStatus::Skipped { .. } => {}
         }

@@ -9,6 +9,13 @@
 //!
 //! [`Client::send`] returns an [`Exchange`] (the request, the response and its timings) or a
 //! [`SendError`] that names the URL and the cause and falls into an [`ErrorClass`].
+//!
+//! Load's hot path does not use reqwest: `lean` (crate-private) is a hand-written HTTP/1.1
+//! client (one `write` of prebuilt bytes, one `httparse` call per response) over rustls set up
+//! by [`tls`], and its failures fall into the same [`ErrorClass`].
+
+pub(crate) mod lean;
+pub mod tls;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -90,7 +97,11 @@ pub struct Exchange {
     pub ttfb: Duration,
 }
 
-/// What kind of failure a [`SendError`] is; load counts errors by class.
+/// Why a request counts as an error: the class of a [`SendError`] (or of a failure of load's
+/// lean client), or, for load, the way an answer failed its step. The one list of classes:
+/// `run` reports a step error's class, load counts its samples' errors by class, and
+/// `report::hlog` reads the names back. The order of the variants is the order of reports
+/// (maps keyed by class are sorted by it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorClass {
@@ -100,13 +111,32 @@ pub enum ErrorClass {
     Tls,
     /// A connect or total timeout expired.
     Timeout,
-    /// The response body was larger than the cap.
+    /// The response body was larger than the cap. Load counts it as [`Self::Other`] (see
+    /// `load::stats::counted_class`).
     BodyTooLarge,
-    /// Anything else (protocol error, reset mid-body).
+    /// The target answered with a status in the profile's reject set although the step
+    /// expected to be let in (load only).
+    AuthReject,
+    /// The target answered but a check of the step failed, other than an auth reject (load
+    /// only: `run` reports a failed check as a failed step, not an error).
+    Check,
+    /// Anything else (protocol error, reset mid-body; in load also a token that could not be
+    /// minted).
     Other,
 }
 
 impl ErrorClass {
+    /// Every class, in report order.
+    pub const ALL: [Self; 7] = [
+        Self::Connect,
+        Self::Tls,
+        Self::Timeout,
+        Self::BodyTooLarge,
+        Self::AuthReject,
+        Self::Check,
+        Self::Other,
+    ];
+
     /// The class as a short lowercase word, as used in reports.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -114,8 +144,21 @@ impl ErrorClass {
             Self::Tls => "tls",
             Self::Timeout => "timeout",
             Self::BodyTooLarge => "body_too_large",
+            Self::AuthReject => "auth_reject",
+            Self::Check => "check",
             Self::Other => "other",
         }
+    }
+
+    /// Parses [`Self::as_str`] back.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for ErrorClass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -31,7 +31,7 @@ use tokio::task::JoinSet;
 
 use super::pacer::{self, Backlog, Health, PacerReport, Schedule, Shard};
 use super::sink::{IntervalSink, RunFacts, SinkError};
-use super::stats::{ErrorClass, Outcome, Percentiles, Recorder, Sample, SeriesKey, Stats};
+use super::stats::{ErrorClass, Percentiles, Recorder, Sample, SampleOutcome, SeriesKey, Stats};
 
 /// What one virtual user sends; implemented by the HTTP transport and by test fakes.
 pub trait Transport: Send + Sync + 'static {
@@ -75,7 +75,7 @@ pub struct Sent {
     /// When the response was read (or the error known).
     pub finished: Instant,
     /// What happened.
-    pub outcome: Outcome,
+    pub outcome: SampleOutcome,
 }
 
 /// The load model.
@@ -476,14 +476,14 @@ fn far_future() -> Instant {
 /// Keeps a first message for the class of a failed request, when the transport kept none.
 fn note_error(recorder: &Recorder, sent: &Sent) {
     match sent.outcome {
-        Outcome::Response {
+        SampleOutcome::Response {
             status,
             error: Some(class),
         } => recorder.note_error(class, || match class {
             ErrorClass::AuthReject => format!("status {status}, a reject status of the profile"),
             _ => format!("status {status}: a check of the step failed"),
         }),
-        Outcome::Failed(class) => recorder.note_error(class, || {
+        SampleOutcome::Failed(class) => recorder.note_error(class, || {
             match class {
                 ErrorClass::Connect => "the connection could not be made",
                 ErrorClass::Tls => "the TLS handshake failed",
@@ -492,7 +492,7 @@ fn note_error(recorder: &Recorder, sent: &Sent) {
             }
             .to_owned()
         }),
-        Outcome::Response { error: None, .. } => {}
+        SampleOutcome::Response { error: None, .. } => {}
     }
 }
 
@@ -570,7 +570,7 @@ mod tests {
                 series: 0,
                 started,
                 finished: Instant::now(),
-                outcome: Outcome::Response {
+                outcome: SampleOutcome::Response {
                     status: 200,
                     error: None,
                 },

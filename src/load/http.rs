@@ -5,7 +5,7 @@
 //! reports. Nothing is rendered or parsed per request.
 //!
 //! `http://` and `https://` steps go through a lean HTTP/1.1 client (httparse, and rustls for
-//! TLS; [`super::lean`], whose docs say why): each user keeps the step's request with its token
+//! TLS; [`crate::client::lean`], whose docs say why): each user keeps the step's request with its token
 //! applied and only rebuilds it when the token changes, so a request is one write of prebuilt
 //! bytes. Steps that follow redirects go through [`Client`] (reqwest), one per user when
 //! connections are per user; the per-user clients are only built when such a step exists.
@@ -31,11 +31,10 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use serde_json::{Map, Value};
 
 use super::engine::{Sent, Transport};
-use super::lean;
-use super::stats::{ErrorClass, Outcome, Recorder, SeriesKey, SessionMode};
-use super::tls::LeanTls;
+use super::stats::{self, Recorder, SampleOutcome, SeriesKey, SessionMode};
 use crate::check::{self, CompiledExpect};
-use crate::client::{self, Client, ClientSettings};
+use crate::client::tls::LeanTls;
+use crate::client::{self, Client, ClientSettings, ErrorClass, lean};
 use crate::runner::{self, PreparedScenario, PreparedToken};
 use crate::scenario::Profile;
 use crate::token::{self, Minter, Part, SignatureMode, TokenSpec};
@@ -91,7 +90,7 @@ pub enum HttpError {
     Client(#[source] client::ClientError),
     /// TLS for the lean client could not be set up.
     #[error("failed to set up TLS for load")]
-    Tls(#[source] super::tls::TlsError),
+    Tls(#[source] client::tls::TlsError),
     /// There is nothing to send.
     #[error("the scenarios have no steps to send")]
     NoSteps,
@@ -439,7 +438,7 @@ impl HttpTransport {
         user: &mut HttpUser,
         plan: &StepPlan,
         response: &check::Response<'_>,
-    ) -> Outcome {
+    ) -> SampleOutcome {
         let outcome = judge(plan, response);
         if self.settings.session == SessionMode::Cookie {
             user.absorb_cookies(response.headers);
@@ -531,7 +530,7 @@ impl HttpTransport {
                     elapsed: finished.saturating_duration_since(started),
                 },
             ),
-            Err(failure) => Outcome::Failed(ErrorClass::from_client(failure.class())),
+            Err(failure) => SampleOutcome::Failed(stats::counted_class(failure)),
         };
         Sent {
             series,
@@ -550,7 +549,7 @@ fn unsent(series: usize) -> Sent {
         series,
         started: now,
         finished: now,
-        outcome: Outcome::Failed(ErrorClass::Other),
+        outcome: SampleOutcome::Failed(ErrorClass::Other),
     }
 }
 
@@ -569,7 +568,7 @@ fn lean_prepared(
 }
 
 /// The outcome of a response: passed, an auth reject, or a failed check.
-fn judge(plan: &StepPlan, response: &check::Response<'_>) -> Outcome {
+fn judge(plan: &StepPlan, response: &check::Response<'_>) -> SampleOutcome {
     let error = if plan.check.passed(response, &plan.profile) {
         None
     } else if plan.reject.contains(&response.status) {
@@ -577,7 +576,7 @@ fn judge(plan: &StepPlan, response: &check::Response<'_>) -> Outcome {
     } else {
         Some(ErrorClass::Check)
     };
-    Outcome::Response {
+    SampleOutcome::Response {
         status: response.status,
         error,
     }
@@ -794,9 +793,9 @@ impl Transport for HttpTransport {
                 },
             ),
             Err(e) => {
-                let class = ErrorClass::from_client(e.class());
+                let class = stats::counted_class(e.class());
                 recorder.note_error(class, || runner::error_text(&e));
-                Outcome::Failed(class)
+                SampleOutcome::Failed(class)
             }
         };
         Sent {

@@ -13,9 +13,7 @@
 
 pub mod engine;
 pub mod http;
-pub(crate) mod lean;
 pub mod pacer;
 pub mod sink;
 pub mod stats;
 pub mod threshold;
-pub mod tls;

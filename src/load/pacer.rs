@@ -25,7 +25,7 @@ use super::stats;
 
 /// One part of a rate schedule.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Stage {
+pub enum RateStage {
     /// A constant rate (per second) for a duration.
     Constant {
         /// Arrivals per second.
@@ -44,7 +44,7 @@ pub enum Stage {
     },
 }
 
-impl Stage {
+impl RateStage {
     fn duration(&self) -> Duration {
         match *self {
             Self::Constant { duration, .. } => duration,
@@ -159,7 +159,7 @@ pub struct Schedule {
     /// are sent but not recorded.
     pub warmup: Duration,
     /// The measured stages, in order.
-    pub stages: Vec<Stage>,
+    pub stages: Vec<RateStage>,
     /// At most this many measured arrivals across all shards; `None` for no limit.
     pub requests: Option<u64>,
     /// This process's share.
@@ -180,7 +180,7 @@ impl Schedule {
     pub fn constant(rate: f64, duration: Duration) -> Self {
         Self {
             warmup: Duration::ZERO,
-            stages: vec![Stage::Constant { rate, duration }],
+            stages: vec![RateStage::Constant { rate, duration }],
             requests: None,
             shard: Shard::default(),
         }
@@ -188,22 +188,31 @@ impl Schedule {
 
     /// Total length of the schedule, warm-up included.
     pub fn length(&self) -> Duration {
-        self.warmup + self.stages.iter().map(Stage::duration).sum::<Duration>()
+        self.warmup
+            + self
+                .stages
+                .iter()
+                .map(RateStage::duration)
+                .sum::<Duration>()
     }
 
     /// The highest rate anywhere in the schedule, for this shard.
     pub fn peak_rate(&self) -> f64 {
-        self.stages.iter().map(Stage::peak_rate).fold(0.0, f64::max) / self.shard.count as f64
+        self.stages
+            .iter()
+            .map(RateStage::peak_rate)
+            .fold(0.0, f64::max)
+            / self.shard.count as f64
     }
 
     /// This shard's arrivals, in order.
     pub fn arrivals(&self) -> Arrivals {
         let mut phases = Vec::new();
         if !self.warmup.is_zero() {
-            let rate = self.stages.first().map_or(0.0, Stage::start_rate);
+            let rate = self.stages.first().map_or(0.0, RateStage::start_rate);
             phases.push(Phase {
                 start: Duration::ZERO,
-                stages: vec![Stage::Constant {
+                stages: vec![RateStage::Constant {
                     rate,
                     duration: self.warmup,
                 }],
@@ -232,7 +241,7 @@ impl Schedule {
 #[derive(Debug, Clone)]
 struct Phase {
     start: Duration,
-    stages: Vec<Stage>,
+    stages: Vec<RateStage>,
     measured: bool,
     limit: Option<u64>,
 }
@@ -561,12 +570,12 @@ mod tests {
         let schedule = Schedule {
             warmup: Duration::ZERO,
             stages: vec![
-                Stage::Ramp {
+                RateStage::Ramp {
                     from: 0.0,
                     to: 100.0,
                     over: Duration::from_secs(10),
                 },
-                Stage::Constant {
+                RateStage::Constant {
                     rate: 100.0,
                     duration: Duration::from_secs(1),
                 },

@@ -115,68 +115,15 @@ impl fmt::Display for SessionMode {
     }
 }
 
-/// Why a request counts as an error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorClass {
-    /// The TCP connection could not be made.
-    Connect,
-    /// The TLS handshake failed.
-    Tls,
-    /// A connect or total timeout expired.
-    Timeout,
-    /// The target answered with a status in the profile's reject set although the step
-    /// expected to be let in.
-    AuthReject,
-    /// The target answered but a check of the step failed (other than an auth reject).
-    Check,
-    /// Anything else (protocol error, body too large, token minting failed).
-    Other,
-}
+/// The one class list, kept at this path for the maps of [`Stats`] that are keyed by it.
+pub use crate::client::ErrorClass;
 
-impl ErrorClass {
-    /// Every class, in report order.
-    pub const ALL: [Self; 6] = [
-        Self::Connect,
-        Self::Tls,
-        Self::Timeout,
-        Self::AuthReject,
-        Self::Check,
-        Self::Other,
-    ];
-
-    /// The class as a lowercase word, as in reports.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Connect => "connect",
-            Self::Tls => "tls",
-            Self::Timeout => "timeout",
-            Self::AuthReject => "auth_reject",
-            Self::Check => "check",
-            Self::Other => "other",
-        }
-    }
-
-    /// Parses [`Self::as_str`] back.
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|c| c.as_str() == s)
-    }
-
-    /// The load class of a transport error from the client.
-    pub fn from_client(class: crate::client::ErrorClass) -> Self {
-        use crate::client::ErrorClass as C;
-        match class {
-            C::Connect => Self::Connect,
-            C::Tls => Self::Tls,
-            C::Timeout => Self::Timeout,
-            C::BodyTooLarge | C::Other => Self::Other,
-        }
-    }
-}
-
-impl fmt::Display for ErrorClass {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+/// The class a transport failure counts under in load: a body over the cap counts as `other`,
+/// as it always has in load's reports (`run` names it `body_too_large`).
+pub fn counted_class(class: ErrorClass) -> ErrorClass {
+    match class {
+        ErrorClass::BodyTooLarge => ErrorClass::Other,
+        class => class,
     }
 }
 
@@ -207,7 +154,7 @@ impl fmt::Display for SeriesKey {
 
 /// What happened to one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub enum SampleOutcome {
     /// The target answered; `error` is set when the answer counts as an error.
     Response {
         /// The HTTP status.
@@ -233,7 +180,7 @@ pub struct Sample {
     /// Time the response body was read completely (or the error was known).
     pub finished: Instant,
     /// What happened.
-    pub outcome: Outcome,
+    pub outcome: SampleOutcome,
 }
 
 /// The statistics of one series.
@@ -272,7 +219,7 @@ impl Series {
     /// Records one sample.
     pub fn record(&mut self, sample: &Sample) {
         match sample.outcome {
-            Outcome::Response { status, error } => {
+            SampleOutcome::Response { status, error } => {
                 record(
                     &mut self.latency,
                     sample.finished.saturating_duration_since(sample.intended),
@@ -286,7 +233,7 @@ impl Series {
                     *self.errors.entry(class).or_insert(0) += 1;
                 }
             }
-            Outcome::Failed(class) => {
+            SampleOutcome::Failed(class) => {
                 *self.errors.entry(class).or_insert(0) += 1;
             }
         }
@@ -596,7 +543,7 @@ mod tests {
         assert_eq!(stats.first_errors[&ErrorClass::Check], "status 500");
     }
 
-    fn sample(series: usize, late_us: u64, service_us: u64, outcome: Outcome) -> Sample {
+    fn sample(series: usize, late_us: u64, service_us: u64, outcome: SampleOutcome) -> Sample {
         let intended = Instant::now();
         let started = intended + Duration::from_micros(late_us);
         Sample {
@@ -608,8 +555,8 @@ mod tests {
         }
     }
 
-    fn ok(status: u16) -> Outcome {
-        Outcome::Response {
+    fn ok(status: u16) -> SampleOutcome {
+        SampleOutcome::Response {
             status,
             error: None,
         }
@@ -628,12 +575,17 @@ mod tests {
     #[test]
     fn transport_error_is_counted_but_has_no_latency() {
         let mut s = Series::new();
-        s.record(&sample(0, 0, 50, Outcome::Failed(ErrorClass::Connect)));
         s.record(&sample(
             0,
             0,
             50,
-            Outcome::Response {
+            SampleOutcome::Failed(ErrorClass::Connect),
+        ));
+        s.record(&sample(
+            0,
+            0,
+            50,
+            SampleOutcome::Response {
                 status: 400,
                 error: Some(ErrorClass::AuthReject),
             },

@@ -446,7 +446,7 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
-    use crate::load::stats::{ErrorClass, Outcome, Sample, SeriesKey, SessionMode};
+    use crate::load::stats::{ErrorClass, Sample, SampleOutcome, SeriesKey, SessionMode};
 
     /// A run with `n` samples of service time 1..=n µs on step `open-hub`, and one error.
     fn stats(n: u64) -> Stats {
@@ -458,7 +458,7 @@ mod tests {
                 intended: t0,
                 started: t0,
                 finished: t0 + Duration::from_micros(i),
-                outcome: Outcome::Response {
+                outcome: SampleOutcome::Response {
                     status: 200,
                     error: None,
                 },
@@ -469,7 +469,7 @@ mod tests {
             intended: t0,
             started: t0,
             finished: t0,
-            outcome: Outcome::Failed(ErrorClass::Timeout),
+            outcome: SampleOutcome::Failed(ErrorClass::Timeout),
         });
         let mut stats = Stats::new();
         stats

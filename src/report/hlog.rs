@@ -555,7 +555,7 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
-    use crate::load::stats::{Outcome, Sample};
+    use crate::load::stats::{Sample, SampleOutcome};
 
     fn series_with(values: impl IntoIterator<Item = u64>, status: u16) -> Series {
         let mut s = Series::new();
@@ -566,7 +566,7 @@ mod tests {
                 intended: t0,
                 started: t0 + Duration::from_micros(v / 10),
                 finished: t0 + Duration::from_micros(v),
-                outcome: Outcome::Response {
+                outcome: SampleOutcome::Response {
                     status,
                     error: (status >= 400).then_some(ErrorClass::AuthReject),
                 },

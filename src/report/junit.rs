@@ -218,13 +218,14 @@ pub fn run(report: &RunReport<'_>) -> String {
                     let text = render_step_problems(scenario, step, report.sources);
                     element("failure", "check", &message, &text)
                 }
-                StepStatus::Error { message, class } => {
+                StepStatus::Error(error) => {
                     suite.errors += 1;
+                    let text = render_step_problems(scenario, step, report.sources);
                     element(
                         "error",
-                        class.as_deref().unwrap_or("error"),
-                        message.lines().next().unwrap_or_default(),
-                        message,
+                        error.kind.class().unwrap_or("error"),
+                        error.message.lines().next().unwrap_or_default(),
+                        &text,
                     )
                 }
                 StepStatus::Skipped { reason } => {

@@ -368,7 +368,7 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
-    use crate::load::stats::{ErrorClass, Outcome, Sample, SessionMode};
+    use crate::load::stats::{ErrorClass, Sample, SampleOutcome, SessionMode};
     use crate::load::threshold;
 
     fn stats() -> Stats {
@@ -380,7 +380,7 @@ mod tests {
                 intended: t0,
                 started: t0 + Duration::from_micros(5),
                 finished: t0 + Duration::from_micros(100 * i),
-                outcome: Outcome::Response {
+                outcome: SampleOutcome::Response {
                     status: 200,
                     error: None,
                 },
@@ -391,7 +391,7 @@ mod tests {
             intended: t0,
             started: t0,
             finished: t0,
-            outcome: Outcome::Failed(ErrorClass::Connect),
+            outcome: SampleOutcome::Failed(ErrorClass::Connect),
         });
         let mut stats = Stats::new();
         stats

@@ -49,27 +49,21 @@ pub fn render_step_problems(
             }
             out
         }
-        StepStatus::Error { message, .. } => format!(
-            "error: step `{}` of scenario `{}` could not run\n{}\n",
-            step.name,
-            scenario.name,
-            indent_causes(message)
-        ),
+        StepStatus::Error(error) => {
+            let source = error.at.as_ref().and_then(|at| sources.get(&at.file));
+            let mut out = error
+                .to_diagnostic(&scenario.name, &step.name)
+                .render(source);
+            for cause in error.causes() {
+                let _ = writeln!(out, "  caused by: {}", printable(cause));
+            }
+            out
+        }
         StepStatus::Skipped { reason } => format!(
             "skipped: step `{}` of scenario `{}`: {reason}\n",
             step.name, scenario.name
         ),
     }
-}
-
-/// Indents every line after the first as a `caused by:` line.
-fn indent_causes(message: &str) -> String {
-    let mut lines = message.lines();
-    let mut out = format!("  {}", lines.next().unwrap_or_default());
-    for line in lines {
-        let _ = write!(out, "\n  caused by: {line}");
-    }
-    out
 }
 
 /// How much the console shows.
@@ -127,7 +121,7 @@ impl ConsoleReporter {
             let word = match step.status {
                 StepStatus::Passed => "ok",
                 StepStatus::Failed { .. } => "FAILED",
-                StepStatus::Error { .. } => "ERROR",
+                StepStatus::Error(_) => "ERROR",
                 StepStatus::Skipped { .. } => "skipped",
             };
             if self.verbosity == Verbosity::Verbose || !step.status.is_passed() {
@@ -366,6 +360,83 @@ mod tests {
             target: "https://qlik.test/".to_owned(),
         };
         (result, sources, meta)
+    }
+
+    /// The fixed run with its failed step turned into an error at `at`: a refused connection
+    /// with two causes.
+    fn run_with_an_error_at(at: Option<Located>) -> (RunResult, Sources, Meta) {
+        let (mut result, sources, meta) = fixed_run();
+        let step = &mut result.scenarios[0].steps[1];
+        step.status = StepStatus::Error(crate::runner::StepError::new(
+            crate::runner::StepErrorKind::Send(crate::client::ErrorClass::Connect),
+            "failed to connect to `https://qlik.test/jwt/hub/`\nerror sending request\nconnection refused",
+            at,
+        ));
+        step.response = None;
+        step.timings = None;
+        (result, sources, meta)
+    }
+
+    #[test]
+    fn runtime_error_points_at_its_step_with_a_caret_in_every_format() {
+        let start = YAML.find("open the hub").unwrap();
+        let at = Located::new(
+            "scenarios/qlik/expired.yaml",
+            Span {
+                start,
+                end: start + "open the hub".len(),
+                line: 3,
+                col: 11,
+            },
+        );
+        let (result, sources, meta) = run_with_an_error_at(Some(at));
+        let scenario = &result.scenarios[0];
+        let text = render_step_problems(scenario, &scenario.steps[1], &sources);
+        assert_eq!(
+            text,
+            "error: step `open the hub` of scenario `expired token` could not run\n\
+             \x20--> scenarios/qlik/expired.yaml:3:11\n\
+             \x20 |\n\
+             3 |   - name: open the hub\n\
+             \x20 |           ^^^^^^^^^^^^ failed to connect to `https://qlik.test/jwt/hub/`\n\
+             \x20 |\n\
+             \x20 caused by: error sending request\n\
+             \x20 caused by: connection refused\n"
+        );
+        let report = RunReport {
+            result: &result,
+            sources: &sources,
+            meta: &meta,
+        };
+        let json = json(&report);
+        let step = &json["scenarios"][0]["steps"][1];
+        assert_eq!(step["status"], "error");
+        assert_eq!(step["class"], "connect");
+        assert_eq!(step["at"]["file"], "scenarios/qlik/expired.yaml");
+        assert_eq!(step["at"]["span"]["line"], 3);
+        assert_eq!(step["at"]["span"]["col"], 11);
+        assert_eq!(step["diagnostic"], text.as_str());
+        let junit = crate::report::junit::run(&report);
+        assert!(
+            junit.contains("<error type=\"connect\" message=\"failed to connect to `https://qlik.test/jwt/hub/`\">"),
+            "{junit}"
+        );
+        assert!(junit.contains("expired.yaml:3:11"), "{junit}");
+        assert!(junit.contains("^^^^^^^^^^^^ failed to connect"), "{junit}");
+    }
+
+    #[test]
+    fn runtime_error_without_a_place_shows_the_message_and_its_causes() {
+        let (result, sources, _) = run_with_an_error_at(None);
+        let scenario = &result.scenarios[0];
+        let text = render_step_problems(scenario, &scenario.steps[1], &sources);
+        assert_eq!(
+            text,
+            "error: step `open the hub` of scenario `expired token` could not run\n\
+             \x20 failed to connect to `https://qlik.test/jwt/hub/`\n\
+             \x20 caused by: error sending request\n\
+             \x20 caused by: connection refused\n"
+        );
     }
 
     #[test]

@@ -262,7 +262,7 @@ pub(crate) fn finding(
         .map(evidence_of)
         .collect();
     let error = result.steps.iter().find_map(|s| match &s.status {
-        StepStatus::Error { message, .. } => Some(message.lines().next().unwrap_or("").to_owned()),
+        StepStatus::Error(error) => Some(error.message.lines().next().unwrap_or("").to_owned()),
         _ => None,
     });
     let fetched = property.no_key_fetch && key_fetches > 0;

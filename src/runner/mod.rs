@@ -35,8 +35,8 @@ pub use keyring::{KeyRing, KeyRingError};
 pub use keyserver::{KeyServer, KeyServerContent};
 pub use request::{RequestError, apply_token, build_request};
 pub use result::{
-    RequestSummary, ResponseSummary, RunResult, ScenarioResult, StepResult, StepStatus, Timings,
-    Totals,
+    RequestSummary, ResponseSummary, RunResult, ScenarioResult, StepError, StepErrorKind,
+    StepResult, StepStatus, Timings, Totals,
 };
 pub use tokens::{PreparedToken, TokenError, build_token};
 
@@ -350,15 +350,20 @@ async fn run_scenario(
                 Ok(client) => {
                     run_step(planned, index, client, settings, &mut scope, step_started).await
                 }
-                Err(e) => error_step(&step.name, &error_text(e), None, step_started),
+                Err(e) => error_step(
+                    step,
+                    StepError::new(StepErrorKind::Client, error_text(e), step.at.clone()),
+                    None,
+                    step_started,
+                ),
             }
         };
         // A step that needs a capture that found nothing is skipped, not an error.
         let result = match (&result.status, missing.is_empty()) {
-            (StepStatus::Error { message, .. }, false) => {
+            (StepStatus::Error(error), false) => {
                 match missing
                     .iter()
-                    .find(|m| message.contains(&format!("unknown variable `{m}`")))
+                    .find(|m| error.message.contains(&format!("unknown variable `{m}`")))
                 {
                     Some(name) => StepResult {
                         status: StepStatus::Skipped {
@@ -371,7 +376,7 @@ async fn run_scenario(
             }
             _ => result,
         };
-        if matches!(result.status, StepStatus::Error { .. }) && blocked.is_none() {
+        if matches!(result.status, StepStatus::Error(_)) && blocked.is_none() {
             blocked = Some(format!("step `{}` could not run", step.name));
         }
         missing.extend(missing_captures(step, &result));
@@ -427,28 +432,33 @@ async fn run_step(
     let step = &scenario.steps[index];
     let token = match build_token(ctx, scenario, step, scope, settings.now) {
         Ok(t) => t,
-        Err(e) => return error_step(&step.name, &error_text(&e), None, started),
+        Err(e) => {
+            // The innermost token block written in the file (the suite's defaults have no
+            // place in it; the step stands for them).
+            let at = step
+                .token_at
+                .clone()
+                .or_else(|| scenario.token_at.clone())
+                .or_else(|| step.at.clone());
+            let error = StepError::new(StepErrorKind::Token, error_text(&e), at);
+            return error_step(step, error, None, started);
+        }
     };
     let request = match build_request(ctx, step, scope, settings, token.as_ref()) {
         Ok(r) => r,
-        Err(e) => return error_step(&step.name, &error_text(&e), None, started),
+        Err(e) => {
+            let at = step.request_at.clone().or_else(|| step.at.clone());
+            let error = StepError::new(StepErrorKind::Request, error_text(&e), at);
+            return error_step(step, error, None, started);
+        }
     };
     let summary = summarize_request(&request, token.as_ref().map(|t| t.compact.as_str()));
     let exchange = match client.send(request).await {
         Ok(x) => x,
         Err(e) => {
-            let class = Some(e.class().as_str().to_owned());
-            return StepResult {
-                name: step.name.clone(),
-                status: StepStatus::Error {
-                    message: error_text(&e),
-                    class,
-                },
-                request: Some(summary),
-                response: None,
-                timings: None,
-                duration: started.elapsed(),
-            };
+            let kind = StepErrorKind::Send(e.class());
+            let error = StepError::new(kind, error_text(&e), step.at.clone());
+            return error_step(step, error, Some(summary), started);
         }
     };
     let response = check::Response {
@@ -459,7 +469,11 @@ async fn run_step(
     };
     let expect = match expect::render_expect(&step.expect, scope) {
         Ok(e) => e,
-        Err(e) => return error_step(&step.name, &error_text(&e), Some(summary), started),
+        Err((e, at)) => {
+            let at = at.or_else(|| step.at.clone());
+            let error = StepError::new(StepErrorKind::Expect, error_text(&e), at);
+            return error_step(step, error, Some(summary), started);
+        }
     };
     let mut outcomes = check::evaluate(&expect, &response, &ctx.profile);
     // A capture that finds nothing is a failed check of this step (the target answered
@@ -494,17 +508,14 @@ async fn run_step(
 
 /// A step that could not run.
 fn error_step(
-    name: &str,
-    message: &str,
+    step: &crate::scenario::Step,
+    error: StepError,
     request: Option<RequestSummary>,
     started: Instant,
 ) -> StepResult {
     StepResult {
-        name: name.to_owned(),
-        status: StepStatus::Error {
-            message: message.to_owned(),
-            class: None,
-        },
+        name: step.name.clone(),
+        status: StepStatus::Error(error),
         request,
         response: None,
         timings: None,

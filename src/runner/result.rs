@@ -9,6 +9,8 @@ use camino::Utf8PathBuf;
 use serde::Serialize;
 
 use crate::check::Outcome;
+use crate::client::ErrorClass;
+use crate::diag::{Diagnostic, Located};
 
 /// How a step ended.
 #[derive(Debug, Clone, Serialize)]
@@ -22,12 +24,7 @@ pub enum StepStatus {
         outcomes: Vec<Outcome>,
     },
     /// The step could not run: minting, sending or templating failed.
-    Error {
-        /// The error and its causes, one per line, already redacted.
-        message: String,
-        /// The class of a send failure (`connect`, `tls`, `timeout`, …), if it was one.
-        class: Option<String>,
-    },
+    Error(StepError),
     /// The step did not run because an earlier step of its scenario could not run.
     Skipped {
         /// Why.
@@ -39,6 +36,87 @@ impl StepStatus {
     /// Whether the step passed.
     pub fn is_passed(&self) -> bool {
         matches!(self, Self::Passed)
+    }
+}
+
+/// Why a step could not run, and where in its scenario file.
+///
+/// Serialized as the JSON report's `message`, `class` and `at` fields of an error step;
+/// rendered with [`crate::diag::Diagnostic`] like a parse error (see `report::run`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StepError {
+    /// The error and its causes, one per line, already redacted.
+    pub message: String,
+    /// What failed; reported as `class` (`connect`, `timeout`, `interrupted`, …, or `null`).
+    #[serde(rename = "class")]
+    pub kind: StepErrorKind,
+    /// The YAML the error points at: the step (a send failure, an interrupt), its `request:`
+    /// (a request that cannot be built), the `key:` of the token block that built its token
+    /// (or the block), or the expectation whose template failed. `None` for scenarios not read
+    /// from a file.
+    pub at: Option<Located>,
+}
+
+impl StepError {
+    /// An error of `kind` with its message, at `at`.
+    pub fn new(kind: StepErrorKind, message: impl Into<String>, at: Option<Located>) -> Self {
+        Self {
+            message: message.into(),
+            kind,
+            at,
+        }
+    }
+
+    /// The error as a diagnostic: ``step `s` of scenario `n` could not run`` with the caret
+    /// under [`Self::at`] and the first line of the message as its label. The causes (the
+    /// message's further lines) are not in it: see [`Self::causes`].
+    pub fn to_diagnostic(&self, scenario: &str, step: &str) -> Diagnostic {
+        Diagnostic::new(
+            format!("step `{step}` of scenario `{scenario}` could not run"),
+            self.message.lines().next().unwrap_or_default(),
+        )
+        .at(self.at.clone())
+    }
+
+    /// The causes of the error (the message's lines after the first), outermost first.
+    pub fn causes(&self) -> impl Iterator<Item = &str> {
+        self.message.lines().skip(1)
+    }
+}
+
+/// What kind of failure stopped a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepErrorKind {
+    /// The request was sent but failed in transport (connect, TLS, timeout, body cap, other).
+    Send(ErrorClass),
+    /// The HTTP client of the scenario could not be built (a CA file, TLS settings).
+    Client,
+    /// The token could not be built: a key that does not fit, a template, a time claim,
+    /// minting or a transform.
+    Token,
+    /// The request could not be built: a template, the method, the URL, a header or the body.
+    Request,
+    /// A template in an expectation could not be rendered.
+    Expect,
+    /// A stop signal (SIGINT, SIGTERM) ended the run while the step was in flight.
+    Interrupted,
+}
+
+impl StepErrorKind {
+    /// The `class` of the JSON report and the `type` of the JUnit `<error>`: the transport
+    /// class of a send failure, `interrupted`, or `None` for errors in building the request.
+    pub fn class(self) -> Option<&'static str> {
+        match self {
+            Self::Send(class) => Some(class.as_str()),
+            Self::Interrupted => Some("interrupted"),
+            Self::Client | Self::Token | Self::Request | Self::Expect => None,
+        }
+    }
+}
+
+impl Serialize for StepErrorKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.class().serialize(serializer)
     }
 }
 
@@ -193,7 +271,7 @@ impl RunResult {
             match step.status {
                 StepStatus::Passed => t.passed += 1,
                 StepStatus::Failed { .. } => t.failed += 1,
-                StepStatus::Error { .. } => t.errors += 1,
+                StepStatus::Error(_) => t.errors += 1,
                 StepStatus::Skipped { .. } => t.skipped += 1,
             }
         }

@@ -315,6 +315,10 @@ pub struct Scenario {
     /// The security property this scenario checks, for the conformance report.
     #[serde(default)]
     pub conformance: Option<Property>,
+    /// Where the scenario's token block names its key (`key:`), else where the block is
+    /// written; a step whose token cannot be built points here when it has no block of its own.
+    #[serde(skip)]
+    pub token_at: Option<Located>,
 }
 
 /// Matrix variants: each a map of variables.
@@ -373,6 +377,13 @@ pub struct Step {
     /// Where the step was written (its `name:`).
     #[serde(skip)]
     pub at: Option<Located>,
+    /// Where the step's `request:` is written; a request that cannot be built points here.
+    #[serde(skip)]
+    pub request_at: Option<Located>,
+    /// Where the step's token block names its key (`key:`), else where the block is written;
+    /// a token that cannot be built points here.
+    #[serde(skip)]
+    pub token_at: Option<Located>,
 }
 
 /// The request of a step.

@@ -173,9 +173,22 @@ pub(crate) fn check_scenario(scenario: &mut Scenario, cx: &Context<'_>) -> Vec<D
 
 fn fill_spans(scenario: &mut Scenario, spans: &SpanMap, file: &Utf8Path) {
     let at = |p: &str| spans.value(p).map(|s| Located::new(file, s));
+    // Only for keys that are written: `SpanMap::key` falls back to the nearest ancestor.
+    let key_at = |p: &str| {
+        spans
+            .value(p)
+            .and_then(|_| spans.key(p))
+            .map(|s| Located::new(file, s))
+    };
+    // A token that cannot be built is most often a key that does not fit, so the block's
+    // `key:` value is the better place, when the block names one.
+    let token_at = |p: &str| at(&format!("{p}/key")).or_else(|| key_at(p));
+    scenario.token_at = token_at("/token");
     for (i, step) in scenario.steps.iter_mut().enumerate() {
         let base = format!("/steps/{i}");
         step.at = at(&format!("{base}/name"));
+        step.request_at = key_at(&format!("{base}/request"));
+        step.token_at = token_at(&format!("{base}/token"));
         let e = format!("{base}/expect");
         fill_expect(&mut step.expect, spans, file, &e);
     }

@@ -579,3 +579,88 @@ fn certificate_named_as_signing_key_is_a_step_error_saying_a_private_key_is_need
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("needs a private key"), "{err}");
 }
+
+#[test]
+fn refused_target_error_points_at_its_step_with_file_line_col_and_a_caret() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let dir = tempfile::tempdir().unwrap();
+    let d = Utf8Path::from_path(dir.path()).unwrap();
+    write_simple(d, &repo().join("fixtures/keys/qlik-signing.key.pem"));
+    let (code, err, report) = run_against(d, &format!("http://{addr}"), &[]);
+    assert_eq!(code, 3, "{err}");
+    let file = d.join("s.yaml");
+    assert!(err.contains(&format!("--> {file}:3:11")), "{err}");
+    assert!(err.contains("3 |   - name: one\n"), "{err}");
+    assert!(err.contains("  |           ^^^ failed to connect"), "{err}");
+    let step = &report["scenarios"][0]["steps"][0];
+    assert_eq!(step["class"], "connect");
+    assert_eq!(step["at"]["file"], file.as_str());
+    assert_eq!(step["at"]["span"]["line"], 3);
+    assert_eq!(step["at"]["span"]["col"], 11);
+}
+
+#[test]
+fn certificate_as_a_step_s_key_points_at_the_key_reference() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(stub(canned()));
+    let dir = tempfile::tempdir().unwrap();
+    let d = Utf8Path::from_path(dir.path()).unwrap();
+    let cert = repo().join("fixtures/keys/qlik-signing.cert.pem");
+    fs_err::write(
+        d.join("suite.yaml"),
+        format!("name: t\nprofile: generic\nkeys:\n  signing: {{ file: {cert} }}\n"),
+    )
+    .unwrap();
+    fs_err::write(
+        d.join("s.yaml"),
+        "name: s\nsteps:\n  - name: one\n    token: { key: signing, alg: RS256 }\n    \
+         request: { path: /x }\n    expect: { status: 200 }\n",
+    )
+    .unwrap();
+    let (code, err, report) = run_against(d, &server.uri(), &[]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("needs a private key"), "{err}");
+    assert!(
+        err.contains(&format!("--> {}:4:19", d.join("s.yaml"))),
+        "{err}"
+    );
+    assert!(
+        err.contains("4 |     token: { key: signing, alg: RS256 }\n"),
+        "{err}"
+    );
+    assert!(err.contains("  |                   ^^^^^^^ "), "{err}");
+    let step = &report["scenarios"][0]["steps"][0];
+    assert_eq!(step["class"], serde_json::Value::Null);
+    assert_eq!(step["at"]["span"]["line"], 4);
+}
+
+#[test]
+fn capture_that_finds_nothing_points_at_its_step_and_skips_the_step_that_needs_it() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(stub(canned()));
+    let dir = tempfile::tempdir().unwrap();
+    let d = Utf8Path::from_path(dir.path()).unwrap();
+    write_simple(d, &repo().join("fixtures/keys/qlik-signing.key.pem"));
+    fs_err::write(
+        d.join("s.yaml"),
+        "name: s\nsteps:\n  - name: one\n    request: { path: /x }\n    \
+         capture: { id: { json: $.nothing.here } }\n  \
+         - name: two\n    request: { path: '/x/${id}' }\n",
+    )
+    .unwrap();
+    let (code, err, report) = run_against(d, &server.uri(), &[]);
+    assert_eq!(code, 4, "{err}");
+    assert!(
+        err.contains(&format!("--> {}:3:11", d.join("s.yaml"))),
+        "{err}"
+    );
+    assert!(
+        err.contains("  |           ^^^ expected a value in the response"),
+        "{err}"
+    );
+    let steps = &report["scenarios"][0]["steps"];
+    assert_eq!(steps[0]["status"], "failed");
+    assert_eq!(steps[1]["status"], "skipped");
+}

@@ -29,7 +29,7 @@
 //! is then sent again on a new connection, unless an interim response showed the server had
 //! read it; a non-idempotent one never is (RFC 9110 §9.2.2). `https://` steps run on the same
 //! path over rustls ([`super::tls`]: HTTP/1.1 by ALPN, sessions resumed); only steps that
-//! follow redirects stay on the reqwest client (see [`super::http`]).
+//! follow redirects stay on the reqwest client (see `load::http`, which drives both).
 
 use std::io;
 use std::mem::MaybeUninit;
@@ -47,7 +47,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
 use super::tls::{self, LeanTls};
-use crate::client;
+use crate::client::{self, ErrorClass};
 
 /// The most response headers read; a response with more is a protocol error.
 const MAX_HEADERS: usize = 128;
@@ -104,34 +104,6 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Self::Plain(s) => Pin::new(s).poll_shutdown(cx),
             Self::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-        }
-    }
-}
-
-/// Why an exchange failed, in the client's error classes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Failure {
-    /// The TCP connection could not be made.
-    Connect,
-    /// The TLS handshake failed (certificate, protocol).
-    Tls,
-    /// The connect or total timeout expired.
-    Timeout,
-    /// The body was larger than the cap.
-    BodyTooLarge,
-    /// Anything else (protocol error, connection closed mid-response).
-    Other,
-}
-
-impl Failure {
-    /// The client's class of this failure.
-    pub(crate) fn class(self) -> client::ErrorClass {
-        match self {
-            Self::Connect => client::ErrorClass::Connect,
-            Self::Tls => client::ErrorClass::Tls,
-            Self::Timeout => client::ErrorClass::Timeout,
-            Self::BodyTooLarge => client::ErrorClass::BodyTooLarge,
-            Self::Other => client::ErrorClass::Other,
         }
     }
 }
@@ -318,11 +290,11 @@ enum ExchangeError {
     /// request can be sent again on a new connection when that is safe.
     Stale,
     /// Anything else.
-    Failed(Failure),
+    Failed(ErrorClass),
 }
 
-impl From<Failure> for ExchangeError {
-    fn from(failure: Failure) -> Self {
+impl From<ErrorClass> for ExchangeError {
+    fn from(failure: ErrorClass) -> Self {
         Self::Failed(failure)
     }
 }
@@ -358,13 +330,13 @@ impl Conn {
         prepared: &Prepared,
         connect_timeout: Duration,
         tls: Option<&LeanTls>,
-    ) -> Result<Self, Failure> {
+    ) -> Result<Self, ErrorClass> {
         let authority = prepared.authority.as_str();
         let address = authority.strip_prefix(TLS_MARK).unwrap_or(authority);
         let connect = async {
             let tcp = TcpStream::connect(address)
                 .await
-                .map_err(|_| Failure::Connect)?;
+                .map_err(|_| ErrorClass::Connect)?;
             // Like the client: requests are small and latency matters.
             let _ = tcp.set_nodelay(true);
             match (&prepared.server_name, tls) {
@@ -374,12 +346,12 @@ impl Conn {
                     .connect(name.clone(), tcp)
                     .await
                     .map(|s| Stream::Tls(Box::new(s)))
-                    .map_err(|_| Failure::Tls),
-                (Some(_), None) => Err(Failure::Tls),
+                    .map_err(|_| ErrorClass::Tls),
+                (Some(_), None) => Err(ErrorClass::Tls),
             }
         };
         let stream = match tokio::time::timeout(connect_timeout, connect).await {
-            Err(_) => return Err(Failure::Timeout),
+            Err(_) => return Err(ErrorClass::Timeout),
             Ok(result) => result?,
         };
         Ok(Self {
@@ -435,7 +407,7 @@ impl Conn {
             return Err(if reused {
                 ExchangeError::Stale
             } else {
-                ExchangeError::Failed(Failure::Other)
+                ExchangeError::Failed(ErrorClass::Other)
             });
         }
         // Interim responses (100 Continue, 103 Early Hints) precede the real one; once one has
@@ -496,14 +468,14 @@ impl Conn {
                 return Ok(head);
             }
             if self.read.len() > MAX_HEAD {
-                return Err(Failure::Other.into());
+                return Err(ErrorClass::Other.into());
             }
             let nothing_yet = self.read.is_empty();
             match self.fill().await {
                 Ok(0) | Err(_) if stale_possible && nothing_yet => {
                     return Err(ExchangeError::Stale);
                 }
-                Ok(0) | Err(_) => return Err(Failure::Other.into()),
+                Ok(0) | Err(_) => return Err(ErrorClass::Other.into()),
                 Ok(_) => {}
             }
         }
@@ -511,7 +483,7 @@ impl Conn {
 
     /// Parses a complete head at the start of the buffer and consumes it; `None` when more
     /// bytes are needed.
-    fn parse_head(&mut self, keep_headers: bool) -> Result<Option<Head>, Failure> {
+    fn parse_head(&mut self, keep_headers: bool) -> Result<Option<Head>, ErrorClass> {
         // Most responses have a few headers: a small uninitialized table first, a big one
         // only when it overflows (initializing a big table costs more than parsing).
         let mut few = [MaybeUninit::<httparse::Header<'_>>::uninit(); FEW_HEADERS];
@@ -531,9 +503,9 @@ impl Conn {
         let len = match parsed {
             Ok(httparse::Status::Complete(len)) => len,
             Ok(httparse::Status::Partial) => return Ok(None),
-            Err(_) => return Err(Failure::Other),
+            Err(_) => return Err(ErrorClass::Other),
         };
-        let status = response.code.ok_or(Failure::Other)?;
+        let status = response.code.ok_or(ErrorClass::Other)?;
         let http11 = response.version == Some(1);
         // Where each name and value lies in the buffer, so that values can be sliced out of
         // the frozen head without copying.
@@ -547,7 +519,7 @@ impl Conn {
         for h in response.headers.iter() {
             // httparse hands out slices of the buffer; anything else is refused, not sliced.
             let (Some(name), Some(value)) = (within(h.name.as_bytes()), within(h.value)) else {
-                return Err(Failure::Other);
+                return Err(ErrorClass::Other);
             };
             places.push((name, value));
         }
@@ -598,7 +570,7 @@ impl Conn {
                 (Some(true), _) => Framing::Chunked,
                 (Some(false), _) | (None, Some(None)) => Framing::UntilClose,
                 (None, Some(Some(len))) => Framing::Length(len),
-                (None, None) => return Err(Failure::Other),
+                (None, None) => return Err(ErrorClass::Other),
             }
         };
         // The header map is built only for steps that read headers (it is most of the cost
@@ -608,9 +580,9 @@ impl Conn {
             headers.reserve(self.places.len());
             for (name, value) in &self.places {
                 let name =
-                    HeaderName::from_bytes(&bytes[name.clone()]).map_err(|_| Failure::Other)?;
+                    HeaderName::from_bytes(&bytes[name.clone()]).map_err(|_| ErrorClass::Other)?;
                 let value = HeaderValue::from_maybe_shared(bytes.slice(value.clone()))
-                    .map_err(|_| Failure::Other)?;
+                    .map_err(|_| ErrorClass::Other)?;
                 headers.append(name, value);
             }
         }
@@ -623,11 +595,11 @@ impl Conn {
     }
 
     /// Reads a body of `len` bytes.
-    async fn read_sized(&mut self, len: u64, cap: usize) -> Result<Bytes, Failure> {
+    async fn read_sized(&mut self, len: u64, cap: usize) -> Result<Bytes, ErrorClass> {
         if len > cap as u64 {
-            return Err(Failure::BodyTooLarge);
+            return Err(ErrorClass::BodyTooLarge);
         }
-        let len = usize::try_from(len).map_err(|_| Failure::BodyTooLarge)?;
+        let len = usize::try_from(len).map_err(|_| ErrorClass::BodyTooLarge)?;
         while self.read.len() < len {
             // Grow with what arrives, not with what the server declared.
             let want = (len - self.read.len()).min(4 * READ_CHUNK);
@@ -635,7 +607,7 @@ impl Conn {
                 self.read.reserve(want);
             }
             match self.stream.read_buf(&mut self.read).await {
-                Ok(0) | Err(_) => return Err(Failure::Other),
+                Ok(0) | Err(_) => return Err(ErrorClass::Other),
                 Ok(_) => {}
             }
         }
@@ -643,13 +615,13 @@ impl Conn {
     }
 
     /// Reads a chunked body (RFC 9112 §7.1), skipping chunk extensions and trailers.
-    async fn read_chunked(&mut self, cap: usize) -> Result<Bytes, Failure> {
+    async fn read_chunked(&mut self, cap: usize) -> Result<Bytes, ErrorClass> {
         let mut body = BytesMut::new();
         loop {
             let size = loop {
                 // A chunk-size line starts with a hex digit (httparse takes an empty one as 0).
                 if self.read.first().is_some_and(|b| !b.is_ascii_hexdigit()) {
-                    return Err(Failure::Other);
+                    return Err(ErrorClass::Other);
                 }
                 match httparse::parse_chunk_size(&self.read) {
                     Ok(httparse::Status::Complete((used, size))) => {
@@ -658,25 +630,25 @@ impl Conn {
                     }
                     // An endless extension must not grow the buffer without bound.
                     Ok(httparse::Status::Partial) if self.read.len() > MAX_HEAD => {
-                        return Err(Failure::Other);
+                        return Err(ErrorClass::Other);
                     }
                     Ok(httparse::Status::Partial) => self.more().await?,
-                    Err(_) => return Err(Failure::Other),
+                    Err(_) => return Err(ErrorClass::Other),
                 }
             };
             if size == 0 {
                 break;
             }
             if (body.len() as u64).saturating_add(size) > cap as u64 {
-                return Err(Failure::BodyTooLarge);
+                return Err(ErrorClass::BodyTooLarge);
             }
-            let size = usize::try_from(size).map_err(|_| Failure::BodyTooLarge)?;
-            let framed = size.checked_add(2).ok_or(Failure::BodyTooLarge)?;
+            let size = usize::try_from(size).map_err(|_| ErrorClass::BodyTooLarge)?;
+            let framed = size.checked_add(2).ok_or(ErrorClass::BodyTooLarge)?;
             while self.read.len() < framed {
                 self.more().await?;
             }
             if &self.read[size..framed] != b"\r\n" {
-                return Err(Failure::Other);
+                return Err(ErrorClass::Other);
             }
             body.extend_from_slice(&self.read[..size]);
             self.read.advance(framed);
@@ -689,30 +661,30 @@ impl Conn {
                     return Ok(body.freeze());
                 }
                 Some(end) => self.read.advance(end + 2),
-                None if self.read.len() > MAX_HEAD => return Err(Failure::Other),
+                None if self.read.len() > MAX_HEAD => return Err(ErrorClass::Other),
                 None => self.more().await?,
             }
         }
     }
 
     /// Reads a body that ends when the server closes the connection.
-    async fn read_until_close(&mut self, cap: usize) -> Result<Bytes, Failure> {
+    async fn read_until_close(&mut self, cap: usize) -> Result<Bytes, ErrorClass> {
         loop {
             if self.read.len() > cap {
-                return Err(Failure::BodyTooLarge);
+                return Err(ErrorClass::BodyTooLarge);
             }
             match self.fill().await {
                 Ok(0) => return Ok(self.read.split().freeze()),
                 Ok(_) => {}
-                Err(_) => return Err(Failure::Other),
+                Err(_) => return Err(ErrorClass::Other),
             }
         }
     }
 
     /// Reads more bytes; the end of the stream mid-response is an error.
-    async fn more(&mut self) -> Result<(), Failure> {
+    async fn more(&mut self) -> Result<(), ErrorClass> {
         match self.fill().await {
-            Ok(0) | Err(_) => Err(Failure::Other),
+            Ok(0) | Err(_) => Err(ErrorClass::Other),
             Ok(_) => Ok(()),
         }
     }
@@ -774,7 +746,7 @@ pub(crate) async fn send_timed(
     settings: &client::ClientSettings,
     tls: Option<&LeanTls>,
     timer: &mut Timer,
-) -> (Result<Answer, Failure>, Option<Conn>) {
+) -> (Result<Answer, ErrorClass>, Option<Conn>) {
     let cap = settings.body_cap;
     let exchange = async move {
         // A kept connection is probed before writing: one the server closed, or one with bytes
@@ -788,7 +760,7 @@ pub(crate) async fn send_timed(
                 Ok((answer, keep)) => return Ok((answer, keep.then_some(conn))),
                 Err(ExchangeError::Failed(failure)) => return Err(failure),
                 // The server may have read the request before it closed.
-                Err(ExchangeError::Stale) if !prepared.idempotent => return Err(Failure::Other),
+                Err(ExchangeError::Stale) if !prepared.idempotent => return Err(ErrorClass::Other),
                 Err(ExchangeError::Stale) => {}
             }
         }
@@ -796,7 +768,7 @@ pub(crate) async fn send_timed(
         match conn.exchange(prepared, cookie, cap).await {
             Ok((answer, keep)) => Ok((answer, keep.then_some(conn))),
             Err(ExchangeError::Failed(failure)) => Err(failure),
-            Err(ExchangeError::Stale) => Err(Failure::Other),
+            Err(ExchangeError::Stale) => Err(ErrorClass::Other),
         }
     };
     let deadline = tokio::time::Instant::now() + prepared.timeout;
@@ -808,7 +780,7 @@ pub(crate) async fn send_timed(
             Err(failure) => (Err(failure), None),
             Ok((answer, conn)) => (Ok(answer), conn),
         },
-        () = sleep => (Err(Failure::Timeout), None),
+        () = sleep => (Err(ErrorClass::Timeout), None),
     }
 }
 
@@ -833,7 +805,7 @@ pub(crate) async fn send(
     cookie: Option<&HeaderValue>,
     settings: &client::ClientSettings,
     tls: Option<&LeanTls>,
-) -> (Result<Answer, Failure>, Option<Conn>) {
+) -> (Result<Answer, ErrorClass>, Option<Conn>) {
     send_timed(prepared, conn, cookie, settings, tls, &mut Timer::new()).await
 }
 
@@ -1001,7 +973,7 @@ mod tests {
         drop(listener);
         let p = prepared(&format!("http://{addr}/"));
         let (answer, kept) = send(&p, None, None, &client::ClientSettings::default(), None).await;
-        assert_eq!(answer.unwrap_err(), Failure::Connect);
+        assert_eq!(answer.unwrap_err(), ErrorClass::Connect);
         assert!(kept.is_none());
     }
 
@@ -1027,10 +999,10 @@ mod tests {
             ..client::ClientSettings::default()
         };
         let (answer, _) = send(&p, None, None, &settings, None).await;
-        assert_eq!(answer.unwrap_err(), Failure::Timeout);
+        assert_eq!(answer.unwrap_err(), ErrorClass::Timeout);
         p.timeout = Duration::from_secs(5);
         let (answer, kept) = send(&p, None, None, &settings, None).await;
-        assert_eq!(answer.unwrap_err(), Failure::BodyTooLarge);
+        assert_eq!(answer.unwrap_err(), ErrorClass::BodyTooLarge);
         assert!(kept.is_none());
         server.abort();
     }
@@ -1168,12 +1140,12 @@ mod tests {
         assert_eq!(
             failures,
             [
-                Failure::Other,
-                Failure::Other,
-                Failure::Other,
-                Failure::Other,
-                Failure::BodyTooLarge,
-                Failure::BodyTooLarge,
+                ErrorClass::Other,
+                ErrorClass::Other,
+                ErrorClass::Other,
+                ErrorClass::Other,
+                ErrorClass::BodyTooLarge,
+                ErrorClass::BodyTooLarge,
             ]
         );
         server.abort();
@@ -1222,7 +1194,7 @@ mod tests {
         let (answer, kept) = send(&post, kept, None, &settings, None).await;
         assert_eq!(
             answer.unwrap_err(),
-            Failure::Other,
+            ErrorClass::Other,
             "the POST is not sent twice"
         );
         assert!(kept.is_none());
@@ -1254,7 +1226,7 @@ mod tests {
         assert_eq!(answer.headers.len(), FEW_HEADERS + 21);
         assert_eq!(answer.headers["x-h30"], "v30");
         let (answer, _) = send(&p, None, None, &settings, None).await;
-        assert_eq!(answer.unwrap_err(), Failure::Other);
+        assert_eq!(answer.unwrap_err(), ErrorClass::Other);
         server.await.unwrap();
     }
 
@@ -1282,7 +1254,7 @@ mod tests {
         let chunked_ok = "Transfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n";
         let leak = |s: String| -> &'static [u8] { Box::leak(s.into_bytes().into_boxed_slice()) };
         // (reply, body or failure, connection kept)
-        type Case = (&'static [u8], Result<&'static [u8], Failure>, bool);
+        type Case = (&'static [u8], Result<&'static [u8], ErrorClass>, bool);
         let cases: Vec<Case> = vec![
             // HTTP/1.0 with a transfer coding: read it, then close.
             (
@@ -1315,7 +1287,7 @@ mod tests {
             ),
             (
                 b"HTTP/1.1 200 OK\r\nContent-Length: 2, 3\r\n\r\nok",
-                Err(Failure::Other),
+                Err(ErrorClass::Other),
                 false,
             ),
             // An empty list element does not hide `chunked`.
@@ -1327,7 +1299,7 @@ mod tests {
             // A chunk-size line without digits is not the last chunk.
             (
                 b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\r\n",
-                Err(Failure::Other),
+                Err(ErrorClass::Other),
                 false,
             ),
         ];
@@ -1363,7 +1335,7 @@ mod tests {
         let (answer, _) = send(&p, None, None, &settings, None).await;
         assert_eq!(
             answer.unwrap_err(),
-            Failure::Other,
+            ErrorClass::Other,
             "refused, not timed out"
         );
         server.abort();
@@ -1416,7 +1388,7 @@ mod tests {
         let (answer, kept) = send(&p, kept, None, &settings, None).await;
         assert_eq!(
             answer.unwrap_err(),
-            Failure::Other,
+            ErrorClass::Other,
             "the server had read it"
         );
         assert!(kept.is_none());
