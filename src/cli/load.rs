@@ -18,10 +18,10 @@ use super::{CliError, CmdResult, Exit};
 use crate::client::ClientSettings;
 use crate::diag::{Diagnostic, Located, Span};
 use crate::load::engine::{self, EngineSettings, LoadResult, Model, Progress};
-use crate::load::http::{self, Connections, HttpSettings, HttpTransport, TokenStrategy};
+use crate::load::http::{self, HttpSettings, HttpTransport, TokenStrategy};
 use crate::load::pacer::{Schedule, Shard, Stage};
 use crate::load::sink::IntervalSink;
-use crate::load::stats::{ErrorClass, SessionMode, format_us};
+use crate::load::stats::{ErrorClass, format_us};
 use crate::load::threshold::{self, Threshold};
 use crate::report::hlog::{self, HlogWriter};
 use crate::report::{self, Meta, junit, load::Summary};
@@ -70,16 +70,16 @@ pub struct Args {
     pub warmup: Option<Duration>,
     /// Connection policy.
     #[arg(long, value_enum, value_name = "POLICY")]
-    pub connections: Option<ConnectionsArg>,
+    pub connections: Option<scenario::Connections>,
     /// Token strategy.
     #[arg(long, value_enum, value_name = "STRATEGY")]
-    pub token: Option<TokenArg>,
+    pub token: Option<scenario::TokenReuse>,
     /// Number of distinct users for `--token pool`.
     #[arg(long, value_name = "N")]
     pub token_pool: Option<usize>,
     /// Session mode: the token on every request, or the session cookie after the first.
     #[arg(long, value_enum, value_name = "MODE")]
-    pub session: Option<SessionArg>,
+    pub session: Option<scenario::SessionMode>,
     /// A threshold (`p99 < 20ms`, `error_rate < 0.1%`, `rps > 1000`, `STEP.p99 < 10ms`);
     /// repeatable, added to the scenario's.
     #[arg(long = "threshold", value_name = "EXPR")]
@@ -132,39 +132,6 @@ pub struct Args {
     /// Time limit to connect to the target.
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration)]
     pub connect_timeout: Duration,
-}
-
-/// Connection policies on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ConnectionsArg {
-    /// One connection pool per virtual user.
-    PerUser,
-    /// One pool shared by every user.
-    Shared,
-    /// A new connection for every request.
-    PerRequest,
-}
-
-/// Token strategies on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum TokenArg {
-    /// One token for every request.
-    Shared,
-    /// A pool of distinct users minted before the run (`--token-pool`).
-    Pool,
-    /// A new token per request (minting measured apart).
-    Fresh,
-    /// Tokens re-minted ahead of `exp`.
-    Refresh,
-}
-
-/// Session modes on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum SessionArg {
-    /// The bearer token on every request.
-    Bearer,
-    /// The session cookie after the first request.
-    Cookie,
 }
 
 /// Runs the command.
@@ -489,31 +456,14 @@ async fn run_load(
         );
     }
 
-    let tokens = match args.token.map(token_arg).or(block.token.map(token_reuse)) {
-        Some(TokenStrategy::Pool(_)) => {
-            TokenStrategy::Pool(args.token_pool.or(block.token_pool).unwrap_or(100))
+    let tokens = match args.token.or(block.token) {
+        Some(reuse) => {
+            TokenStrategy::new(reuse, args.token_pool.or(block.token_pool).unwrap_or(100))
         }
-        Some(other) => other,
         None => TokenStrategy::Shared,
     };
-    let session = match args.session {
-        Some(SessionArg::Bearer) => SessionMode::Bearer,
-        Some(SessionArg::Cookie) => SessionMode::Cookie,
-        None => match block.session {
-            Some(scenario::SessionMode::Cookie) => SessionMode::Cookie,
-            _ => SessionMode::Bearer,
-        },
-    };
-    let connections = match args.connections {
-        Some(ConnectionsArg::PerUser) => Connections::PerUser,
-        Some(ConnectionsArg::Shared) => Connections::Shared,
-        Some(ConnectionsArg::PerRequest) => Connections::PerRequest,
-        None => match block.connections {
-            Some(scenario::Connections::Shared) => Connections::Shared,
-            Some(scenario::Connections::PerRequest) => Connections::PerRequest,
-            _ => Connections::PerUser,
-        },
-    };
+    let session = args.session.or(block.session).unwrap_or_default();
+    let connections = args.connections.or(block.connections).unwrap_or_default();
     let users = match &model {
         Model::Rate { users, .. } | Model::Users { users, .. } => *users,
     };
@@ -667,24 +617,6 @@ pub fn print_summary(summary: &Summary<'_>, quiet: bool) {
         }
     } else {
         eprint!("{table}");
-    }
-}
-
-fn token_arg(t: TokenArg) -> TokenStrategy {
-    match t {
-        TokenArg::Shared => TokenStrategy::Shared,
-        TokenArg::Pool => TokenStrategy::Pool(0),
-        TokenArg::Fresh => TokenStrategy::Fresh,
-        TokenArg::Refresh => TokenStrategy::Refresh,
-    }
-}
-
-fn token_reuse(t: scenario::TokenReuse) -> TokenStrategy {
-    match t {
-        scenario::TokenReuse::Shared => TokenStrategy::Shared,
-        scenario::TokenReuse::Pool => TokenStrategy::Pool(0),
-        scenario::TokenReuse::Fresh => TokenStrategy::Fresh,
-        scenario::TokenReuse::Refresh => TokenStrategy::Refresh,
     }
 }
 

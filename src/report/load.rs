@@ -368,8 +368,9 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
-    use crate::load::stats::{ErrorClass, Outcome, Sample, SessionMode};
+    use crate::load::stats::{ErrorClass, Outcome, Sample};
     use crate::load::threshold;
+    use crate::scenario::SessionMode;
 
     fn stats() -> Stats {
         let mut series = Series::new();
