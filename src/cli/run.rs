@@ -163,7 +163,7 @@ fn interrupted_scenario(
 pub fn read_scenarios(
     paths: &[Utf8PathBuf],
     vars: &BTreeMap<String, String>,
-) -> Result<scenario::Plan, CliError> {
+) -> Result<scenario::Catalog, CliError> {
     let options = scenario::ReadOptions {
         vars: vars.clone(),
         ..scenario::ReadOptions::default()

@@ -71,7 +71,7 @@ impl Plan {
     /// Builds the plan from scenarios read by [`crate::scenario::read`]: expands matrix
     /// variants, applies the filters and loads each suite's keys once.
     pub fn build(
-        read: &crate::scenario::Plan,
+        read: &crate::scenario::Catalog,
         filters: &Filters,
         vars: &BTreeMap<String, String>,
     ) -> Result<Self, KeyRingError> {
