@@ -19,4 +19,5 @@ pub mod probe;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod settings;
 pub mod token;

@@ -1,12 +1,11 @@
 //! `jwtprobe load`: run scenarios under fixed-rate or fixed-user load.
 //!
-//! Settings resolve as: command line, then the scenario's (or its suite's) `load:` block,
-//! then defaults. The scenarios are prepared once through `runner::prepare`; the
+//! Settings resolve in [`crate::settings`] (command line, then the scenario's or its suite's
+//! `load:` block, then defaults). The whole plan is prepared once by `runner::prepare`; the
 //! [`crate::load`] engine drives them; reports are written even when SIGINT (Ctrl-C) or
 //! SIGTERM stops the run (see [`super::cancel`]), marked interrupted, and the exit code is then
 //! 130.
 
-use std::collections::BTreeMap;
 use std::io::IsTerminal as _;
 use std::time::Duration;
 
@@ -15,18 +14,18 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 use super::target::{self, TargetArgs};
 use super::{CliError, CmdResult, Exit};
-use crate::client::ClientSettings;
-use crate::diag::{Diagnostic, Located, Span};
+use crate::diag::Located;
 use crate::load::engine::{self, EngineSettings, LoadResult, Model, Progress};
-use crate::load::http::{self, HttpSettings, HttpTransport, TokenStrategy};
-use crate::load::pacer::{Schedule, Shard, Stage};
+use crate::load::http::{self, HttpSettings, HttpTransport};
+use crate::load::pacer::Shard;
 use crate::load::sink::IntervalSink;
 use crate::load::stats::{ErrorClass, format_us};
-use crate::load::threshold::{self, Threshold};
+use crate::load::threshold::Threshold;
 use crate::report::hlog::{self, HlogWriter};
 use crate::report::{self, Meta, junit, load::Summary};
 use crate::runner::{self, Filters};
-use crate::scenario::{self, LoadBlock, Spanned};
+use crate::scenario::{self, Spanned};
+use crate::settings::{self, LoadInput, LoadSettings, SettingsError};
 
 /// Run scenarios under fixed-rate (open) or fixed-user (closed) load.
 ///
@@ -121,7 +120,7 @@ pub struct Args {
     #[arg(long, short = 'v')]
     pub verbose: bool,
     /// Set a template variable (`--var user=alice`).
-    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = super::run::parse_var)]
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = settings::parse_var)]
     pub vars: Vec<(String, String)>,
     /// Override every suite's virtual proxy prefix.
     #[arg(long, value_name = "PREFIX")]
@@ -134,312 +133,85 @@ pub struct Args {
     pub connect_timeout: Duration,
 }
 
+impl Args {
+    /// What `settings` resolves the load run from.
+    fn input(&self) -> LoadInput {
+        LoadInput {
+            paths: self.paths.clone(),
+            target: self.target.input(),
+            vars: self.vars.clone(),
+            filters: self.filters.clone(),
+            prefix: self.prefix.clone(),
+            timeout: self.timeout,
+            connect_timeout: self.connect_timeout,
+            rate: self.rate,
+            users: self.users,
+            think: self.think,
+            duration: self.duration,
+            requests: self.requests,
+            warmup: self.warmup,
+            connections: self.connections,
+            token: self.token,
+            token_pool: self.token_pool,
+            session: self.session,
+            thresholds: self.thresholds.clone(),
+            error_budget: self.error_budget.clone(),
+            shard: self.shard,
+        }
+    }
+}
+
 /// Runs the command.
 pub fn run(args: Args) -> CmdResult {
-    let vars: BTreeMap<String, String> = args.vars.iter().cloned().collect();
-    let filters = args.filters.clone();
-    let plan = super::run::build_plan(&args.paths, &filters, &vars)?;
-    if plan.scenarios.is_empty() {
-        return Err(CliError::usage(anyhow::anyhow!(
-            "no scenario found in the given paths"
-        )));
-    }
-    let block = plan
-        .scenarios
-        .iter()
-        .find_map(|s| {
-            s.scenario
-                .load
-                .clone()
-                .or_else(|| s.context.suite.load.clone())
-        })
-        .unwrap_or_default();
-    let model = resolve_model(&args, &block)?;
-    // Thresholds are parsed before anything is sent: a bad one is exit 2.
-    let mut texts: Vec<Spanned<String>> = block.thresholds.clone();
-    texts.extend(args.thresholds.iter().map(|t| Spanned {
-        value: t.clone(),
-        at: None,
-    }));
-    let mut parsed = parse_thresholds(&texts)?;
-    let has_error_rate = parsed
-        .iter()
-        .any(|(t, _)| t.step.is_none() && t.metric == threshold::Metric::ErrorRate);
-    if !has_error_rate && args.error_budget.trim() != "100%" {
-        let budget = threshold::parse(&format!("error_rate <= {}", args.error_budget.trim()))
-            .map_err(|e| {
-                CliError::usage(anyhow::anyhow!(
-                    "`--error-budget` expects a share like `10%` or `0.5%`: {}",
-                    e.message
-                ))
-            })?;
-        parsed.push((budget, None));
-    }
+    let settings = settings::resolve_load(&args.input()).map_err(|e| match e {
+        SettingsError::Keys(e) => {
+            CliError::runtime(anyhow::Error::new(e).context("failed to load the suite's keys"))
+        }
+        SettingsError::NoScenario { .. } => {
+            CliError::usage(anyhow::anyhow!("no scenario found in the given paths"))
+        }
+        other => CliError::from(other),
+    })?;
     let runtime = super::runtime()?;
-    runtime.block_on(run_load(args, block, plan, model, parsed, vars))
+    runtime.block_on(run_load(args, settings))
 }
 
-fn stage_of(stage: &scenario::Stage, previous: f64) -> Result<Stage, CliError> {
-    match (stage.rate, stage.hold, stage.ramp_to, stage.over) {
-        (Some(rate), Some(duration), None, None) => Ok(Stage::Constant { rate, duration }),
-        (None, None, Some(to), Some(over)) => Ok(Stage::Ramp {
-            from: previous,
-            to,
-            over,
-        }),
-        _ if stage.users.is_some() => Err(CliError::invalid(anyhow::anyhow!(
-            "user stages are not supported; use rate stages (`{{rate: N, for: 10s}}`, `{{ramp_to: N, over: 30s}}`)"
-        ))),
-        _ => Err(CliError::invalid(anyhow::anyhow!(
-            "a load stage needs `rate` and `for`, or `ramp_to` and `over`"
-        ))),
-    }
-}
-
-/// Refuses flags beyond the limits that `validate` applies to `load:` blocks.
-fn check_flag_limits(args: &Args) -> Result<(), CliError> {
-    let fail = |text: String| Err(CliError::usage(anyhow::anyhow!(text)));
-    if let Some(rate) = args.rate
-        && !(rate.is_finite() && rate > 0.0 && rate <= LoadBlock::MAX_RATE)
-    {
-        return fail(format!(
-            "`--rate` must be above 0 and at most {} per second",
-            LoadBlock::MAX_RATE
-        ));
-    }
-    if let Some(users) = args.users
-        && !(1..=LoadBlock::MAX_USERS).contains(&users)
-    {
-        return fail(format!(
-            "`--users` must be between 1 and {}",
-            LoadBlock::MAX_USERS
-        ));
-    }
-    if args.requests == Some(0) {
-        return fail("`--requests` must be at least 1".to_owned());
-    }
-    if let Some(d) = args.duration
-        && (d.is_zero() || d > LoadBlock::MAX_DURATION)
-    {
-        return fail(format!(
-            "`--duration` must be above 0 and at most {}",
-            humantime::format_duration(LoadBlock::MAX_DURATION)
-        ));
-    }
-    for (flag, value) in [("--warmup", args.warmup), ("--think", args.think)] {
-        if value.is_some_and(|d| d > LoadBlock::MAX_WARMUP) {
-            return fail(format!(
-                "`{flag}` must be at most {}",
-                humantime::format_duration(LoadBlock::MAX_WARMUP)
-            ));
-        }
-    }
-    if args
-        .token_pool
-        .is_some_and(|n| n == 0 || n > LoadBlock::MAX_POOL)
-    {
-        return fail(format!(
-            "`--token-pool` must be between 1 and {}",
-            LoadBlock::MAX_POOL
-        ));
-    }
-    Ok(())
-}
-
-/// Resolves the load model from the command line and the `load:` block.
-fn resolve_model(args: &Args, block: &LoadBlock) -> Result<Model, CliError> {
-    check_flag_limits(args)?;
-    let shard = args.shard.unwrap_or_default();
-    let duration = args.duration.or(block.duration);
-    let requests = args.requests.or(block.requests);
-    let warmup = args.warmup.or(block.warmup).unwrap_or_default();
-    let rate = args.rate.or(if args.users.is_some() {
-        None
-    } else {
-        block.rate
-    });
-    let users = args.users.or(block.users.map(u64::from));
-    let by_users = rate.is_none()
-        && (args.users.is_some()
-            || (block.stages.is_empty() && block.model == Some(scenario::LoadModel::Users))
-            || (block.stages.is_empty() && block.rate.is_none() && users.is_some()));
-    let measured = match (duration, requests) {
-        (None, None) => Some(Duration::from_secs(10)),
-        (d, _) => d,
-    };
-    if by_users {
-        let users = users.unwrap_or(1);
-        if users == 0 {
-            return Err(CliError::usage(anyhow::anyhow!(
-                "`--users` must be at least 1"
-            )));
-        }
-        return Ok(Model::Users {
-            users,
-            think: args.think.or(block.think).unwrap_or_default(),
-            duration: measured,
-            requests,
-            warmup,
-            shard,
-        });
-    }
-    let stages = if let Some(rate) = rate {
-        if !(rate.is_finite() && rate > 0.0) {
-            return Err(CliError::usage(anyhow::anyhow!(
-                "`--rate` must be a positive number"
-            )));
-        }
-        // With only a request limit, the schedule runs until the limit is reached.
-        let length = measured
-            .unwrap_or_else(|| Duration::from_secs_f64(requests.unwrap_or(0) as f64 / rate + 1.0));
-        vec![Stage::Constant {
-            rate,
-            duration: length,
-        }]
-    } else if !block.stages.is_empty() {
-        let mut out = Vec::new();
-        let mut previous = 0.0;
-        for s in &block.stages {
-            let stage = stage_of(s, previous)?;
-            previous = match stage {
-                Stage::Constant { rate, .. } => rate,
-                Stage::Ramp { to, .. } => to,
-            };
-            out.push(stage);
-        }
-        out
-    } else {
-        return Err(CliError::usage(anyhow::anyhow!(
-            "say how much load: `--rate N` (requests per second) or `--users N`"
-        ))
-        .with_hint("or add a `load:` block with `rate`, `users` or `stages` to the scenario"));
-    };
-    let schedule = Schedule {
-        warmup,
-        // Rates are totals across shards; the schedule keeps this shard's arrivals.
-        stages,
-        requests,
-        shard,
-    };
-    Ok(Model::Rate {
-        schedule,
-        users: users.map_or(50, |u| shard.share(u).max(1)),
-    })
-}
-
-/// Parses every threshold; all errors are rendered with a caret at the bad part. `validate`
-/// uses it too, so that both refuse the same thresholds.
-pub(super) fn parse_thresholds(
-    texts: &[Spanned<String>],
-) -> Result<Vec<(Threshold, Option<Located>)>, CliError> {
-    let mut out = Vec::new();
-    let mut rendered = String::new();
-    let mut failures = 0;
-    for text in texts {
-        match threshold::parse(&text.value) {
-            Ok(t) => out.push((t, text.at.clone())),
-            Err(e) => {
-                failures += 1;
-                rendered.push_str(&render_threshold_error(&e, text));
-            }
-        }
-    }
-    if failures > 0 {
-        return Err(CliError::invalid(anyhow::anyhow!(
-            "{failures} invalid load threshold{}",
-            if failures == 1 { "" } else { "s" }
-        ))
-        .with_rendered(rendered));
-    }
-    Ok(out)
-}
-
-/// Renders a threshold error: at its place in the YAML file when it came from one, else
-/// against the expression itself.
-pub(super) fn render_threshold_error(
-    e: &threshold::ThresholdError,
-    text: &Spanned<String>,
-) -> String {
-    let message = format!("invalid threshold `{}`", e.text);
-    let diagnostic = Diagnostic::new(message, e.message.clone()).with_hint_opt(e.hint.clone());
-    if let Some(at) = &text.at
-        && let Ok(source) = fs_err::read_to_string(&at.file)
-    {
-        // A quoted YAML string starts one byte before its text.
-        let quote = source
-            .get(at.span.start..)
-            .and_then(|s| s.chars().next())
-            .is_some_and(|c| c == '"' || c == '\'');
-        let base = at.span.start + usize::from(quote);
-        let col = at.span.col + usize::from(quote) + e.text[..e.range.start].chars().count();
-        let span = Span {
-            start: base + e.range.start,
-            end: base + e.range.end,
-            line: at.span.line,
-            col,
-        };
-        return diagnostic
-            .at(Some(Located::new(at.file.clone(), span)))
-            .render(Some(&source));
-    }
-    let span = Span {
-        start: e.range.start,
-        end: e.range.end,
-        line: 1,
-        col: e.text[..e.range.start].chars().count() + 1,
-    };
-    diagnostic
-        .at(Some(Located::new("--threshold", span)))
-        .render(Some(&e.text))
-}
-
-async fn run_load(
-    args: Args,
-    block: LoadBlock,
-    plan: runner::Plan,
-    model: Model,
-    thresholds: Vec<(Threshold, Option<Located>)>,
-    vars: BTreeMap<String, String>,
-) -> CmdResult {
+async fn run_load(args: Args, settings: LoadSettings) -> CmdResult {
     let cancel = super::cancel::Cancel::install();
-    let resolved = target::start_for_plan(&plan, &args.target).await?;
-    let targets = &resolved.targets;
+    let targets = target::start(settings.run.emulator_profiles(), &args.target).await?;
     let emulator = targets.is_emulator();
-    // The load transport has one client for every scenario: it trusts the emulator's generated
-    // certificate (ours, on loopback) when every scenario goes to an emulator, as `run` does
-    // per scenario; a real target keeps `--insecure`/`--ca` as given.
-    let all_on_emulators = resolved
-        .per_scenario
-        .iter()
-        .all(|place| place.as_ref().is_some_and(|(_, on_emulator)| *on_emulator));
-    let client = ClientSettings {
-        insecure: args.target.insecure || (emulator && all_on_emulators),
-        ca_file: args.target.ca.clone(),
-        connect_timeout: args.connect_timeout,
-        timeout: args.timeout,
-        body_cap: 1024 * 1024,
-        cookies: false,
-        pool_max_idle: block.pool,
+    let (plan, options) = match settings.run.bind(|profile| targets.url(profile).cloned()) {
+        Ok(bound) => bound,
+        Err(e) => {
+            targets.shutdown().await;
+            return Err(e.into());
+        }
     };
-    let now = chrono::Utc::now().timestamp();
-    let mut prepared = Vec::new();
-    for (planned, settings) in
-        resolved.settings_for(&plan, &client, &vars, now, args.prefix.as_deref())
-    {
-        let one = runner::Plan {
-            scenarios: vec![planned.clone()],
-        };
-        let mut scenarios = runner::prepare(&one, &settings)
-            .map_err(|e| CliError::invalid(anyhow::Error::new(e)))?;
-        prepared.append(&mut scenarios);
-    }
+    let prepared = match runner::prepare(&plan, &options) {
+        Ok(prepared) => prepared,
+        Err(e) => {
+            targets.shutdown().await;
+            return Err(CliError::invalid(anyhow::Error::new(e)));
+        }
+    };
+    let LoadSettings {
+        model,
+        thresholds,
+        tokens,
+        session,
+        connections,
+        shard,
+        ..
+    } = settings;
+    let client = options.client.clone();
+    let now = options.now;
 
     // Validate threshold steps against the steps that will run.
     let labels: Vec<String> = http::step_labels(&prepared).into_iter().flatten().collect();
     let mut rendered = String::new();
     for (w, at) in &thresholds {
         if let Err(e) = w.validate(&labels) {
-            rendered.push_str(&render_threshold_error(
+            rendered.push_str(&settings::render_threshold_error(
                 &e,
                 &Spanned {
                     value: e.text.clone(),
@@ -449,21 +221,13 @@ async fn run_load(
         }
     }
     if !rendered.is_empty() {
-        resolved.targets.shutdown().await;
+        targets.shutdown().await;
         return Err(
             CliError::invalid(anyhow::anyhow!("a load threshold names an unknown step"))
                 .with_rendered(rendered),
         );
     }
 
-    let tokens = match args.token.or(block.token) {
-        Some(reuse) => {
-            TokenStrategy::new(reuse, args.token_pool.or(block.token_pool).unwrap_or(100))
-        }
-        None => TokenStrategy::Shared,
-    };
-    let session = args.session.or(block.session).unwrap_or_default();
-    let connections = args.connections.or(block.connections).unwrap_or_default();
     let users = match &model {
         Model::Rate { users, .. } | Model::Users { users, .. } => *users,
     };
@@ -512,7 +276,7 @@ async fn run_load(
         model: model.clone(),
         interval: Duration::from_secs(1),
         hlog,
-        shard: args.shard,
+        shard,
     };
     let describe = model.describe();
     let origin = prepared
@@ -570,7 +334,7 @@ async fn run_load(
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
-    resolved.targets.shutdown().await;
+    targets.shutdown().await;
     let result = result?;
     // The timeline for the HTML report (plots over time) comes back from the interval log
     // just written; a temporary log is removed once read.
@@ -760,6 +524,7 @@ fn finish(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::LoadBlock;
     use clap::Parser as _;
 
     fn args(extra: &[&str]) -> Args {
@@ -775,7 +540,9 @@ mod tests {
 
     #[test]
     fn rate_flag_makes_an_open_model_with_a_default_duration() {
-        let model = resolve_model(&args(&["--rate", "500"]), &LoadBlock::default()).unwrap();
+        let model =
+            settings::resolve_model(&args(&["--rate", "500"]).input(), &LoadBlock::default())
+                .unwrap();
         let Model::Rate { schedule, users } = model else {
             panic!("expected the rate model");
         };
@@ -785,8 +552,8 @@ mod tests {
 
     #[test]
     fn users_flag_makes_a_closed_model() {
-        let model = resolve_model(
-            &args(&["--users", "8", "--requests", "100"]),
+        let model = settings::resolve_model(
+            &args(&["--users", "8", "--requests", "100"]).input(),
             &LoadBlock::default(),
         )
         .unwrap();
@@ -803,7 +570,9 @@ mod tests {
 
     #[test]
     fn no_load_given_is_a_usage_error_with_a_hint() {
-        let err = resolve_model(&args(&[]), &LoadBlock::default()).unwrap_err();
+        let err = CliError::from(
+            settings::resolve_model(&args(&[]).input(), &LoadBlock::default()).unwrap_err(),
+        );
         assert_eq!(err.exit, Exit::Usage);
         assert!(err.hint.is_some());
     }
@@ -814,7 +583,7 @@ mod tests {
             value: "p9x < 20ms".to_owned(),
             at: None,
         }];
-        let Err(err) = parse_thresholds(&texts) else {
+        let Err(err) = settings::parse_thresholds(&texts).map_err(CliError::from) else {
             panic!("expected an error");
         };
         assert_eq!(err.exit, Exit::Invalid);

@@ -1,4 +1,4 @@
-//! Command-line interface: clap arguments, settings resolution and exit codes.
+//! Command-line interface: clap arguments, settings construction and exit codes.
 //!
 //! Each command lives in its own file and exposes an `Args` struct (its clap arguments, whose
 //! doc comments are the help text) and a `run` function returning an [`Exit`] or a
@@ -12,6 +12,8 @@ use std::sync::OnceLock;
 use clap::{Parser, Subcommand};
 
 use crate::report::color::{ColorChoice, Palette};
+use crate::runner::KeyRingError;
+use crate::settings::SettingsError;
 
 pub mod bench;
 pub mod cancel;
@@ -126,6 +128,49 @@ impl CliError {
 
 /// What every command returns.
 pub type CmdResult = Result<Exit, CliError>;
+
+impl From<SettingsError> for CliError {
+    /// The exit code, wording and hint of each settings error, as `run` reports it (`load`
+    /// words a few its own way first).
+    fn from(e: SettingsError) -> Self {
+        let emulator_hint = "pass `--target URL` to test a real server, or `--mock-config FILE`";
+        match e {
+            SettingsError::Scenarios(errors) => {
+                let rendered = errors.render();
+                Self::invalid(anyhow::Error::new(errors))
+                    .with_rendered(rendered)
+                    .with_hint("`jwtprobe validate PATH` checks files without sending anything; `docs/scenarios.md` describes the format")
+            }
+            SettingsError::Keys(e) => {
+                let hint = match &e {
+                    KeyRingError::Load { source, .. } => source.hint().map(str::to_owned),
+                    KeyRingError::MissingPassword { var, .. } => {
+                        Some(format!("set `{var}` to the PFX password"))
+                    }
+                    KeyRingError::Secret { .. } => None,
+                };
+                let err = Self::runtime(e);
+                match hint {
+                    Some(h) => err.with_hint(h),
+                    None => err,
+                }
+            }
+            e @ (SettingsError::NoScenario { .. } | SettingsError::Flag(_)) => Self::usage(e),
+            SettingsError::NoLoad => Self::usage(e).with_hint(
+                "or add a `load:` block with `rate`, `users` or `stages` to the scenario",
+            ),
+            SettingsError::NoEmulator(_) => Self::usage(e).with_hint(emulator_hint),
+            e @ (SettingsError::SuiteTarget { .. } | SettingsError::Stage(_)) => Self::invalid(e),
+            SettingsError::Thresholds { count, rendered } => {
+                let e = SettingsError::Thresholds {
+                    count,
+                    rendered: String::new(),
+                };
+                Self::invalid(e).with_rendered(rendered)
+            }
+        }
+    }
+}
 
 /// Test JWT authentication at a reverse proxy, end to end and under load.
 ///

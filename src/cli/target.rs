@@ -5,7 +5,8 @@
 //! the config built into the binary for that profile ([`crate::embedded`], the same as
 //! `fixtures/mock/<profile>.yaml`), or `--mock-config`. It works from any folder. The client trusts that certificate
 //! because the emulator is ours and on loopback; a real target needs `--insecure` or `--ca`.
-//! `run` and `load` share this.
+//! `run` and `load` share this; which scenario goes where is decided in [`crate::settings`],
+//! which names the profiles whose emulator this starts.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -16,6 +17,7 @@ use url::Url;
 use super::CliError;
 use crate::mock::{self, MockServer, TlsMode};
 use crate::scenario::ProfileName;
+use crate::settings::TargetInput;
 
 /// Target arguments shared by `run` and `load`.
 #[derive(Debug, Clone, clap::Args)]
@@ -39,12 +41,21 @@ pub struct TargetArgs {
     pub mock_http: bool,
 }
 
+impl TargetArgs {
+    /// The values `settings` resolves a run's destinations from.
+    pub fn input(&self) -> TargetInput {
+        TargetInput {
+            target: self.target.clone(),
+            insecure: self.insecure,
+            ca: self.ca.clone(),
+        }
+    }
+}
+
 /// The targets of a run, one per profile, and the emulators kept alive for it.
 #[derive(Debug)]
 pub struct Targets {
     urls: BTreeMap<&'static str, Url>,
-    /// Whether `--target` was given (it overrides every suite's `target:`).
-    forced: bool,
     /// The emulators started for this run (empty with `--target`).
     pub emulators: Vec<MockServer>,
 }
@@ -55,27 +66,9 @@ impl Targets {
         self.urls.get(profile_name(profile))
     }
 
-    /// The base URL for scenarios of this profile whose suite names `suite_target` (if any):
-    /// `--target` wins, then the suite's `target:`, then the emulator.
-    pub fn url_for<'a>(
-        &'a self,
-        profile: ProfileName,
-        suite_target: Option<&'a Url>,
-    ) -> Option<&'a Url> {
-        if self.forced {
-            return self.urls.get(profile_name(profile));
-        }
-        suite_target.or_else(|| self.urls.get(profile_name(profile)))
-    }
-
     /// Whether requests go to the built-in emulator.
     pub fn is_emulator(&self) -> bool {
         !self.emulators.is_empty()
-    }
-
-    /// Whether `url` is one of the emulators started for this run.
-    pub fn is_emulator_url(&self, url: &Url) -> bool {
-        self.emulators.iter().any(|e| &e.base_url == url)
     }
 
     /// Stops every emulator.
@@ -175,108 +168,7 @@ pub async fn start(
         urls.insert(profile_name(profile), url);
         emulators.push(server);
     }
-    Ok(Targets {
-        urls,
-        forced: args.target.is_some(),
-        emulators,
-    })
-}
-
-/// Where each scenario of a plan goes: `--target`, its suite's `target:`, or an emulator.
-#[derive(Debug)]
-pub struct PlanTargets {
-    /// The targets and the emulators started for them (shut them down when done).
-    pub targets: Targets,
-    /// Per scenario of the plan, in order: its base URL and whether that is an emulator;
-    /// `None` when no target serves it.
-    pub per_scenario: Vec<Option<(Url, bool)>>,
-}
-
-impl PlanTargets {
-    /// Run settings for every scenario of `plan` that a target serves, in plan order: the
-    /// scenario's base URL, and `client` with the emulator's generated certificate trusted (it
-    /// is ours and on loopback); any other target keeps `--insecure`/`--ca` as given.
-    pub fn settings_for<'p>(
-        &self,
-        plan: &'p crate::runner::Plan,
-        client: &crate::client::ClientSettings,
-        vars: &BTreeMap<String, String>,
-        now: i64,
-        prefix: Option<&str>,
-    ) -> Vec<(
-        &'p crate::runner::PlannedScenario,
-        crate::runner::RunSettings,
-    )> {
-        plan.scenarios
-            .iter()
-            .zip(&self.per_scenario)
-            .filter_map(|(planned, place)| {
-                let (base_url, on_emulator) = place.clone()?;
-                let mut client = client.clone();
-                client.insecure |= on_emulator;
-                let settings = crate::runner::RunSettings {
-                    base_url,
-                    emulator: on_emulator,
-                    client,
-                    vars: vars.clone(),
-                    now,
-                    prefix: prefix.map(str::to_owned),
-                };
-                Some((planned, settings))
-            })
-            .collect()
-    }
-}
-
-/// Starts what a plan needs (one emulator per profile whose scenarios name no target) and
-/// resolves every scenario's base URL.
-pub async fn start_for_plan(
-    plan: &crate::runner::Plan,
-    args: &TargetArgs,
-) -> Result<PlanTargets, CliError> {
-    let mut suite_targets = Vec::with_capacity(plan.scenarios.len());
-    for planned in &plan.scenarios {
-        suite_targets.push(suite_target(&planned.context.suite)?);
-    }
-    // Only profiles with a scenario that names no target of its own need an emulator.
-    let profiles: Vec<_> = plan
-        .scenarios
-        .iter()
-        .zip(&suite_targets)
-        .filter(|(_, t)| t.is_none() || args.target.is_some())
-        .map(|(s, _)| s.context.profile.name)
-        .collect();
-    let targets = start(profiles, args).await?;
-    let per_scenario = plan
-        .scenarios
-        .iter()
-        .zip(&suite_targets)
-        .map(|(planned, suite_target)| {
-            targets
-                .url_for(planned.context.profile.name, suite_target.as_ref())
-                .map(|url| (url.clone(), targets.is_emulator_url(url)))
-        })
-        .collect();
-    Ok(PlanTargets {
-        targets,
-        per_scenario,
-    })
-}
-
-/// The `target:` of a suite, parsed; an invalid URL is an invalid scenario (exit 2).
-pub fn suite_target(suite: &crate::scenario::Suite) -> Result<Option<Url>, CliError> {
-    suite
-        .target
-        .as_deref()
-        .map(|t| {
-            Url::parse(t).map_err(|e| {
-                CliError::invalid(
-                    anyhow::Error::new(e)
-                        .context(format!("invalid `target: {t}` in suite `{}`", suite.path)),
-                )
-            })
-        })
-        .transpose()
+    Ok(Targets { urls, emulators })
 }
 
 /// The profile's name as written in YAML.

@@ -23,7 +23,7 @@ pub struct Args {
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<Utf8PathBuf>,
     /// Count a template variable as defined (`--var user=alice`), as `run --var` would.
-    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = super::run::parse_var)]
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = crate::settings::parse_var)]
     pub vars: Vec<(String, String)>,
     /// Do not report `${VAR}` references that no suite, scenario, `--var` or environment
     /// variable defines.
@@ -72,7 +72,7 @@ pub fn run(args: Args) -> CmdResult {
                     }
                 }
             }
-            let parsed = super::load::parse_thresholds(&texts)?;
+            let parsed = crate::settings::parse_thresholds(&texts)?;
             // A threshold on a step must name one (`step` or `scenario/step`), as `load` checks.
             let names: Vec<&str> = plan
                 .scenarios
@@ -87,7 +87,7 @@ pub fn run(args: Args) -> CmdResult {
                         .any(|n| step == *n || step.ends_with(&format!("/{n}")))
                 });
                 if !known && let Err(e) = t.validate(&names) {
-                    rendered.push_str(&super::load::render_threshold_error(
+                    rendered.push_str(&crate::settings::render_threshold_error(
                         &e,
                         &crate::scenario::Spanned {
                             value: e.text.clone(),

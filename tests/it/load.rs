@@ -16,7 +16,7 @@ use jwtprobe::load::sink::IntervalSink;
 use jwtprobe::load::stats::ErrorClass;
 use jwtprobe::mock::{self, MockServer, TlsMode};
 use jwtprobe::report::hlog::HlogWriter;
-use jwtprobe::runner::{self, Filters, RunSettings};
+use jwtprobe::runner::{self, Filters, RunOptions};
 use jwtprobe::scenario::{Connections, SessionMode};
 
 fn repo() -> Utf8PathBuf {
@@ -115,7 +115,7 @@ fn transport_trusting(
         insecure,
         ..ClientSettings::default()
     };
-    let settings = RunSettings {
+    let settings = RunOptions {
         base_url: base_url.clone(),
         emulator: true,
         client: client.clone(),
