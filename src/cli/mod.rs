@@ -19,6 +19,7 @@ pub mod bench;
 pub mod cancel;
 pub mod completions;
 pub mod init;
+pub mod keyfile;
 pub mod keys;
 pub mod load;
 pub mod merge;

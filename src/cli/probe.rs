@@ -19,7 +19,8 @@ use rand::Rng as _;
 use serde_json::{Map, Value, json};
 use url::Url;
 
-use super::keys::{DEFAULT_PASSWORD_ENV, key_matches, read_key};
+use super::keyfile::{DEFAULT_PASSWORD_ENV, read_key};
+use super::keys::key_matches;
 use super::token::{minter, resolve_time, signer_for};
 use super::{CliError, CmdResult, Exit, runtime};
 use crate::client::{Client, ClientSettings, Exchange, Request};

@@ -12,15 +12,15 @@ use std::time::Duration;
 use camino::Utf8PathBuf;
 use serde_json::{Map, Value, json};
 
-use super::keys::{DEFAULT_PASSWORD_ENV, read_key};
+use super::keyfile::{DEFAULT_PASSWORD_ENV, read_key};
 use super::{CliError, CmdResult, Exit};
 use crate::keys::KeyKind;
 use crate::scenario::ProfileName;
-use crate::token::human_span;
 use crate::token::{
     self, Alg, Encoding, Inspection, Minter, Part, Rejection, SignatureStatus, Signer, VerifyKey,
     VerifyPolicy,
 };
+use crate::token::{human_span, rfc3339};
 
 /// The `token` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -138,23 +138,6 @@ pub fn run(cmd: Command) -> CmdResult {
 
 // ---------------------------------------------------------------------------------------------
 // Times
-
-/// `2025-01-01T00:00:00Z`, or the number itself when it is out of range.
-pub(crate) fn rfc3339(t: i64) -> String {
-    chrono::DateTime::from_timestamp(t, 0).map_or_else(
-        || t.to_string(),
-        |d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-    )
-}
-
-/// "in 55 minutes" or "5 minutes ago".
-pub(crate) fn human_time(t: i64, now: i64) -> String {
-    if t >= now {
-        format!("in {}", human_span(t - now))
-    } else {
-        format!("{} ago", human_span(now - t))
-    }
-}
 
 /// What a time claim means now: "expired 5 minutes ago", "valid for 55 minutes", ….
 fn time_meaning(name: &str, t: i64, now: i64) -> String {
@@ -707,7 +690,7 @@ mod tests {
             time_meaning("nbf", 1120, 1000),
             "not valid for another 2 minutes"
         );
-        assert_eq!(human_time(1000 + 7200, 1000), "in 2 hours");
+        assert_eq!(crate::token::human_time(1000 + 7200, 1000), "in 2 hours");
     }
 
     #[test]
