@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use camino::{Utf8Path, Utf8PathBuf};
-use jwtprobe::cli::init;
 use jwtprobe::client::ClientSettings;
+use jwtprobe::embedded::pack as init;
 use jwtprobe::mock::{self, TlsMode};
 use jwtprobe::runner::conformance::{ConformanceReport, Verdict};
 use jwtprobe::runner::{self, Filters, NoEvents, Plan, RunOptions, RunResult};
