@@ -1,12 +1,12 @@
 //! `jwtprobe init`: write a starter suite with the conformance pack into a folder.
 //!
-//! The pack and its starter profiles are built into the binary ([`crate::embedded::pack`]), so
+//! The pack and its starter profiles are built into the binary ([`jwtprobe::embedded::pack`]), so
 //! `init` works wherever the binary is.
 
 use camino::Utf8PathBuf;
 
 use super::{CliError, CmdResult, Exit};
-use crate::embedded::pack::{self, InitProfile, PackError};
+use jwtprobe::embedded::pack::{self, InitProfile, PackError};
 
 /// Write a starter suite with the conformance pack into DIR.
 #[derive(Debug, clap::Args)]
@@ -15,17 +15,17 @@ jwtprobe init --profile qseow my-pack\n  \
 jwtprobe run my-pack --target https://qlik.example.com --insecure\n\n\
 Edit my-pack/suite.yaml (target, prefix, claim names, keys, allowed algorithms, exp, leeway, \
 audience, issuer) to point the pack at your proxy; the scenarios stay as they are.")]
-pub struct Args {
+pub(crate) struct Args {
     /// The folder to create (it must not exist or be empty).
     #[arg(value_name = "DIR")]
-    pub dir: Utf8PathBuf,
+    pub(crate) dir: Utf8PathBuf,
     /// The kind of proxy the starter profile describes.
     #[arg(long, value_enum, default_value = "rfc6750")]
-    pub profile: InitProfile,
+    pub(crate) profile: InitProfile,
 }
 
 /// Runs the command.
-pub fn run(args: Args) -> CmdResult {
+pub(crate) fn run(args: Args) -> CmdResult {
     let written = pack::write_pack(&args.dir, args.profile).map_err(|e| match e {
         PackError::NotEmpty { .. } => {
             CliError::usage(e).with_hint("choose a new folder; init never overwrites files")

@@ -4,10 +4,10 @@
 use camino::Utf8Path;
 
 use super::CliError;
-use crate::keys::{self, KeyBundle, KeyError};
+use jwtprobe::keys::{self, KeyBundle, KeyError};
 
 /// The environment variable that holds a PFX password unless `--password-env` names another.
-pub const DEFAULT_PASSWORD_ENV: &str = "JWTPROBE_PFX_PASSWORD";
+pub(crate) const DEFAULT_PASSWORD_ENV: &str = "JWTPROBE_PFX_PASSWORD";
 
 /// Reads a key file, taking a PFX password from the environment variable `password_env`.
 ///

@@ -9,12 +9,12 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 use super::keyfile::{DEFAULT_PASSWORD_ENV, key_error, read_key};
 use super::{CliError, CmdResult, Exit};
-use crate::keys::{self, Certificate, KeyBundle, KeyKind, PrivateKey, PublicKey};
-use crate::token::{human_time, rfc3339};
+use jwtprobe::keys::{self, Certificate, KeyBundle, KeyKind, PrivateKey, PublicKey};
+use jwtprobe::token::{human_time, rfc3339};
 
 /// The `keys` subcommands.
 #[derive(Debug, clap::Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Turn a PFX/P12 exported from Windows into PEM files (key, certificate, public key).
     Import(ImportArgs),
     /// Generate a signing key and a self-signed certificate for the QMC "JWT certificate" field.
@@ -32,17 +32,17 @@ Writes keys/QlikClient.key.pem (private key, PKCS#8, mode 0600), keys/QlikClient
 as Windows exports them (AES-256 or 3DES) and legacy RC2-40 ones. Existing files are never \
 overwritten.\n\nExit codes: 0 written, 1 bad command line, 3 unreadable file, wrong password or \
 unwritable output.")]
-pub struct ImportArgs {
+pub(crate) struct ImportArgs {
     /// The PFX/P12 file.
     #[arg(value_name = "FILE.pfx")]
-    pub file: Utf8PathBuf,
+    pub(crate) file: Utf8PathBuf,
     /// The environment variable holding the PFX password. When it is not set, the empty
     /// password is tried.
     #[arg(long, value_name = "VAR", default_value = DEFAULT_PASSWORD_ENV)]
-    pub password_env: String,
+    pub(crate) password_env: String,
     /// The folder to write the PEM files into (created when missing).
     #[arg(long, value_name = "DIR", default_value = ".")]
-    pub out: Utf8PathBuf,
+    pub(crate) out: Utf8PathBuf,
 }
 
 /// Arguments of `keys generate`.
@@ -52,26 +52,26 @@ jwtprobe keys generate --cn qlik-jwt --days 730 --out keys/\n\n\
 Writes keys/jwt-signing.key.pem (private key, mode 0600), keys/jwt-signing.cert.pem and \
 keys/jwt-signing.pub.pem, and prints the certificate's thumbprint. Paste the certificate into \
 the QMC: Virtual proxies → your JWT virtual proxy → Authentication → JWT certificate.")]
-pub struct GenerateArgs {
+pub(crate) struct GenerateArgs {
     /// The algorithm the key will sign with: RS256, RS384, RS512 (RSA), ES256 (P-256),
     /// ES384 (P-384) or EdDSA (Ed25519). The Qlik virtual proxy accepts RS256/384/512 only.
     #[arg(long, value_name = "ALG", default_value = "RS256")]
-    pub alg: String,
+    pub(crate) alg: String,
     /// RSA modulus size in bits: 2048, 3072 or 4096 (ignored for EC and Ed25519 keys).
     #[arg(long, value_name = "BITS", default_value_t = 2048)]
-    pub bits: usize,
+    pub(crate) bits: usize,
     /// The certificate's common name.
     #[arg(long, value_name = "NAME", default_value = "jwtprobe")]
-    pub cn: String,
+    pub(crate) cn: String,
     /// How many days the certificate is valid, from today.
     #[arg(long, value_name = "N", default_value_t = 365)]
-    pub days: u32,
+    pub(crate) days: u32,
     /// The file name stem: `<name>.key.pem`, `<name>.cert.pem`, `<name>.pub.pem`.
     #[arg(long, value_name = "NAME", default_value = "jwt-signing")]
-    pub name: String,
+    pub(crate) name: String,
     /// The folder to write the files into (created when missing).
     #[arg(long, value_name = "DIR")]
-    pub out: Utf8PathBuf,
+    pub(crate) out: Utf8PathBuf,
 }
 
 /// Arguments of `keys show`.
@@ -80,17 +80,17 @@ pub struct GenerateArgs {
 jwtprobe keys show keys/QlikClient.cert.pem\n\n\
 Reads PEM (PKCS#1, PKCS#8, SEC1, SPKI, X.509), DER, PFX/P12 and JWK. Prints what the file \
 holds; never the private key itself.")]
-pub struct ShowArgs {
+pub(crate) struct ShowArgs {
     /// The key or certificate file.
     #[arg(value_name = "FILE")]
-    pub file: Utf8PathBuf,
+    pub(crate) file: Utf8PathBuf,
     /// The environment variable holding the password of a PFX file.
     #[arg(long, value_name = "VAR", default_value = DEFAULT_PASSWORD_ENV)]
-    pub password_env: String,
+    pub(crate) password_env: String,
 }
 
 /// Runs a subcommand.
-pub fn run(cmd: Command) -> CmdResult {
+pub(crate) fn run(cmd: Command) -> CmdResult {
     match cmd {
         Command::Import(args) => import(&args),
         Command::Generate(args) => generate(&args),
@@ -224,7 +224,7 @@ pub(crate) fn describe(bundle: &KeyBundle, now: i64) -> Vec<Line> {
             "hmac secret",
             format!(
                 "{} (HS256, HS384, HS512)",
-                crate::token::redact::redact_secret_bytes(secret.expose())
+                jwtprobe::token::redact::redact_secret_bytes(secret.expose())
             ),
         ));
     }

@@ -1,8 +1,8 @@
 //! `jwtprobe load`: run scenarios under fixed-rate or fixed-user load.
 //!
-//! Settings resolve in [`crate::settings`] (command line, then the scenario's or its suite's
+//! Settings resolve in [`jwtprobe::settings`] (command line, then the scenario's or its suite's
 //! `load:` block, then defaults). The whole plan is prepared once by `runner::prepare`; the
-//! [`crate::load`] engine drives them; reports are written even when SIGINT (Ctrl-C) or
+//! [`jwtprobe::load`] engine drives them; reports are written even when SIGINT (Ctrl-C) or
 //! SIGTERM stops the run (see [`super::cancel`]), marked interrupted, and the exit code is then
 //! 130.
 
@@ -14,18 +14,18 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 use super::target::{self, TargetArgs};
 use super::{CliError, CmdResult, Exit};
-use crate::diag::Located;
-use crate::load::engine::{self, EngineSettings, LoadResult, Model, Progress};
-use crate::load::http::{self, HttpSettings, HttpTransport};
-use crate::load::pacer::Shard;
-use crate::load::sink::IntervalSink;
-use crate::load::stats::{ErrorClass, format_us};
-use crate::load::threshold::Threshold;
-use crate::report::hlog::{self, HlogWriter};
-use crate::report::{self, Meta, junit, load::Summary};
-use crate::runner::{self, Filters};
-use crate::scenario::{self, Spanned};
-use crate::settings::{self, LoadInput, LoadSettings, SettingsError};
+use jwtprobe::diag::Located;
+use jwtprobe::load::engine::{self, EngineSettings, LoadResult, Model, Progress};
+use jwtprobe::load::http::{self, HttpSettings, HttpTransport};
+use jwtprobe::load::pacer::Shard;
+use jwtprobe::load::sink::IntervalSink;
+use jwtprobe::load::stats::{ErrorClass, format_us};
+use jwtprobe::load::threshold::Threshold;
+use jwtprobe::report::hlog::{self, HlogWriter};
+use jwtprobe::report::{self, Meta, junit, load::Summary};
+use jwtprobe::runner::{self, Filters};
+use jwtprobe::scenario::{self, Spanned};
+use jwtprobe::settings::{self, LoadInput, LoadSettings, SettingsError};
 
 /// Run scenarios under fixed-rate (open) or fixed-user (closed) load.
 ///
@@ -42,95 +42,95 @@ use crate::settings::{self, LoadInput, LoadSettings, SettingsError};
 Exit codes: 0 passed, 1 bad command line, 2 invalid scenario or threshold, \
 3 runtime error (target unreachable, report unwritable), 5 a threshold (or the error budget) \
 was breached, 130 stopped by SIGINT or SIGTERM (reports written, marked interrupted).")]
-pub struct Args {
+pub(crate) struct Args {
     /// Scenario files or folders; each virtual user loops over one scenario's steps.
     #[arg(required = true, value_name = "PATH")]
-    pub paths: Vec<Utf8PathBuf>,
+    pub(crate) paths: Vec<Utf8PathBuf>,
     /// Where to send requests.
     #[command(flatten)]
-    pub target: TargetArgs,
+    pub(crate) target: TargetArgs,
     /// Open model: requests per second (across all shards).
     #[arg(long, value_name = "N")]
-    pub rate: Option<f64>,
+    pub(crate) rate: Option<f64>,
     /// Closed model: this many virtual users; with `--rate`, the most requests in flight.
     #[arg(long, value_name = "N")]
-    pub users: Option<u64>,
+    pub(crate) users: Option<u64>,
     /// Pause of each user after each request (closed model).
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
-    pub think: Option<Duration>,
+    pub(crate) think: Option<Duration>,
     /// How long to measure (after the warm-up). Default 10s unless `--requests` is given.
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
-    pub duration: Option<Duration>,
+    pub(crate) duration: Option<Duration>,
     /// Stop after this many measured requests (across all shards).
     #[arg(long, value_name = "N")]
-    pub requests: Option<u64>,
+    pub(crate) requests: Option<u64>,
     /// Time at the start whose samples are not recorded.
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
-    pub warmup: Option<Duration>,
+    pub(crate) warmup: Option<Duration>,
     /// Connection policy.
     #[arg(long, value_enum, value_name = "POLICY")]
-    pub connections: Option<scenario::Connections>,
+    pub(crate) connections: Option<scenario::Connections>,
     /// Token strategy.
     #[arg(long, value_enum, value_name = "STRATEGY")]
-    pub token: Option<scenario::TokenReuse>,
+    pub(crate) token: Option<scenario::TokenReuse>,
     /// Number of distinct users for `--token pool`.
     #[arg(long, value_name = "N")]
-    pub token_pool: Option<usize>,
+    pub(crate) token_pool: Option<usize>,
     /// Session mode: the token on every request, or the session cookie after the first.
     #[arg(long, value_enum, value_name = "MODE")]
-    pub session: Option<scenario::SessionMode>,
+    pub(crate) session: Option<scenario::SessionMode>,
     /// A threshold (`p99 < 20ms`, `error_rate < 0.1%`, `rps > 1000`, `STEP.p99 < 10ms`);
     /// repeatable, added to the scenario's.
     #[arg(long = "threshold", value_name = "EXPR")]
-    pub thresholds: Vec<String>,
+    pub(crate) thresholds: Vec<String>,
     /// The share of requests that may fail (a check failed, or no answer) when no
     /// `error_rate` threshold is given: beyond it the run fails like a breached threshold
     /// (exit 5), so a run that is all errors is never green. `100%` turns it off.
     #[arg(long, value_name = "PERCENT", default_value = "10%")]
-    pub error_budget: String,
+    pub(crate) error_budget: String,
     /// Take shard `i` of `n` (0-based) of the rate, users and requests.
     #[arg(long, value_name = "I/N", value_parser = Shard::parse)]
-    pub shard: Option<Shard>,
+    pub(crate) shard: Option<Shard>,
     /// Write the JSON summary (schema `jwtprobe.load/1`; default file `reports/load.json`;
     /// `-` for stdout).
     #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "reports/load.json")]
-    pub json: Option<Utf8PathBuf>,
+    pub(crate) json: Option<Utf8PathBuf>,
     /// Write an HdrHistogram interval log (default file `reports/load.hlog`).
     #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "reports/load.hlog")]
-    pub hdr_log: Option<Utf8PathBuf>,
+    pub(crate) hdr_log: Option<Utf8PathBuf>,
     /// Write a JUnit report, one testcase per threshold (default file `reports/load-junit.xml`;
     /// `-` for stdout).
     #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "reports/load-junit.xml")]
-    pub junit: Option<Utf8PathBuf>,
+    pub(crate) junit: Option<Utf8PathBuf>,
     /// Write the HTML report with latency plots (default file `reports/load.html`; `-` for
     /// stdout).
     #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "reports/load.html")]
-    pub html: Option<Utf8PathBuf>,
+    pub(crate) html: Option<Utf8PathBuf>,
     /// Write the Markdown summary (without a file: `$GITHUB_STEP_SUMMARY` when set, else
     /// stdout).
     #[arg(long, value_name = "FILE", num_args = 0..=1)]
-    pub summary_md: Option<Option<Utf8PathBuf>>,
+    pub(crate) summary_md: Option<Option<Utf8PathBuf>>,
     /// Which scenarios to take.
     #[command(flatten)]
-    pub filters: Filters,
+    pub(crate) filters: Filters,
     /// Print only the outcome line and breached thresholds.
     #[arg(long, short = 'q', conflicts_with = "verbose")]
-    pub quiet: bool,
+    pub(crate) quiet: bool,
     /// Print a progress line every interval (no spinner) and the target's settings.
     #[arg(long, short = 'v')]
-    pub verbose: bool,
+    pub(crate) verbose: bool,
     /// Set a template variable (`--var user=alice`).
     #[arg(long = "var", value_name = "NAME=VALUE", value_parser = settings::parse_var)]
-    pub vars: Vec<(String, String)>,
+    pub(crate) vars: Vec<(String, String)>,
     /// Override every suite's virtual proxy prefix.
     #[arg(long, value_name = "PREFIX")]
-    pub prefix: Option<String>,
+    pub(crate) prefix: Option<String>,
     /// Total time limit of one request.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
     /// Time limit to connect to the target.
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration)]
-    pub connect_timeout: Duration,
+    pub(crate) connect_timeout: Duration,
 }
 
 impl Args {
@@ -162,7 +162,7 @@ impl Args {
 }
 
 /// Runs the command.
-pub fn run(args: Args) -> CmdResult {
+pub(crate) fn run(args: Args) -> CmdResult {
     let settings = settings::resolve_load(&args.input()).map_err(|e| match e {
         SettingsError::Keys(e) => {
             CliError::runtime(anyhow::Error::new(e).context("failed to load the suite's keys"))
@@ -369,7 +369,7 @@ fn temp_hlog_path() -> Utf8PathBuf {
 
 /// Prints the load summary on stderr: the whole table, or with `quiet` the first line and
 /// breached thresholds only.
-pub fn print_summary(summary: &Summary<'_>, quiet: bool) {
+pub(crate) fn print_summary(summary: &Summary<'_>, quiet: bool) {
     let table = report::load::summary_table_with(summary, super::palette());
     if quiet {
         let mut lines = table.lines();
@@ -524,8 +524,8 @@ fn finish(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::LoadBlock;
     use clap::Parser as _;
+    use jwtprobe::scenario::LoadBlock;
 
     fn args(extra: &[&str]) -> Args {
         #[derive(clap::Parser)]

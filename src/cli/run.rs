@@ -6,10 +6,10 @@ use camino::Utf8PathBuf;
 
 use super::target::{self, TargetArgs};
 use super::{CliError, CmdResult, Exit};
-use crate::report::run::Verbosity;
-use crate::report::{self, ConsoleReporter, Meta, RunReport};
-use crate::runner::{self, EventSink, Filters, RunResult, StepStatus};
-use crate::settings::{self, RunInput, RunSettings};
+use jwtprobe::report::run::Verbosity;
+use jwtprobe::report::{self, ConsoleReporter, Meta, RunReport};
+use jwtprobe::runner::{self, EventSink, Filters, RunResult, StepStatus};
+use jwtprobe::settings::{self, RunInput, RunSettings};
 
 /// Run scenarios and check every step.
 ///
@@ -25,50 +25,50 @@ use crate::settings::{self, RunInput, RunSettings};
 Exit codes: 0 all passed, 1 bad command line, 2 invalid scenario, \
 3 runtime error (key unreadable, target unreachable, report unwritable), 4 a check failed, \
 130 stopped by SIGINT or SIGTERM (reports written for what ran, marked interrupted).")]
-pub struct Args {
+pub(crate) struct Args {
     /// Scenario files or folders (a folder's `suite.yaml` applies to its scenarios).
     #[arg(required = true, value_name = "PATH")]
-    pub paths: Vec<Utf8PathBuf>,
+    pub(crate) paths: Vec<Utf8PathBuf>,
     /// Where to send requests.
     #[command(flatten)]
-    pub target: TargetArgs,
+    pub(crate) target: TargetArgs,
     /// Set a template variable (`--var user=alice`); wins over suite and scenario `vars`.
     #[arg(long = "var", value_name = "NAME=VALUE", value_parser = settings::parse_var)]
-    pub vars: Vec<(String, String)>,
+    pub(crate) vars: Vec<(String, String)>,
     /// Which scenarios to take.
     #[command(flatten)]
-    pub filters: Filters,
+    pub(crate) filters: Filters,
     /// Override every suite's virtual proxy prefix (`--prefix jwt`; `--prefix ''` for none).
     #[arg(long, value_name = "PREFIX")]
-    pub prefix: Option<String>,
+    pub(crate) prefix: Option<String>,
     /// Write a JUnit XML report (default file `reports/junit.xml`; `-` for stdout).
     #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "reports/junit.xml")]
-    pub junit: Option<Utf8PathBuf>,
+    pub(crate) junit: Option<Utf8PathBuf>,
     /// Write a JSON report of every exchange (default file `reports/run.json`; `-` for stdout).
     #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "reports/run.json")]
-    pub json: Option<Utf8PathBuf>,
+    pub(crate) json: Option<Utf8PathBuf>,
     /// Write a self-contained HTML report (default file `reports/run.html`; `-` for stdout).
     #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "reports/run.html")]
-    pub html: Option<Utf8PathBuf>,
+    pub(crate) html: Option<Utf8PathBuf>,
     /// Write the Markdown summary (without a file: `$GITHUB_STEP_SUMMARY` when set, else
     /// stdout).
     #[arg(long, value_name = "FILE", num_args = 0..=1)]
-    pub summary_md: Option<Option<Utf8PathBuf>>,
+    pub(crate) summary_md: Option<Option<Utf8PathBuf>>,
     /// Total time limit of one request (`30s`, `500ms`).
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
     /// Time limit to connect to the target.
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration)]
-    pub connect_timeout: Duration,
+    pub(crate) connect_timeout: Duration,
     /// The largest response body read, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = 8 * 1024 * 1024)]
-    pub body_cap: usize,
+    pub(crate) body_cap: usize,
     /// Print every step, not only failures.
     #[arg(long, short = 'v')]
-    pub verbose: bool,
+    pub(crate) verbose: bool,
     /// Print only failed scenarios and the summary.
     #[arg(long, short = 'q', conflicts_with = "verbose")]
-    pub quiet: bool,
+    pub(crate) quiet: bool,
 }
 
 impl Args {
@@ -111,7 +111,7 @@ impl Args {
 }
 
 /// Runs the command.
-pub fn run(args: Args) -> CmdResult {
+pub(crate) fn run(args: Args) -> CmdResult {
     let settings = settings::resolve_run(&args.input())?;
     let rt = super::runtime()?;
     let started = std::time::SystemTime::now();
@@ -192,7 +192,7 @@ fn write_reports(args: &Args, report: &RunReport<'_>) -> Result<(), anyhow::Erro
 }
 
 /// The exit code for a finished run: 3 when a step could not run, 4 when a check failed.
-pub fn exit_for(result: &RunResult) -> Exit {
+pub(crate) fn exit_for(result: &RunResult) -> Exit {
     let mut exit = Exit::Success;
     for step in result.scenarios.iter().flat_map(|s| &s.steps) {
         match step.status {

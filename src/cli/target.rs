@@ -2,10 +2,10 @@
 //!
 //! With no `--target`, one emulator per profile the scenarios use is started on
 //! `127.0.0.1:0` over HTTPS with a self-signed certificate (as on a fresh Qlik install), from
-//! the config built into the binary for that profile ([`crate::embedded`], the same as
+//! the config built into the binary for that profile ([`jwtprobe::embedded`], the same as
 //! `fixtures/mock/<profile>.yaml`), or `--mock-config`. It works from any folder. The client trusts that certificate
 //! because the emulator is ours and on loopback; a real target needs `--insecure` or `--ca`.
-//! `run` and `load` share this; which scenario goes where is decided in [`crate::settings`],
+//! `run` and `load` share this; which scenario goes where is decided in [`jwtprobe::settings`],
 //! which names the profiles whose emulator this starts.
 
 use std::collections::BTreeMap;
@@ -15,35 +15,35 @@ use camino::Utf8PathBuf;
 use url::Url;
 
 use super::CliError;
-use crate::mock::{self, MockServer, TlsMode};
-use crate::scenario::ProfileName;
-use crate::settings::TargetInput;
+use jwtprobe::mock::{self, MockServer, TlsMode};
+use jwtprobe::scenario::ProfileName;
+use jwtprobe::settings::TargetInput;
 
 /// Target arguments shared by `run` and `load`.
 #[derive(Debug, Clone, clap::Args)]
-pub struct TargetArgs {
+pub(crate) struct TargetArgs {
     /// The server to test (`https://qlik.example.com`). Without it, the built-in emulator of
     /// the Qlik virtual proxy is started on 127.0.0.1 and used.
     #[arg(long, short = 't', env = "JWTPROBE_TARGET", value_name = "URL")]
-    pub target: Option<Url>,
+    pub(crate) target: Option<Url>,
     /// Accept any TLS certificate from the target (Qlik installs with a self-signed one).
     #[arg(long, short = 'k')]
-    pub insecure: bool,
+    pub(crate) insecure: bool,
     /// A PEM file of CA certificates to trust for the target.
     #[arg(long, value_name = "FILE")]
-    pub ca: Option<Utf8PathBuf>,
+    pub(crate) ca: Option<Utf8PathBuf>,
     /// The emulator config to start instead of the built-in one for the suite's profile
     /// (ignored with `--target`).
     #[arg(long, value_name = "FILE")]
-    pub mock_config: Option<Utf8PathBuf>,
+    pub(crate) mock_config: Option<Utf8PathBuf>,
     /// Serve the emulator over plain HTTP (session cookies then get the `-HTTP` suffix).
     #[arg(long)]
-    pub mock_http: bool,
+    pub(crate) mock_http: bool,
 }
 
 impl TargetArgs {
     /// The values `settings` resolves a run's destinations from.
-    pub fn input(&self) -> TargetInput {
+    pub(crate) fn input(&self) -> TargetInput {
         TargetInput {
             target: self.target.clone(),
             insecure: self.insecure,
@@ -54,25 +54,25 @@ impl TargetArgs {
 
 /// The targets of a run, one per profile, and the emulators kept alive for it.
 #[derive(Debug)]
-pub struct Targets {
+pub(crate) struct Targets {
     urls: BTreeMap<&'static str, Url>,
     /// The emulators started for this run (empty with `--target`).
-    pub emulators: Vec<MockServer>,
+    pub(crate) emulators: Vec<MockServer>,
 }
 
 impl Targets {
     /// The base URL for scenarios of this profile (`--target` or the emulator).
-    pub fn url(&self, profile: ProfileName) -> Option<&Url> {
+    pub(crate) fn url(&self, profile: ProfileName) -> Option<&Url> {
         self.urls.get(profile_name(profile))
     }
 
     /// Whether requests go to the built-in emulator.
-    pub fn is_emulator(&self) -> bool {
+    pub(crate) fn is_emulator(&self) -> bool {
         !self.emulators.is_empty()
     }
 
     /// Stops every emulator.
-    pub async fn shutdown(self) {
+    pub(crate) async fn shutdown(self) {
         for server in self.emulators {
             server.shutdown().await;
         }
@@ -80,18 +80,18 @@ impl Targets {
 }
 
 /// The path of a built-in emulator config (`qseow`, `qlik-cloud`, …), written out with the
-/// fixture keys it names (see [`crate::embedded::fixtures_dir`]).
-pub fn builtin_config(name: &str) -> Result<Utf8PathBuf, CliError> {
-    if crate::embedded::mock_config(name).is_none() {
+/// fixture keys it names (see [`jwtprobe::embedded::fixtures_dir`]).
+pub(crate) fn builtin_config(name: &str) -> Result<Utf8PathBuf, CliError> {
+    if jwtprobe::embedded::mock_config(name).is_none() {
         return Err(CliError::usage(anyhow::anyhow!(
             "no built-in emulator config for profile `{name}`"
         ))
         .with_hint(format!(
             "built in: {}; or pass `--mock-config FILE`",
-            crate::embedded::MOCK_PROFILES.join(", ")
+            jwtprobe::embedded::MOCK_PROFILES.join(", ")
         )));
     }
-    let dir = crate::embedded::fixtures_dir().map_err(|e| {
+    let dir = jwtprobe::embedded::fixtures_dir().map_err(|e| {
         CliError::runtime(
             anyhow::Error::new(e).context("failed to write the built-in emulator config"),
         )
@@ -105,7 +105,7 @@ fn config_for(profile: ProfileName, args: &TargetArgs) -> Result<Option<Utf8Path
         return Ok(Some(path.clone()));
     }
     let name = profile_name(profile);
-    if crate::embedded::mock_config(name).is_none() {
+    if jwtprobe::embedded::mock_config(name).is_none() {
         return Ok(None);
     }
     builtin_config(name).map(Some)
@@ -114,7 +114,7 @@ fn config_for(profile: ProfileName, args: &TargetArgs) -> Result<Option<Utf8Path
 /// Resolves the targets for the given profiles: `--target` for all of them, or one emulator
 /// per profile (profiles whose suites all name a `target:` need none: pass only the others).
 /// Must run inside a tokio runtime.
-pub async fn start(
+pub(crate) async fn start(
     profiles: impl IntoIterator<Item = ProfileName>,
     args: &TargetArgs,
 ) -> Result<Targets, CliError> {
@@ -148,7 +148,7 @@ pub async fn start(
             .with_hint("pass `--target URL` to test a real server, or `--mock-config FILE`"));
         }
         let config = mock::read_config(&path).map_err(|diagnostics| {
-            let rendered = crate::diag::render_all(&diagnostics, |_| None);
+            let rendered = jwtprobe::diag::render_all(&diagnostics, |_| None);
             CliError::invalid(anyhow::anyhow!("invalid emulator config `{path}`"))
                 .with_rendered(rendered)
         })?;
@@ -172,6 +172,6 @@ pub async fn start(
 }
 
 /// The profile's name as written in YAML.
-pub fn profile_name(profile: ProfileName) -> &'static str {
+pub(crate) fn profile_name(profile: ProfileName) -> &'static str {
     profile.as_str()
 }
