@@ -307,14 +307,28 @@ pub async fn run_until(
         () = std::future::ready(()) => None,
     };
     let mut interrupted = already.is_some();
-    let key_server = if interrupted {
-        None
-    } else {
-        start_key_server(plan).await
-    };
+    // One loopback key server per suite with conformance scenarios, started when its first
+    // one runs.
+    let mut key_servers: Vec<(Arc<SuiteContext>, Option<KeyServer>)> = Vec::new();
     let to_run: &[PlannedScenario] = if interrupted { &[] } else { &plan.scenarios };
     for planned in to_run {
         let options = options.for_scenario(planned);
+        let key_server = if planned.scenario.conformance.is_some() {
+            let at = match key_servers
+                .iter()
+                .position(|(suite, _)| Arc::ptr_eq(suite, &planned.context))
+            {
+                Some(at) => at,
+                None => {
+                    let server = start_key_server(&planned.context.suite).await;
+                    key_servers.push((Arc::clone(&planned.context), server));
+                    key_servers.len() - 1
+                }
+            };
+            key_servers[at].1.as_ref()
+        } else {
+            None
+        };
         events.scenario_started(planned);
         let mut recorder = Recorder {
             inner: &mut *events,
@@ -324,7 +338,7 @@ pub async fn run_until(
         let outcome = tokio::select! {
             biased;
             signal = &mut stop => Err(signal),
-            result = run_scenario(planned, &options, key_server.as_ref(), &mut recorder) => Ok(result),
+            result = run_scenario(planned, &options, key_server, &mut recorder) => Ok(result),
         };
         let result = outcome.unwrap_or_else(|signal| {
             interrupted = true;
@@ -409,32 +423,26 @@ fn interrupted_scenario(
     }
 }
 
-/// Starts the loopback key server when a scenario of the plan checks a conformance property,
-/// serving the files the first suite with a `key_server` names. `None` without conformance
-/// scenarios, or when the port cannot be bound (the `jku`/`x5u` variants then report errors).
-async fn start_key_server(plan: &Plan) -> Option<KeyServer> {
-    let conformance = plan
-        .scenarios
-        .iter()
-        .filter(|p| p.scenario.conformance.is_some())
-        .collect::<Vec<_>>();
-    if conformance.is_empty() {
-        return None;
-    }
+/// Starts the loopback key server for a suite's conformance scenarios, serving the files its
+/// `key_server` names (an empty key set without). `None` when the port cannot be bound (the
+/// `jku`/`x5u` variants then report errors).
+async fn start_key_server(suite: &Suite) -> Option<KeyServer> {
     let mut content = KeyServerContent {
         jwks: "{\"keys\":[]}".to_owned(),
         certificate: String::new(),
     };
-    let files = conformance.iter().find_map(|p| {
-        let suite = &p.context.suite;
-        let files = suite.conformance.as_ref()?.key_server.as_ref()?;
-        let base = suite
-            .path
-            .parent()
-            .map(camino::Utf8Path::to_owned)
-            .unwrap_or_default();
-        Some((base.join(&files.jwks), base.join(&files.certificate)))
-    });
+    let files = suite
+        .conformance
+        .as_ref()
+        .and_then(|c| c.key_server.as_ref())
+        .map(|files| {
+            let base = suite
+                .path
+                .parent()
+                .map(camino::Utf8Path::to_owned)
+                .unwrap_or_default();
+            (base.join(&files.jwks), base.join(&files.certificate))
+        });
     if let Some((jwks, cert)) = files {
         content.jwks = fs_err::read_to_string(&jwks).unwrap_or(content.jwks);
         content.certificate = fs_err::read_to_string(&cert).unwrap_or_default();
