@@ -15,9 +15,8 @@ use std::time::{Duration, Instant};
 
 use jwtprobe::load::engine::{self, EngineSettings, Model, Sent, Transport};
 use jwtprobe::load::pacer::Schedule;
-use jwtprobe::load::stats::{
-    Percentiles, Recorder, SampleOutcome, SeriesKey, SessionMode, format_us,
-};
+use jwtprobe::load::stats::{Percentiles, Recorder, SampleOutcome, SeriesKey, format_us};
+use jwtprobe::scenario::SessionMode;
 
 /// A transport that answers at once, so lateness is all that is measured.
 struct Instant0;

@@ -7,10 +7,14 @@
 //! (`scenarios/qlik/suite.yaml`, `fixtures/keys/qlik-signing.key.pem`), so files written out
 //! with [`write_files`] keep the relative references between them (`../../fixtures/keys/…`).
 //!
+//! The conformance pack that `jwtprobe init` writes, with its starter profiles, is in [`pack`].
+//!
 //! The fixture keys are test keys, published in the repository; they are never secrets.
 
 use camino::{Utf8Path, Utf8PathBuf};
 use include_dir::{Dir, include_dir};
+
+pub mod pack;
 
 static MOCK: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/fixtures/mock");
 static KEYS: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/fixtures/keys");

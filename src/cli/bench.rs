@@ -11,12 +11,12 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value, json};
 
 use super::{CliError, CmdResult, Exit};
-use crate::keys::{self, KeyKind};
-use crate::token::{self, Alg, Minter, Signer, VerifyKey, VerifyPolicy};
+use jwtprobe::keys::{self, KeyKind};
+use jwtprobe::token::{self, Alg, Minter, Signer, VerifyKey, VerifyPolicy};
 
 /// The `bench` subcommands.
 #[derive(Debug, clap::Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Measure token verification throughput per algorithm on 1 and N threads.
     Verify(VerifyArgs),
 }
@@ -28,7 +28,7 @@ jwtprobe bench verify --alg RS256,ES256,EdDSA --threads 4 --duration 5s\n\n\
 Each algorithm runs twice: on 1 thread, then on N threads, for the duration each. The token \
 is minted once and the key parsed once, as the emulator does; every operation is a full \
 `token::verify` (decode, signature, exp, UserId/UserDirectory claims).")]
-pub struct VerifyArgs {
+pub(crate) struct VerifyArgs {
     /// Algorithms to measure, comma-separated: RS256, RS384, RS512, PS256, PS384, PS512,
     /// ES256, ES384, EdDSA, HS256, HS384, HS512.
     #[arg(
@@ -37,20 +37,20 @@ pub struct VerifyArgs {
         value_delimiter = ',',
         default_value = "RS256"
     )]
-    pub alg: Vec<String>,
+    pub(crate) alg: Vec<String>,
     /// Threads for the second run (default: the number of CPU cores).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
-    pub threads: Option<u16>,
+    pub(crate) threads: Option<u16>,
     /// How long each run lasts (`5s`, `500ms`).
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration)]
-    pub duration: Duration,
+    pub(crate) duration: Duration,
     /// RSA key size in bits: 2048, 3072 or 4096.
     #[arg(long, value_name = "BITS", default_value_t = 2048)]
-    pub bits: usize,
+    pub(crate) bits: usize,
 }
 
 /// Runs a subcommand.
-pub fn run(cmd: Command) -> CmdResult {
+pub(crate) fn run(cmd: Command) -> CmdResult {
     match cmd {
         Command::Verify(args) => verify(&args),
     }

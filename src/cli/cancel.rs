@@ -14,7 +14,7 @@ use super::Exit;
 
 /// The first stop signal, once one has arrived.
 #[derive(Debug, Clone)]
-pub struct Cancel {
+pub(crate) struct Cancel {
     first: watch::Receiver<Option<&'static str>>,
 }
 
@@ -22,7 +22,7 @@ impl Cancel {
     /// Starts listening for SIGINT and SIGTERM (Ctrl-C only where there is no SIGTERM). Must
     /// be called inside a Tokio runtime; call it before the run starts, so that a signal during
     /// setup is caught too.
-    pub fn install() -> Self {
+    pub(crate) fn install() -> Self {
         let (tx, rx) = watch::channel(None);
         tokio::spawn(async move {
             let Some(first) = next_signal().await else {
@@ -41,7 +41,7 @@ impl Cancel {
     }
 
     /// Resolves with the signal's name (`SIGINT`, `SIGTERM`) once the first one arrives.
-    pub fn signalled(&self) -> impl Future<Output = &'static str> + Send + 'static {
+    pub(crate) fn signalled(&self) -> impl Future<Output = &'static str> + Send + 'static {
         let mut rx = self.first.clone();
         async move {
             loop {
@@ -54,11 +54,6 @@ impl Cancel {
                 }
             }
         }
-    }
-
-    /// The signal that arrived, if one did.
-    pub fn which(&self) -> Option<&'static str> {
-        *self.first.borrow()
     }
 }
 

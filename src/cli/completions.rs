@@ -14,14 +14,14 @@ jwtprobe completions bash > ~/.local/share/bash-completion/completions/jwtprobe\
 jwtprobe completions zsh > \"${fpath[1]}/_jwtprobe\"\n  \
 jwtprobe completions fish > ~/.config/fish/completions/jwtprobe.fish\n  \
 jwtprobe completions powershell >> $PROFILE")]
-pub struct Args {
+pub(crate) struct Args {
     /// The shell: bash, zsh, fish, powershell or elvish.
     #[arg(value_enum, value_name = "SHELL")]
-    pub shell: Shell,
+    pub(crate) shell: Shell,
 }
 
 /// Runs the command: writes the completion script to stdout.
-pub fn run(args: Args) -> CmdResult {
+pub(crate) fn run(args: Args) -> CmdResult {
     let mut command = super::Cli::command();
     let mut script = Vec::new();
     clap_complete::generate(args.shell, &mut command, "jwtprobe", &mut script);

@@ -7,16 +7,14 @@
 
 use camino::{Utf8Path, Utf8PathBuf};
 
-use super::token::{human_time, rfc3339};
+use super::keyfile::{DEFAULT_PASSWORD_ENV, key_error, read_key};
 use super::{CliError, CmdResult, Exit};
-use crate::keys::{self, Certificate, KeyBundle, KeyError, KeyKind, PrivateKey, PublicKey};
-
-/// The environment variable that holds a PFX password unless `--password-env` names another.
-pub const DEFAULT_PASSWORD_ENV: &str = "JWTPROBE_PFX_PASSWORD";
+use jwtprobe::keys::{self, Certificate, KeyBundle, KeyKind, PrivateKey, PublicKey};
+use jwtprobe::token::{human_time, rfc3339};
 
 /// The `keys` subcommands.
 #[derive(Debug, clap::Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Turn a PFX/P12 exported from Windows into PEM files (key, certificate, public key).
     Import(ImportArgs),
     /// Generate a signing key and a self-signed certificate for the QMC "JWT certificate" field.
@@ -34,17 +32,17 @@ Writes keys/QlikClient.key.pem (private key, PKCS#8, mode 0600), keys/QlikClient
 as Windows exports them (AES-256 or 3DES) and legacy RC2-40 ones. Existing files are never \
 overwritten.\n\nExit codes: 0 written, 1 bad command line, 3 unreadable file, wrong password or \
 unwritable output.")]
-pub struct ImportArgs {
+pub(crate) struct ImportArgs {
     /// The PFX/P12 file.
     #[arg(value_name = "FILE.pfx")]
-    pub file: Utf8PathBuf,
+    pub(crate) file: Utf8PathBuf,
     /// The environment variable holding the PFX password. When it is not set, the empty
     /// password is tried.
     #[arg(long, value_name = "VAR", default_value = DEFAULT_PASSWORD_ENV)]
-    pub password_env: String,
+    pub(crate) password_env: String,
     /// The folder to write the PEM files into (created when missing).
     #[arg(long, value_name = "DIR", default_value = ".")]
-    pub out: Utf8PathBuf,
+    pub(crate) out: Utf8PathBuf,
 }
 
 /// Arguments of `keys generate`.
@@ -54,26 +52,26 @@ jwtprobe keys generate --cn qlik-jwt --days 730 --out keys/\n\n\
 Writes keys/jwt-signing.key.pem (private key, mode 0600), keys/jwt-signing.cert.pem and \
 keys/jwt-signing.pub.pem, and prints the certificate's thumbprint. Paste the certificate into \
 the QMC: Virtual proxies → your JWT virtual proxy → Authentication → JWT certificate.")]
-pub struct GenerateArgs {
+pub(crate) struct GenerateArgs {
     /// The algorithm the key will sign with: RS256, RS384, RS512 (RSA), ES256 (P-256),
     /// ES384 (P-384) or EdDSA (Ed25519). The Qlik virtual proxy accepts RS256/384/512 only.
     #[arg(long, value_name = "ALG", default_value = "RS256")]
-    pub alg: String,
+    pub(crate) alg: String,
     /// RSA modulus size in bits: 2048, 3072 or 4096 (ignored for EC and Ed25519 keys).
     #[arg(long, value_name = "BITS", default_value_t = 2048)]
-    pub bits: usize,
+    pub(crate) bits: usize,
     /// The certificate's common name.
     #[arg(long, value_name = "NAME", default_value = "jwtprobe")]
-    pub cn: String,
+    pub(crate) cn: String,
     /// How many days the certificate is valid, from today.
     #[arg(long, value_name = "N", default_value_t = 365)]
-    pub days: u32,
+    pub(crate) days: u32,
     /// The file name stem: `<name>.key.pem`, `<name>.cert.pem`, `<name>.pub.pem`.
     #[arg(long, value_name = "NAME", default_value = "jwt-signing")]
-    pub name: String,
+    pub(crate) name: String,
     /// The folder to write the files into (created when missing).
     #[arg(long, value_name = "DIR")]
-    pub out: Utf8PathBuf,
+    pub(crate) out: Utf8PathBuf,
 }
 
 /// Arguments of `keys show`.
@@ -82,60 +80,21 @@ pub struct GenerateArgs {
 jwtprobe keys show keys/QlikClient.cert.pem\n\n\
 Reads PEM (PKCS#1, PKCS#8, SEC1, SPKI, X.509), DER, PFX/P12 and JWK. Prints what the file \
 holds; never the private key itself.")]
-pub struct ShowArgs {
+pub(crate) struct ShowArgs {
     /// The key or certificate file.
     #[arg(value_name = "FILE")]
-    pub file: Utf8PathBuf,
+    pub(crate) file: Utf8PathBuf,
     /// The environment variable holding the password of a PFX file.
     #[arg(long, value_name = "VAR", default_value = DEFAULT_PASSWORD_ENV)]
-    pub password_env: String,
+    pub(crate) password_env: String,
 }
 
 /// Runs a subcommand.
-pub fn run(cmd: Command) -> CmdResult {
+pub(crate) fn run(cmd: Command) -> CmdResult {
     match cmd {
         Command::Import(args) => import(&args),
         Command::Generate(args) => generate(&args),
         Command::Show(args) => show(&args),
-    }
-}
-
-/// Reads a key file, taking a PFX password from the environment variable `password_env`.
-///
-/// Without the variable, a PFX is tried with the empty password. Errors name the file and say
-/// which variable to set.
-pub(crate) fn read_key(path: &Utf8Path, password_env: &str) -> Result<KeyBundle, CliError> {
-    let password = std::env::var(password_env).ok();
-    keys::read_key_file(path, password.as_deref())
-        .map_err(|e| key_error(e, password_env, password.is_some()))
-}
-
-/// Turns a [`KeyError`] into a runtime error with the most useful hint.
-pub(crate) fn key_error(error: KeyError, password_env: &str, password_set: bool) -> CliError {
-    let pfx_problem = matches!(
-        &error,
-        KeyError::Load {
-            cause: keys::KeyFormatError::PfxMac { .. } | keys::KeyFormatError::Pfx(_),
-            ..
-        }
-    );
-    let hint = if pfx_problem && password_set {
-        Some(format!(
-            "check the password in `{password_env}`; a damaged file gives the same error, so \
-             export the PFX again if the password is right"
-        ))
-    } else if pfx_problem {
-        Some(format!(
-            "`{password_env}` is not set and the empty password did not open the file: set \
-             `{password_env}` to the PFX password (or name another variable with --password-env)"
-        ))
-    } else {
-        error.hint().map(str::to_owned)
-    };
-    let err = CliError::runtime(error);
-    match hint {
-        Some(h) => err.with_hint(h),
-        None => err,
     }
 }
 
@@ -265,7 +224,7 @@ pub(crate) fn describe(bundle: &KeyBundle, now: i64) -> Vec<Line> {
             "hmac secret",
             format!(
                 "{} (HS256, HS384, HS512)",
-                crate::token::redact::redact_secret_bytes(secret.expose())
+                jwtprobe::token::redact::redact_secret_bytes(secret.expose())
             ),
         ));
     }

@@ -1,12 +1,11 @@
 //! `jwtprobe load`: run scenarios under fixed-rate or fixed-user load.
 //!
-//! Settings resolve as: command line, then the scenario's (or its suite's) `load:` block,
-//! then defaults. The scenarios are prepared once through `runner::prepare`; the
-//! [`crate::load`] engine drives them; reports are written even when SIGINT (Ctrl-C) or
+//! Settings resolve in [`jwtprobe::settings`] (command line, then the scenario's or its suite's
+//! `load:` block, then defaults). The whole plan is prepared once by `runner::prepare`; the
+//! [`jwtprobe::load`] engine drives them; reports are written even when SIGINT (Ctrl-C) or
 //! SIGTERM stops the run (see [`super::cancel`]), marked interrupted, and the exit code is then
 //! 130.
 
-use std::collections::BTreeMap;
 use std::io::IsTerminal as _;
 use std::time::Duration;
 
@@ -15,18 +14,18 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 use super::target::{self, TargetArgs};
 use super::{CliError, CmdResult, Exit};
-use crate::client::ClientSettings;
-use crate::diag::{Diagnostic, Located, Span};
-use crate::load::engine::{self, EngineSettings, LoadResult, Model, Progress};
-use crate::load::http::{self, Connections, HttpSettings, HttpTransport, TokenStrategy};
-use crate::load::pacer::{RateStage, Schedule, Shard};
-use crate::load::sink::IntervalSink;
-use crate::load::stats::{ErrorClass, SessionMode, format_us};
-use crate::load::threshold::{self, Threshold};
-use crate::report::hlog::{self, HlogWriter};
-use crate::report::{self, Meta, junit, load::Summary};
-use crate::runner::{self, Filters};
-use crate::scenario::{self, LoadBlock, Spanned};
+use jwtprobe::diag::Located;
+use jwtprobe::load::engine::{self, EngineSettings, LoadResult, Model, Progress};
+use jwtprobe::load::http::{self, HttpSettings, HttpTransport};
+use jwtprobe::load::pacer::Shard;
+use jwtprobe::load::sink::IntervalSink;
+use jwtprobe::load::stats::{ErrorClass, format_us};
+use jwtprobe::load::threshold::Threshold;
+use jwtprobe::report::hlog::{self, HlogWriter};
+use jwtprobe::report::{self, Meta, junit, load::Summary};
+use jwtprobe::runner::{self, Filters};
+use jwtprobe::scenario::{self, Spanned};
+use jwtprobe::settings::{self, LoadInput, LoadSettings, SettingsError};
 
 /// Run scenarios under fixed-rate (open) or fixed-user (closed) load.
 ///
@@ -43,436 +42,176 @@ use crate::scenario::{self, LoadBlock, Spanned};
 Exit codes: 0 passed, 1 bad command line, 2 invalid scenario or threshold, \
 3 runtime error (target unreachable, report unwritable), 5 a threshold (or the error budget) \
 was breached, 130 stopped by SIGINT or SIGTERM (reports written, marked interrupted).")]
-pub struct Args {
+pub(crate) struct Args {
     /// Scenario files or folders; each virtual user loops over one scenario's steps.
     #[arg(required = true, value_name = "PATH")]
-    pub paths: Vec<Utf8PathBuf>,
+    pub(crate) paths: Vec<Utf8PathBuf>,
     /// Where to send requests.
     #[command(flatten)]
-    pub target: TargetArgs,
+    pub(crate) target: TargetArgs,
     /// Open model: requests per second (across all shards).
     #[arg(long, value_name = "N")]
-    pub rate: Option<f64>,
+    pub(crate) rate: Option<f64>,
     /// Closed model: this many virtual users; with `--rate`, the most requests in flight.
     #[arg(long, value_name = "N")]
-    pub users: Option<u64>,
+    pub(crate) users: Option<u64>,
     /// Pause of each user after each request (closed model).
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
-    pub think: Option<Duration>,
+    pub(crate) think: Option<Duration>,
     /// How long to measure (after the warm-up). Default 10s unless `--requests` is given.
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
-    pub duration: Option<Duration>,
+    pub(crate) duration: Option<Duration>,
     /// Stop after this many measured requests (across all shards).
     #[arg(long, value_name = "N")]
-    pub requests: Option<u64>,
+    pub(crate) requests: Option<u64>,
     /// Time at the start whose samples are not recorded.
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
-    pub warmup: Option<Duration>,
+    pub(crate) warmup: Option<Duration>,
     /// Connection policy.
     #[arg(long, value_enum, value_name = "POLICY")]
-    pub connections: Option<ConnectionsArg>,
+    pub(crate) connections: Option<scenario::Connections>,
     /// Token strategy.
     #[arg(long, value_enum, value_name = "STRATEGY")]
-    pub token: Option<TokenArg>,
+    pub(crate) token: Option<scenario::TokenReuse>,
     /// Number of distinct users for `--token pool`.
     #[arg(long, value_name = "N")]
-    pub token_pool: Option<usize>,
+    pub(crate) token_pool: Option<usize>,
     /// Session mode: the token on every request, or the session cookie after the first.
     #[arg(long, value_enum, value_name = "MODE")]
-    pub session: Option<SessionArg>,
+    pub(crate) session: Option<scenario::SessionMode>,
     /// A threshold (`p99 < 20ms`, `error_rate < 0.1%`, `rps > 1000`, `STEP.p99 < 10ms`);
     /// repeatable, added to the scenario's.
     #[arg(long = "threshold", value_name = "EXPR")]
-    pub thresholds: Vec<String>,
+    pub(crate) thresholds: Vec<String>,
     /// The share of requests that may fail (a check failed, or no answer) when no
     /// `error_rate` threshold is given: beyond it the run fails like a breached threshold
     /// (exit 5), so a run that is all errors is never green. `100%` turns it off.
     #[arg(long, value_name = "PERCENT", default_value = "10%")]
-    pub error_budget: String,
+    pub(crate) error_budget: String,
     /// Take shard `i` of `n` (0-based) of the rate, users and requests.
     #[arg(long, value_name = "I/N", value_parser = Shard::parse)]
-    pub shard: Option<Shard>,
+    pub(crate) shard: Option<Shard>,
     /// Write the JSON summary (schema `jwtprobe.load/1`; default file `reports/load.json`;
     /// `-` for stdout).
     #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "reports/load.json")]
-    pub json: Option<Utf8PathBuf>,
+    pub(crate) json: Option<Utf8PathBuf>,
     /// Write an HdrHistogram interval log (default file `reports/load.hlog`).
     #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "reports/load.hlog")]
-    pub hdr_log: Option<Utf8PathBuf>,
+    pub(crate) hdr_log: Option<Utf8PathBuf>,
     /// Write a JUnit report, one testcase per threshold (default file `reports/load-junit.xml`;
     /// `-` for stdout).
     #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "reports/load-junit.xml")]
-    pub junit: Option<Utf8PathBuf>,
+    pub(crate) junit: Option<Utf8PathBuf>,
     /// Write the HTML report with latency plots (default file `reports/load.html`; `-` for
     /// stdout).
     #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "reports/load.html")]
-    pub html: Option<Utf8PathBuf>,
+    pub(crate) html: Option<Utf8PathBuf>,
     /// Write the Markdown summary (without a file: `$GITHUB_STEP_SUMMARY` when set, else
     /// stdout).
     #[arg(long, value_name = "FILE", num_args = 0..=1)]
-    pub summary_md: Option<Option<Utf8PathBuf>>,
+    pub(crate) summary_md: Option<Option<Utf8PathBuf>>,
     /// Which scenarios to take.
     #[command(flatten)]
-    pub filters: Filters,
+    pub(crate) filters: Filters,
     /// Print only the outcome line and breached thresholds.
     #[arg(long, short = 'q', conflicts_with = "verbose")]
-    pub quiet: bool,
+    pub(crate) quiet: bool,
     /// Print a progress line every interval (no spinner) and the target's settings.
     #[arg(long, short = 'v')]
-    pub verbose: bool,
+    pub(crate) verbose: bool,
     /// Set a template variable (`--var user=alice`).
-    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = super::run::parse_var)]
-    pub vars: Vec<(String, String)>,
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = settings::parse_var)]
+    pub(crate) vars: Vec<(String, String)>,
     /// Override every suite's virtual proxy prefix.
     #[arg(long, value_name = "PREFIX")]
-    pub prefix: Option<String>,
+    pub(crate) prefix: Option<String>,
     /// Total time limit of one request.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
     /// Time limit to connect to the target.
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration)]
-    pub connect_timeout: Duration,
+    pub(crate) connect_timeout: Duration,
 }
 
-/// Connection policies on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ConnectionsArg {
-    /// One connection pool per virtual user.
-    PerUser,
-    /// One pool shared by every user.
-    Shared,
-    /// A new connection for every request.
-    PerRequest,
-}
-
-/// Token strategies on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum TokenArg {
-    /// One token for every request.
-    Shared,
-    /// A pool of distinct users minted before the run (`--token-pool`).
-    Pool,
-    /// A new token per request (minting measured apart).
-    Fresh,
-    /// Tokens re-minted ahead of `exp`.
-    Refresh,
-}
-
-/// Session modes on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum SessionArg {
-    /// The bearer token on every request.
-    Bearer,
-    /// The session cookie after the first request.
-    Cookie,
+impl Args {
+    /// What `settings` resolves the load run from.
+    fn input(&self) -> LoadInput {
+        LoadInput {
+            paths: self.paths.clone(),
+            target: self.target.input(),
+            vars: self.vars.clone(),
+            filters: self.filters.clone(),
+            prefix: self.prefix.clone(),
+            timeout: self.timeout,
+            connect_timeout: self.connect_timeout,
+            rate: self.rate,
+            users: self.users,
+            think: self.think,
+            duration: self.duration,
+            requests: self.requests,
+            warmup: self.warmup,
+            connections: self.connections,
+            token: self.token,
+            token_pool: self.token_pool,
+            session: self.session,
+            thresholds: self.thresholds.clone(),
+            error_budget: self.error_budget.clone(),
+            shard: self.shard,
+        }
+    }
 }
 
 /// Runs the command.
-pub fn run(args: Args) -> CmdResult {
-    let vars: BTreeMap<String, String> = args.vars.iter().cloned().collect();
-    let filters = args.filters.clone();
-    let plan = super::run::build_plan(&args.paths, &filters, &vars)?;
-    if plan.scenarios.is_empty() {
-        return Err(CliError::usage(anyhow::anyhow!(
-            "no scenario found in the given paths"
-        )));
-    }
-    let block = plan
-        .scenarios
-        .iter()
-        .find_map(|s| {
-            s.scenario
-                .load
-                .clone()
-                .or_else(|| s.context.suite.load.clone())
-        })
-        .unwrap_or_default();
-    let model = resolve_model(&args, &block)?;
-    // Thresholds are parsed before anything is sent: a bad one is exit 2.
-    let mut texts: Vec<Spanned<String>> = block.thresholds.clone();
-    texts.extend(args.thresholds.iter().map(|t| Spanned {
-        value: t.clone(),
-        at: None,
-    }));
-    let mut parsed = parse_thresholds(&texts)?;
-    let has_error_rate = parsed
-        .iter()
-        .any(|(t, _)| t.step.is_none() && t.metric == threshold::Metric::ErrorRate);
-    if !has_error_rate && args.error_budget.trim() != "100%" {
-        let budget = threshold::parse(&format!("error_rate <= {}", args.error_budget.trim()))
-            .map_err(|e| {
-                CliError::usage(anyhow::anyhow!(
-                    "`--error-budget` expects a share like `10%` or `0.5%`: {}",
-                    e.message
-                ))
-            })?;
-        parsed.push((budget, None));
-    }
+pub(crate) fn run(args: Args) -> CmdResult {
+    let settings = settings::resolve_load(&args.input()).map_err(|e| match e {
+        SettingsError::Keys(e) => {
+            CliError::runtime(anyhow::Error::new(e).context("failed to load the suite's keys"))
+        }
+        SettingsError::NoScenario { .. } => {
+            CliError::usage(anyhow::anyhow!("no scenario found in the given paths"))
+        }
+        other => CliError::from(other),
+    })?;
     let runtime = super::runtime()?;
-    runtime.block_on(run_load(args, block, plan, model, parsed, vars))
+    runtime.block_on(run_load(args, settings))
 }
 
-fn stage_of(stage: &scenario::Stage, previous: f64) -> Result<RateStage, CliError> {
-    match (stage.rate, stage.hold, stage.ramp_to, stage.over) {
-        (Some(rate), Some(duration), None, None) => Ok(RateStage::Constant { rate, duration }),
-        (None, None, Some(to), Some(over)) => Ok(RateStage::Ramp {
-            from: previous,
-            to,
-            over,
-        }),
-        _ if stage.users.is_some() => Err(CliError::invalid(anyhow::anyhow!(
-            "user stages are not supported; use rate stages (`{{rate: N, for: 10s}}`, `{{ramp_to: N, over: 30s}}`)"
-        ))),
-        _ => Err(CliError::invalid(anyhow::anyhow!(
-            "a load stage needs `rate` and `for`, or `ramp_to` and `over`"
-        ))),
-    }
-}
-
-/// Refuses flags beyond the limits that `validate` applies to `load:` blocks.
-fn check_flag_limits(args: &Args) -> Result<(), CliError> {
-    let fail = |text: String| Err(CliError::usage(anyhow::anyhow!(text)));
-    if let Some(rate) = args.rate
-        && !(rate.is_finite() && rate > 0.0 && rate <= LoadBlock::MAX_RATE)
-    {
-        return fail(format!(
-            "`--rate` must be above 0 and at most {} per second",
-            LoadBlock::MAX_RATE
-        ));
-    }
-    if let Some(users) = args.users
-        && !(1..=LoadBlock::MAX_USERS).contains(&users)
-    {
-        return fail(format!(
-            "`--users` must be between 1 and {}",
-            LoadBlock::MAX_USERS
-        ));
-    }
-    if args.requests == Some(0) {
-        return fail("`--requests` must be at least 1".to_owned());
-    }
-    if let Some(d) = args.duration
-        && (d.is_zero() || d > LoadBlock::MAX_DURATION)
-    {
-        return fail(format!(
-            "`--duration` must be above 0 and at most {}",
-            humantime::format_duration(LoadBlock::MAX_DURATION)
-        ));
-    }
-    for (flag, value) in [("--warmup", args.warmup), ("--think", args.think)] {
-        if value.is_some_and(|d| d > LoadBlock::MAX_WARMUP) {
-            return fail(format!(
-                "`{flag}` must be at most {}",
-                humantime::format_duration(LoadBlock::MAX_WARMUP)
-            ));
-        }
-    }
-    if args
-        .token_pool
-        .is_some_and(|n| n == 0 || n > LoadBlock::MAX_POOL)
-    {
-        return fail(format!(
-            "`--token-pool` must be between 1 and {}",
-            LoadBlock::MAX_POOL
-        ));
-    }
-    Ok(())
-}
-
-/// Resolves the load model from the command line and the `load:` block.
-fn resolve_model(args: &Args, block: &LoadBlock) -> Result<Model, CliError> {
-    check_flag_limits(args)?;
-    let shard = args.shard.unwrap_or_default();
-    let duration = args.duration.or(block.duration);
-    let requests = args.requests.or(block.requests);
-    let warmup = args.warmup.or(block.warmup).unwrap_or_default();
-    let rate = args.rate.or(if args.users.is_some() {
-        None
-    } else {
-        block.rate
-    });
-    let users = args.users.or(block.users.map(u64::from));
-    let by_users = rate.is_none()
-        && (args.users.is_some()
-            || (block.stages.is_empty() && block.model == Some(scenario::LoadModel::Users))
-            || (block.stages.is_empty() && block.rate.is_none() && users.is_some()));
-    let measured = match (duration, requests) {
-        (None, None) => Some(Duration::from_secs(10)),
-        (d, _) => d,
-    };
-    if by_users {
-        let users = users.unwrap_or(1);
-        if users == 0 {
-            return Err(CliError::usage(anyhow::anyhow!(
-                "`--users` must be at least 1"
-            )));
-        }
-        return Ok(Model::Users {
-            users,
-            think: args.think.or(block.think).unwrap_or_default(),
-            duration: measured,
-            requests,
-            warmup,
-            shard,
-        });
-    }
-    let stages = if let Some(rate) = rate {
-        if !(rate.is_finite() && rate > 0.0) {
-            return Err(CliError::usage(anyhow::anyhow!(
-                "`--rate` must be a positive number"
-            )));
-        }
-        // With only a request limit, the schedule runs until the limit is reached.
-        let length = measured
-            .unwrap_or_else(|| Duration::from_secs_f64(requests.unwrap_or(0) as f64 / rate + 1.0));
-        vec![RateStage::Constant {
-            rate,
-            duration: length,
-        }]
-    } else if !block.stages.is_empty() {
-        let mut out = Vec::new();
-        let mut previous = 0.0;
-        for s in &block.stages {
-            let stage = stage_of(s, previous)?;
-            previous = match stage {
-                RateStage::Constant { rate, .. } => rate,
-                RateStage::Ramp { to, .. } => to,
-            };
-            out.push(stage);
-        }
-        out
-    } else {
-        return Err(CliError::usage(anyhow::anyhow!(
-            "say how much load: `--rate N` (requests per second) or `--users N`"
-        ))
-        .with_hint("or add a `load:` block with `rate`, `users` or `stages` to the scenario"));
-    };
-    let schedule = Schedule {
-        warmup,
-        // Rates are totals across shards; the schedule keeps this shard's arrivals.
-        stages,
-        requests,
-        shard,
-    };
-    Ok(Model::Rate {
-        schedule,
-        users: users.map_or(50, |u| shard.share(u).max(1)),
-    })
-}
-
-/// Parses every threshold; all errors are rendered with a caret at the bad part. `validate`
-/// uses it too, so that both refuse the same thresholds.
-pub(super) fn parse_thresholds(
-    texts: &[Spanned<String>],
-) -> Result<Vec<(Threshold, Option<Located>)>, CliError> {
-    let mut out = Vec::new();
-    let mut rendered = String::new();
-    let mut failures = 0;
-    for text in texts {
-        match threshold::parse(&text.value) {
-            Ok(t) => out.push((t, text.at.clone())),
-            Err(e) => {
-                failures += 1;
-                rendered.push_str(&render_threshold_error(&e, text));
-            }
-        }
-    }
-    if failures > 0 {
-        return Err(CliError::invalid(anyhow::anyhow!(
-            "{failures} invalid load threshold{}",
-            if failures == 1 { "" } else { "s" }
-        ))
-        .with_rendered(rendered));
-    }
-    Ok(out)
-}
-
-/// Renders a threshold error: at its place in the YAML file when it came from one, else
-/// against the expression itself.
-pub(super) fn render_threshold_error(
-    e: &threshold::ThresholdError,
-    text: &Spanned<String>,
-) -> String {
-    let message = format!("invalid threshold `{}`", e.text);
-    let diagnostic = Diagnostic::new(message, e.message.clone()).with_hint_opt(e.hint.clone());
-    if let Some(at) = &text.at
-        && let Ok(source) = fs_err::read_to_string(&at.file)
-    {
-        // A quoted YAML string starts one byte before its text.
-        let quote = source
-            .get(at.span.start..)
-            .and_then(|s| s.chars().next())
-            .is_some_and(|c| c == '"' || c == '\'');
-        let base = at.span.start + usize::from(quote);
-        let col = at.span.col + usize::from(quote) + e.text[..e.range.start].chars().count();
-        let span = Span {
-            start: base + e.range.start,
-            end: base + e.range.end,
-            line: at.span.line,
-            col,
-        };
-        return diagnostic
-            .at(Some(Located::new(at.file.clone(), span)))
-            .render(Some(&source));
-    }
-    let span = Span {
-        start: e.range.start,
-        end: e.range.end,
-        line: 1,
-        col: e.text[..e.range.start].chars().count() + 1,
-    };
-    diagnostic
-        .at(Some(Located::new("--threshold", span)))
-        .render(Some(&e.text))
-}
-
-async fn run_load(
-    args: Args,
-    block: LoadBlock,
-    plan: runner::Plan,
-    model: Model,
-    thresholds: Vec<(Threshold, Option<Located>)>,
-    vars: BTreeMap<String, String>,
-) -> CmdResult {
+async fn run_load(args: Args, settings: LoadSettings) -> CmdResult {
     let cancel = super::cancel::Cancel::install();
-    let resolved = target::start_for_plan(&plan, &args.target).await?;
-    let targets = &resolved.targets;
+    let targets = target::start(settings.run.emulator_profiles(), &args.target).await?;
     let emulator = targets.is_emulator();
-    // The load transport has one client for every scenario: it trusts the emulator's generated
-    // certificate (ours, on loopback) when every scenario goes to an emulator, as `run` does
-    // per scenario; a real target keeps `--insecure`/`--ca` as given.
-    let all_on_emulators = resolved
-        .per_scenario
-        .iter()
-        .all(|place| place.as_ref().is_some_and(|(_, on_emulator)| *on_emulator));
-    let client = ClientSettings {
-        insecure: args.target.insecure || (emulator && all_on_emulators),
-        ca_file: args.target.ca.clone(),
-        connect_timeout: args.connect_timeout,
-        timeout: args.timeout,
-        body_cap: 1024 * 1024,
-        cookies: false,
-        pool_max_idle: block.pool,
+    let (plan, options) = match settings.run.bind(|profile| targets.url(profile).cloned()) {
+        Ok(bound) => bound,
+        Err(e) => {
+            targets.shutdown().await;
+            return Err(e.into());
+        }
     };
-    let now = chrono::Utc::now().timestamp();
-    let mut prepared = Vec::new();
-    for (planned, settings) in
-        resolved.settings_for(&plan, &client, &vars, now, args.prefix.as_deref())
-    {
-        let one = runner::Plan {
-            scenarios: vec![planned.clone()],
-        };
-        let mut scenarios = runner::prepare(&one, &settings)
-            .map_err(|e| CliError::invalid(anyhow::Error::new(e)))?;
-        prepared.append(&mut scenarios);
-    }
+    let prepared = match runner::prepare(&plan, &options) {
+        Ok(prepared) => prepared,
+        Err(e) => {
+            targets.shutdown().await;
+            return Err(CliError::invalid(anyhow::Error::new(e)));
+        }
+    };
+    let LoadSettings {
+        model,
+        thresholds,
+        tokens,
+        session,
+        connections,
+        shard,
+        ..
+    } = settings;
+    let client = options.client.clone();
+    let now = options.now;
 
     // Validate threshold steps against the steps that will run.
     let labels: Vec<String> = http::step_labels(&prepared).into_iter().flatten().collect();
     let mut rendered = String::new();
     for (w, at) in &thresholds {
         if let Err(e) = w.validate(&labels) {
-            rendered.push_str(&render_threshold_error(
+            rendered.push_str(&settings::render_threshold_error(
                 &e,
                 &Spanned {
                     value: e.text.clone(),
@@ -482,38 +221,13 @@ async fn run_load(
         }
     }
     if !rendered.is_empty() {
-        resolved.targets.shutdown().await;
+        targets.shutdown().await;
         return Err(
             CliError::invalid(anyhow::anyhow!("a load threshold names an unknown step"))
                 .with_rendered(rendered),
         );
     }
 
-    let tokens = match args.token.map(token_arg).or(block.token.map(token_reuse)) {
-        Some(TokenStrategy::Pool(_)) => {
-            TokenStrategy::Pool(args.token_pool.or(block.token_pool).unwrap_or(100))
-        }
-        Some(other) => other,
-        None => TokenStrategy::Shared,
-    };
-    let session = match args.session {
-        Some(SessionArg::Bearer) => SessionMode::Bearer,
-        Some(SessionArg::Cookie) => SessionMode::Cookie,
-        None => match block.session {
-            Some(scenario::SessionMode::Cookie) => SessionMode::Cookie,
-            _ => SessionMode::Bearer,
-        },
-    };
-    let connections = match args.connections {
-        Some(ConnectionsArg::PerUser) => Connections::PerUser,
-        Some(ConnectionsArg::Shared) => Connections::Shared,
-        Some(ConnectionsArg::PerRequest) => Connections::PerRequest,
-        None => match block.connections {
-            Some(scenario::Connections::Shared) => Connections::Shared,
-            Some(scenario::Connections::PerRequest) => Connections::PerRequest,
-            _ => Connections::PerUser,
-        },
-    };
     let users = match &model {
         Model::Rate { users, .. } | Model::Users { users, .. } => *users,
     };
@@ -562,7 +276,7 @@ async fn run_load(
         model: model.clone(),
         interval: Duration::from_secs(1),
         hlog,
-        shard: args.shard,
+        shard,
     };
     let describe = model.describe();
     let origin = prepared
@@ -620,7 +334,7 @@ async fn run_load(
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
-    resolved.targets.shutdown().await;
+    targets.shutdown().await;
     let result = result?;
     // The timeline for the HTML report (plots over time) comes back from the interval log
     // just written; a temporary log is removed once read.
@@ -655,7 +369,7 @@ fn temp_hlog_path() -> Utf8PathBuf {
 
 /// Prints the load summary on stderr: the whole table, or with `quiet` the first line and
 /// breached thresholds only.
-pub fn print_summary(summary: &Summary<'_>, quiet: bool) {
+pub(crate) fn print_summary(summary: &Summary<'_>, quiet: bool) {
     let table = report::load::summary_table_with(summary, super::palette());
     if quiet {
         let mut lines = table.lines();
@@ -667,24 +381,6 @@ pub fn print_summary(summary: &Summary<'_>, quiet: bool) {
         }
     } else {
         eprint!("{table}");
-    }
-}
-
-fn token_arg(t: TokenArg) -> TokenStrategy {
-    match t {
-        TokenArg::Shared => TokenStrategy::Shared,
-        TokenArg::Pool => TokenStrategy::Pool(0),
-        TokenArg::Fresh => TokenStrategy::Fresh,
-        TokenArg::Refresh => TokenStrategy::Refresh,
-    }
-}
-
-fn token_reuse(t: scenario::TokenReuse) -> TokenStrategy {
-    match t {
-        scenario::TokenReuse::Shared => TokenStrategy::Shared,
-        scenario::TokenReuse::Pool => TokenStrategy::Pool(0),
-        scenario::TokenReuse::Fresh => TokenStrategy::Fresh,
-        scenario::TokenReuse::Refresh => TokenStrategy::Refresh,
     }
 }
 
@@ -829,6 +525,7 @@ fn finish(
 mod tests {
     use super::*;
     use clap::Parser as _;
+    use jwtprobe::scenario::LoadBlock;
 
     fn args(extra: &[&str]) -> Args {
         #[derive(clap::Parser)]
@@ -843,7 +540,9 @@ mod tests {
 
     #[test]
     fn rate_flag_makes_an_open_model_with_a_default_duration() {
-        let model = resolve_model(&args(&["--rate", "500"]), &LoadBlock::default()).unwrap();
+        let model =
+            settings::resolve_model(&args(&["--rate", "500"]).input(), &LoadBlock::default())
+                .unwrap();
         let Model::Rate { schedule, users } = model else {
             panic!("expected the rate model");
         };
@@ -853,8 +552,8 @@ mod tests {
 
     #[test]
     fn users_flag_makes_a_closed_model() {
-        let model = resolve_model(
-            &args(&["--users", "8", "--requests", "100"]),
+        let model = settings::resolve_model(
+            &args(&["--users", "8", "--requests", "100"]).input(),
             &LoadBlock::default(),
         )
         .unwrap();
@@ -871,7 +570,9 @@ mod tests {
 
     #[test]
     fn no_load_given_is_a_usage_error_with_a_hint() {
-        let err = resolve_model(&args(&[]), &LoadBlock::default()).unwrap_err();
+        let err = CliError::from(
+            settings::resolve_model(&args(&[]).input(), &LoadBlock::default()).unwrap_err(),
+        );
         assert_eq!(err.exit, Exit::Usage);
         assert!(err.hint.is_some());
     }
@@ -882,7 +583,7 @@ mod tests {
             value: "p9x < 20ms".to_owned(),
             at: None,
         }];
-        let Err(err) = parse_thresholds(&texts) else {
+        let Err(err) = settings::parse_thresholds(&texts).map_err(CliError::from) else {
             panic!("expected an error");
         };
         assert_eq!(err.exit, Exit::Invalid);

@@ -2,17 +2,17 @@
 //!
 //! Histograms are added per tag and counts per key, never averaged, so the merged
 //! percentiles are exactly those of the union of the shards' samples (see
-//! [`crate::report::hlog`]).
+//! [`jwtprobe::report::hlog`]).
 
 use std::time::{Duration, UNIX_EPOCH};
 
 use camino::Utf8PathBuf;
 
 use super::{CliError, CmdResult, Exit};
-use crate::load::sink::RunFacts;
-use crate::load::threshold::{self, Verdict};
-use crate::report::hlog::{self, HlogWriter, LogContents};
-use crate::report::{self, Meta, junit, load::Summary};
+use jwtprobe::load::sink::RunFacts;
+use jwtprobe::load::threshold::{self, Verdict};
+use jwtprobe::report::hlog::{self, HlogWriter, LogContents};
+use jwtprobe::report::{self, Meta, junit, load::Summary};
 
 /// Merge HdrHistogram interval logs written by `jwtprobe load --hdr-log` (one per shard).
 ///
@@ -26,36 +26,36 @@ use crate::report::{self, Meta, junit, load::Summary};
 
 Exit codes: 0 passed, 1 bad command line, 2 invalid threshold, 3 a log is \
 unreadable or a report unwritable, 5 a threshold was breached.")]
-pub struct Args {
+pub(crate) struct Args {
     /// The interval logs to merge.
     #[arg(required = true, value_name = "LOG")]
-    pub logs: Vec<Utf8PathBuf>,
+    pub(crate) logs: Vec<Utf8PathBuf>,
     /// Write the merged interval log here.
     #[arg(long, value_name = "FILE")]
-    pub out: Option<Utf8PathBuf>,
+    pub(crate) out: Option<Utf8PathBuf>,
     /// Write the JSON summary (schema `jwtprobe.load/1`; `-` for stdout).
     #[arg(long, value_name = "FILE")]
-    pub json: Option<Utf8PathBuf>,
+    pub(crate) json: Option<Utf8PathBuf>,
     /// Write a JUnit report, one testcase per threshold (`-` for stdout).
     #[arg(long, value_name = "FILE")]
-    pub junit: Option<Utf8PathBuf>,
+    pub(crate) junit: Option<Utf8PathBuf>,
     /// Write the HTML report with latency plots (default file `reports/load.html`).
     #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "reports/load.html")]
-    pub html: Option<Utf8PathBuf>,
+    pub(crate) html: Option<Utf8PathBuf>,
     /// Write the Markdown summary (without a file: `$GITHUB_STEP_SUMMARY` when set, else
     /// stdout).
     #[arg(long, value_name = "FILE", num_args = 0..=1)]
-    pub summary_md: Option<Option<Utf8PathBuf>>,
+    pub(crate) summary_md: Option<Option<Utf8PathBuf>>,
     /// Print only the outcome line and breached thresholds.
     #[arg(long, short = 'q')]
-    pub quiet: bool,
+    pub(crate) quiet: bool,
     /// A threshold evaluated over the merged logs (repeatable).
     #[arg(long = "threshold", value_name = "EXPR")]
-    pub thresholds: Vec<String>,
+    pub(crate) thresholds: Vec<String>,
 }
 
 /// Runs the command.
-pub fn run(args: Args) -> CmdResult {
+pub(crate) fn run(args: Args) -> CmdResult {
     let mut merged = LogContents::default();
     for path in &args.logs {
         let log = hlog::read_file(path).map_err(|e| CliError::runtime(anyhow::Error::new(e)))?;
@@ -143,7 +143,7 @@ pub fn run(args: Args) -> CmdResult {
 }
 
 /// The summary of merged logs, with the given threshold verdicts.
-pub fn summary_of<'a>(merged: &'a LogContents, verdicts: &'a [Verdict]) -> Summary<'a> {
+pub(crate) fn summary_of<'a>(merged: &'a LogContents, verdicts: &'a [Verdict]) -> Summary<'a> {
     Summary {
         stats: &merged.stats,
         elapsed: merged.elapsed(),

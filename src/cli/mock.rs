@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use camino::Utf8PathBuf;
 
 use super::{CliError, CmdResult, Exit, runtime};
-use crate::mock::{self, TlsMode};
+use jwtprobe::mock::{self, TlsMode};
 
 /// Serve the Qlik virtual proxy emulator until Ctrl-C.
 ///
@@ -20,7 +20,7 @@ use crate::mock::{self, TlsMode};
   jwtprobe mock --mock-config fixtures/mock/qseow-load.yaml --listen 127.0.0.1:0
 
 Exit codes: 0 stopped by Ctrl-C, 1 bad command line, 2 invalid config, 3 the address is in use.")]
-pub struct Args {
+pub(crate) struct Args {
     /// The emulator config (profile, virtual proxies, certificates, statuses); `--config` is
     /// the old spelling. Default: the built-in config of `--profile`.
     #[arg(
@@ -29,50 +29,50 @@ pub struct Args {
         value_name = "FILE",
         conflicts_with = "profile"
     )]
-    pub config: Option<Utf8PathBuf>,
+    pub(crate) config: Option<Utf8PathBuf>,
 
     /// The built-in emulator config to serve when no `--mock-config` is given.
-    #[arg(long, value_name = "PROFILE", default_value = "qseow", value_parser = crate::embedded::MOCK_PROFILES)]
-    pub profile: String,
+    #[arg(long, value_name = "PROFILE", default_value = "qseow", value_parser = jwtprobe::embedded::MOCK_PROFILES)]
+    pub(crate) profile: String,
 
     /// Print nothing but the `listening on URL` line.
     #[arg(long, short = 'q', conflicts_with = "verbose")]
-    pub quiet: bool,
+    pub(crate) quiet: bool,
 
     /// Also print which config file is served and how (TLS or plain HTTP).
     #[arg(long, short = 'v')]
-    pub verbose: bool,
+    pub(crate) verbose: bool,
 
     /// The address to listen on. Loopback by default; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
-    pub listen: SocketAddr,
+    pub(crate) listen: SocketAddr,
 
     /// Serve HTTPS with a self-signed certificate generated at start (as a fresh Qlik install).
     #[arg(long)]
-    pub tls: bool,
+    pub(crate) tls: bool,
 
     /// Serve HTTPS with this certificate chain (PEM); needs `--tls-key`.
     #[arg(long, requires = "tls_key")]
-    pub tls_cert: Option<Utf8PathBuf>,
+    pub(crate) tls_cert: Option<Utf8PathBuf>,
 
     /// The private key (PEM) of `--tls-cert`.
     #[arg(long, requires = "tls_cert")]
-    pub tls_key: Option<Utf8PathBuf>,
+    pub(crate) tls_key: Option<Utf8PathBuf>,
 
     /// Worker threads of the async runtime (default: one per CPU core).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
-    pub workers: Option<u16>,
+    pub(crate) workers: Option<u16>,
 }
 
 /// Runs the command: serves until Ctrl-C, then shuts down cleanly.
-pub fn run(args: Args) -> CmdResult {
+pub(crate) fn run(args: Args) -> CmdResult {
     let path = match &args.config {
         Some(path) => path.clone(),
         None => super::target::builtin_config(&args.profile)?,
     };
     let config = mock::read_config(&path).map_err(|diags| {
         let source = fs_err::read_to_string(&path).ok();
-        let rendered = crate::diag::render_all(&diags, |_| source.as_deref());
+        let rendered = jwtprobe::diag::render_all(&diags, |_| source.as_deref());
         let count = diags.len();
         let noun = if count == 1 { "problem" } else { "problems" };
         CliError::invalid(anyhow::anyhow!("mock config `{path}` has {count} {noun}"))

@@ -1,4 +1,4 @@
-//! Command-line interface: clap arguments, settings resolution and exit codes.
+//! Command-line interface: clap arguments, settings construction and exit codes.
 //!
 //! Each command lives in its own file and exposes an `Args` struct (its clap arguments, whose
 //! doc comments are the help text) and a `run` function returning an [`Exit`] or a
@@ -11,27 +11,30 @@ use std::sync::OnceLock;
 
 use clap::{Parser, Subcommand};
 
-use crate::report::color::{ColorChoice, Palette};
+use jwtprobe::report::color::{ColorChoice, Palette};
+use jwtprobe::runner::KeyRingError;
+use jwtprobe::settings::SettingsError;
 
-pub mod bench;
-pub mod cancel;
-pub mod completions;
-pub mod init;
-pub mod keys;
-pub mod load;
-pub mod merge;
-pub mod mock;
-pub mod probe;
-pub mod report;
-pub mod run;
-pub mod schema;
-pub mod target;
-pub mod token;
-pub mod validate;
+pub(crate) mod bench;
+pub(crate) mod cancel;
+pub(crate) mod completions;
+pub(crate) mod init;
+pub(crate) mod keyfile;
+pub(crate) mod keys;
+pub(crate) mod load;
+pub(crate) mod merge;
+pub(crate) mod mock;
+pub(crate) mod probe;
+pub(crate) mod report;
+pub(crate) mod run;
+pub(crate) mod schema;
+pub(crate) mod target;
+pub(crate) mod token;
+pub(crate) mod validate;
 
 /// The documented process exit codes (see `DESIGN.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Exit {
+pub(crate) enum Exit {
     /// Everything passed.
     Success = 0,
     /// The command line was wrong.
@@ -51,7 +54,7 @@ pub enum Exit {
 impl Exit {
     /// Combines two outcomes: a runtime error outranks a check failure, which outranks a
     /// threshold breach.
-    pub fn worst(self, other: Self) -> Self {
+    pub(crate) fn worst(self, other: Self) -> Self {
         fn rank(e: Exit) -> u8 {
             match e {
                 Exit::Success => 0,
@@ -79,32 +82,32 @@ impl From<Exit> for ExitCode {
 
 /// An error that ends a command, with the exit code it maps to.
 #[derive(Debug)]
-pub struct CliError {
+pub(crate) struct CliError {
     /// The exit code to return.
-    pub exit: Exit,
+    pub(crate) exit: Exit,
     /// The error and its chain of causes.
-    pub error: anyhow::Error,
+    pub(crate) error: anyhow::Error,
     /// Text already rendered (for example span diagnostics), printed as is before the error.
-    pub rendered: Option<String>,
+    pub(crate) rendered: Option<String>,
     /// A hint printed after the error when we know the fix.
-    pub hint: Option<String>,
+    pub(crate) hint: Option<String>,
 }
 
 impl CliError {
     /// A bad command line (exit 1).
-    pub fn usage(error: impl Into<anyhow::Error>) -> Self {
+    pub(crate) fn usage(error: impl Into<anyhow::Error>) -> Self {
         Self::new(Exit::Usage, error)
     }
     /// An invalid scenario or config file (exit 2).
-    pub fn invalid(error: impl Into<anyhow::Error>) -> Self {
+    pub(crate) fn invalid(error: impl Into<anyhow::Error>) -> Self {
         Self::new(Exit::Invalid, error)
     }
     /// A runtime error (exit 3).
-    pub fn runtime(error: impl Into<anyhow::Error>) -> Self {
+    pub(crate) fn runtime(error: impl Into<anyhow::Error>) -> Self {
         Self::new(Exit::Runtime, error)
     }
     /// An error with the given exit code.
-    pub fn new(exit: Exit, error: impl Into<anyhow::Error>) -> Self {
+    pub(crate) fn new(exit: Exit, error: impl Into<anyhow::Error>) -> Self {
         Self {
             exit,
             error: error.into(),
@@ -113,19 +116,62 @@ impl CliError {
         }
     }
     /// Adds pre-rendered text (diagnostics with carets) printed before the error line.
-    pub fn with_rendered(mut self, rendered: String) -> Self {
+    pub(crate) fn with_rendered(mut self, rendered: String) -> Self {
         self.rendered = Some(rendered);
         self
     }
     /// Adds a `hint:` line.
-    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+    pub(crate) fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self
     }
 }
 
 /// What every command returns.
-pub type CmdResult = Result<Exit, CliError>;
+pub(crate) type CmdResult = Result<Exit, CliError>;
+
+impl From<SettingsError> for CliError {
+    /// The exit code, wording and hint of each settings error, as `run` reports it (`load`
+    /// words a few its own way first).
+    fn from(e: SettingsError) -> Self {
+        let emulator_hint = "pass `--target URL` to test a real server, or `--mock-config FILE`";
+        match e {
+            SettingsError::Scenarios(errors) => {
+                let rendered = errors.render();
+                Self::invalid(anyhow::Error::new(errors))
+                    .with_rendered(rendered)
+                    .with_hint("`jwtprobe validate PATH` checks files without sending anything; `docs/scenarios.md` describes the format")
+            }
+            SettingsError::Keys(e) => {
+                let hint = match &e {
+                    KeyRingError::Load { source, .. } => source.hint().map(str::to_owned),
+                    KeyRingError::MissingPassword { var, .. } => {
+                        Some(format!("set `{var}` to the PFX password"))
+                    }
+                    KeyRingError::Secret { .. } => None,
+                };
+                let err = Self::runtime(e);
+                match hint {
+                    Some(h) => err.with_hint(h),
+                    None => err,
+                }
+            }
+            e @ (SettingsError::NoScenario { .. } | SettingsError::Flag(_)) => Self::usage(e),
+            SettingsError::NoLoad => Self::usage(e).with_hint(
+                "or add a `load:` block with `rate`, `users` or `stages` to the scenario",
+            ),
+            SettingsError::NoEmulator(_) => Self::usage(e).with_hint(emulator_hint),
+            e @ (SettingsError::SuiteTarget { .. } | SettingsError::Stage(_)) => Self::invalid(e),
+            SettingsError::Thresholds { count, rendered } => {
+                let e = SettingsError::Thresholds {
+                    count,
+                    rendered: String::new(),
+                };
+                Self::invalid(e).with_rendered(rendered)
+            }
+        }
+    }
+}
 
 /// Test JWT authentication at a reverse proxy, end to end and under load.
 ///
@@ -146,26 +192,26 @@ pub type CmdResult = Result<Exit, CliError>;
 Exit codes: 0 all passed, 1 bad command line, 2 invalid scenario or config, 3 runtime error, \
 4 a check failed, 5 a load threshold was breached."
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     /// When to colour PASS/FAIL on the terminal (`NO_COLOR` turns `auto` off).
     #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
-    pub color: ColorChoice,
+    pub(crate) color: ColorChoice,
     /// The command to run.
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
 }
 
 /// The palette chosen by `--color` for this process.
 static PALETTE: OnceLock<Palette> = OnceLock::new();
 
 /// The palette for stderr chosen by `--color` (no colour until the command line is parsed).
-pub fn palette() -> Palette {
+pub(crate) fn palette() -> Palette {
     PALETTE.get().copied().unwrap_or_default()
 }
 
 /// The commands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Run scenarios and check every step.
     Run(run::Args),
     /// Check scenario files without sending anything.
@@ -198,7 +244,7 @@ pub enum Command {
 }
 
 /// Parses the command line, runs the command and returns the process exit code.
-pub fn main() -> ExitCode {
+pub(crate) fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -239,7 +285,7 @@ pub fn main() -> ExitCode {
 
 /// Renders an error in the house style: optional diagnostics, `error:` with the outermost
 /// context, one `caused by:` line per cause, then an optional `hint:`.
-pub fn render_error(err: &CliError) -> String {
+pub(crate) fn render_error(err: &CliError) -> String {
     let mut out = String::new();
     if let Some(rendered) = &err.rendered {
         out.push_str(rendered);
@@ -258,11 +304,44 @@ pub fn render_error(err: &CliError) -> String {
 }
 
 /// Builds a multi-threaded tokio runtime for commands that do network I/O.
-pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| {
             CliError::runtime(anyhow::Error::new(e).context("failed to start the async runtime"))
         })
+}
+
+#[cfg(test)]
+mod tests {
+    //! The clap tree itself; `tests/it/cli_help.rs` checks the help the binary prints.
+    use clap::{CommandFactory as _, Parser as _};
+
+    use super::Cli;
+
+    #[test]
+    fn old_flag_spellings_still_parse_but_are_hidden() {
+        let cli = Cli::try_parse_from(["jwtprobe", "mock", "--config", "x.yaml"]);
+        assert!(cli.is_ok(), "mock --config: {cli:?}");
+        let cli = Cli::try_parse_from(["jwtprobe", "token", "inspect", "t", "--audience", "a"]);
+        assert!(cli.is_ok(), "token inspect --audience: {cli:?}");
+        let mut cmd = Cli::command();
+        let mock = cmd
+            .find_subcommand_mut("mock")
+            .unwrap()
+            .render_help()
+            .to_string();
+        assert!(mock.contains("--mock-config"), "{mock}");
+        assert!(!mock.contains("--config <"), "{mock}");
+        let inspect = cmd
+            .find_subcommand_mut("token")
+            .unwrap()
+            .find_subcommand_mut("inspect")
+            .unwrap()
+            .render_help()
+            .to_string();
+        assert!(inspect.contains("--aud <AUD>"), "{inspect}");
+        assert!(!inspect.contains("--audience"), "{inspect}");
+    }
 }

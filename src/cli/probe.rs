@@ -9,7 +9,7 @@
 //! [`diagnosis::diagnose`]. It never sends more than
 //! `--max-requests` requests and says how many it sent.
 //!
-//! The reasoning lives in [`crate::probe`] and is pure; this file is the I/O around it.
+//! The reasoning lives in [`jwtprobe::probe`] and is pure; this file is the I/O around it.
 
 use std::time::Duration;
 
@@ -19,15 +19,16 @@ use rand::Rng as _;
 use serde_json::{Map, Value, json};
 use url::Url;
 
-use super::keys::{DEFAULT_PASSWORD_ENV, key_matches, read_key};
+use super::keyfile::{DEFAULT_PASSWORD_ENV, read_key};
+use super::keys::key_matches;
 use super::token::{minter, resolve_time, signer_for};
 use super::{CliError, CmdResult, Exit, runtime};
-use crate::client::{Client, ClientSettings, Exchange, Request};
-use crate::keys::{self, KeyKind};
-use crate::mock;
-use crate::probe::{self as diagnosis, Answer, Cause, ClaimNames, Facts, Observation, Variant};
-use crate::token::human_span;
-use crate::token::{self, Alg, Signer};
+use jwtprobe::client::{Client, ClientSettings, Exchange, Request};
+use jwtprobe::keys::{self, KeyKind};
+use jwtprobe::mock;
+use jwtprobe::probe::{self as diagnosis, Answer, Cause, ClaimNames, Facts, Observation, Variant};
+use jwtprobe::token::human_span;
+use jwtprobe::token::{self, Alg, Signer};
 
 /// Arguments of this command.
 #[derive(Debug, clap::Args)]
@@ -47,31 +48,31 @@ requests. Tokens and cookie values are never printed in full. \
 Each accepted request opens a proxy session for the user (Qlik allows 5 per user by default).\n\n\
 Exit codes: 0 the token is accepted, 1 bad command line, 3 key unreadable or URL unreachable, \
 4 the proxy refuses (the cause is printed).")]
-pub struct Args {
+pub(crate) struct Args {
     /// The URL to open, prefix included (`https://host/jwt/hub/`).
     #[arg(value_name = "URL")]
-    pub url: Url,
+    pub(crate) url: Url,
     /// The signing key (PEM, DER, PFX or JWK).
     #[arg(long, value_name = "FILE")]
-    pub key: Utf8PathBuf,
+    pub(crate) key: Utf8PathBuf,
     /// The certificate pasted into the virtual proxy, to check locally that it matches the key.
     #[arg(long, value_name = "FILE")]
-    pub cert: Option<Utf8PathBuf>,
+    pub(crate) cert: Option<Utf8PathBuf>,
     /// The user id.
     #[arg(long, value_name = "USER")]
-    pub user: String,
+    pub(crate) user: String,
     /// The user directory.
     #[arg(long, value_name = "DIRECTORY")]
-    pub directory: String,
+    pub(crate) directory: String,
     /// The claim holding the user id (the virtual proxy's "JWT attribute for user ID").
     #[arg(long, value_name = "NAME", default_value = "UserId")]
-    pub user_claim: String,
+    pub(crate) user_claim: String,
     /// The claim holding the user directory ("JWT attribute for user directory").
     #[arg(long, value_name = "NAME", default_value = "UserDirectory")]
-    pub directory_claim: String,
+    pub(crate) directory_claim: String,
     /// The signing algorithm (default: RS256 for an RSA key).
     #[arg(long, value_name = "ALG")]
-    pub alg: Option<String>,
+    pub(crate) alg: Option<String>,
     /// The token's expiry: an offset such as `+5m`, or `omit` for none.
     #[arg(
         long,
@@ -79,44 +80,44 @@ pub struct Args {
         default_value = "+5m",
         allow_hyphen_values = true
     )]
-    pub exp: String,
+    pub(crate) exp: String,
     /// The audience (`aud`), when the virtual proxy requires one.
     #[arg(long, value_name = "AUD")]
-    pub aud: Option<String>,
+    pub(crate) aud: Option<String>,
     /// The issuer (`iss`), when the proxy requires one.
     #[arg(long, value_name = "ISS")]
-    pub iss: Option<String>,
+    pub(crate) iss: Option<String>,
     /// The `kid` header of the token.
     #[arg(long, value_name = "KID")]
-    pub kid: Option<String>,
+    pub(crate) kid: Option<String>,
     /// What kind of proxy answers: `qseow` (and the other Qlik profiles) adds the prefix and
     /// xrfkey checks; `rfc6750` or `generic` reads only the Bearer challenge.
     #[arg(long, value_enum, default_value = "qseow")]
-    pub profile: crate::scenario::ProfileName,
+    pub(crate) profile: jwtprobe::scenario::ProfileName,
     /// Accept any TLS certificate from the server (Qlik installs with a self-signed one).
     #[arg(long, short = 'k', conflicts_with = "ca")]
-    pub insecure: bool,
+    pub(crate) insecure: bool,
     /// A PEM file of CA certificates to trust for the server.
     #[arg(long, value_name = "FILE")]
-    pub ca: Option<Utf8PathBuf>,
+    pub(crate) ca: Option<Utf8PathBuf>,
     /// The most requests sent, the first one included.
     #[arg(long, value_name = "N", default_value_t = 12, value_parser = clap::value_parser!(u16).range(1..=100))]
-    pub max_requests: u16,
+    pub(crate) max_requests: u16,
     /// Time limit of one request.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
     /// The environment variable holding the password of a PFX key file.
     #[arg(long, value_name = "VAR", default_value = DEFAULT_PASSWORD_ENV)]
-    pub password_env: String,
+    pub(crate) password_env: String,
     /// Print only the result (the most likely cause); the exchange and the variants are
     /// printed otherwise.
     #[arg(long, short = 'q', conflicts_with = "verbose")]
-    pub quiet: bool,
+    pub(crate) quiet: bool,
     /// Also print every exchange, variants included: the request line and headers, and the
     /// response status with its `WWW-Authenticate` and other relevant headers (tokens and
     /// cookie values redacted).
     #[arg(long, short = 'v')]
-    pub verbose: bool,
+    pub(crate) verbose: bool,
 }
 
 /// The URL's prefix (its first path segment, unless that is a keyword of the Qlik proxy, as
@@ -284,7 +285,7 @@ fn answer_of(exchange: &Exchange) -> Answer {
         location: text("location"),
         body: String::from_utf8_lossy(&exchange.body[..cap]).into_owned(),
         sets_cookie: exchange.headers.contains_key(header::SET_COOKIE),
-        reason: text(crate::mock::REASON_HEADER),
+        reason: text(jwtprobe::mock::REASON_HEADER),
         challenge: {
             let all: Vec<String> = exchange
                 .headers
@@ -304,7 +305,7 @@ const SHOWN_HEADERS: &[&str] = &[
     "set-cookie",
     "www-authenticate",
     "qlik-csrf-token",
-    crate::mock::REASON_HEADER,
+    jwtprobe::mock::REASON_HEADER,
 ];
 
 /// The body as one short line of text: tags dropped, spaces collapsed, at most 160 characters.
@@ -369,7 +370,7 @@ fn shown_headers(headers: &HeaderMap) -> Vec<(&'static str, String)> {
         for value in headers.get_all(*name) {
             let value = String::from_utf8_lossy(value.as_bytes());
             let value = match *name {
-                "set-cookie" => crate::runner::redact_cookies(&value),
+                "set-cookie" => jwtprobe::runner::redact_cookies(&value),
                 "qlik-csrf-token" => token::redact_secret(&value),
                 _ => value.into_owned(),
             };
@@ -385,7 +386,7 @@ fn shown_headers(headers: &HeaderMap) -> Vec<(&'static str, String)> {
 fn describe_exchange(
     request: &Request,
     token: Option<&str>,
-    outcome: &Result<Exchange, crate::client::SendError>,
+    outcome: &Result<Exchange, jwtprobe::client::SendError>,
 ) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
@@ -415,7 +416,11 @@ fn describe_exchange(
             }
         }
         Err(e) => {
-            let _ = writeln!(out, "    < no response: {}", crate::runner::error_text(e));
+            let _ = writeln!(
+                out,
+                "    < no response: {}",
+                jwtprobe::runner::error_text(e)
+            );
         }
     }
     out
@@ -454,7 +459,7 @@ fn describe_variant(observation: &Observation) -> String {
 }
 
 /// Runs the command.
-pub fn run(args: Args) -> CmdResult {
+pub(crate) fn run(args: Args) -> CmdResult {
     if args.user.trim().is_empty() || args.directory.trim().is_empty() {
         return Err(CliError::usage(anyhow::anyhow!(
             "`--user` and `--directory` must not be empty"
@@ -526,7 +531,10 @@ pub fn run(args: Args) -> CmdResult {
         key: args.key.to_string(),
         cert,
         alg: alg.name().to_owned(),
-        rsa: kind.is_some_and(|k| k.algorithms().contains(&crate::keys::SignatureAlg::RS256)),
+        rsa: kind.is_some_and(|k| {
+            k.algorithms()
+                .contains(&jwtprobe::keys::SignatureAlg::RS256)
+        }),
         kid: args.kid.clone(),
         qlik,
     };
@@ -591,7 +599,7 @@ async fn probe(
                 print!("{full}");
             }
             let exchange = outcome.map_err(|e| {
-                let hint = matches!(e, crate::client::SendError::Tls { .. })
+                let hint = matches!(e, jwtprobe::client::SendError::Tls { .. })
                     .then_some("use --insecure for a self-signed certificate, or --ca FILE");
                 let err = CliError::runtime(e);
                 match hint {
@@ -631,7 +639,7 @@ async fn probe(
         } else {
             let outcome = outcome
                 .map(|e| answer_of(&e))
-                .map_err(|e| crate::runner::error_text(&e));
+                .map_err(|e| jwtprobe::runner::error_text(&e));
             let observation = Observation { variant, outcome };
             say!("{}", describe_variant(&observation));
             if let Some(full) = &full {

@@ -6,8 +6,8 @@ use std::io::Write as _;
 use camino::{Utf8Path, Utf8PathBuf};
 
 use super::{CliError, CmdResult, Exit};
-use crate::report::hlog::{self, LogContents};
-use crate::report::{self, Meta, html, markdown};
+use jwtprobe::report::hlog::{self, LogContents};
+use jwtprobe::report::{self, Meta, html, markdown};
 
 /// Turn a saved report into a self-contained HTML page or a Markdown summary.
 ///
@@ -23,21 +23,21 @@ use crate::report::{self, Meta, html, markdown};
 
 Exit codes: 0 written, 1 bad command line, 2 an input is not a jwtprobe report, 3 an input \
 is unreadable or the output unwritable.")]
-pub struct Args {
+pub(crate) struct Args {
     /// A JSON report, or interval logs (`.hlog`).
     #[arg(required = true, value_name = "FILE")]
-    pub inputs: Vec<Utf8PathBuf>,
+    pub(crate) inputs: Vec<Utf8PathBuf>,
     /// Write the HTML page (default file `reports/report.html`; `-` for stdout).
     #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "reports/report.html")]
-    pub html: Option<Utf8PathBuf>,
+    pub(crate) html: Option<Utf8PathBuf>,
     /// Write the Markdown summary (without a file: `$GITHUB_STEP_SUMMARY` when set, else stdout).
     #[arg(long, value_name = "FILE", num_args = 0..=1)]
-    pub summary_md: Option<Option<Utf8PathBuf>>,
+    pub(crate) summary_md: Option<Option<Utf8PathBuf>>,
 }
 
 /// A report's JSON and which kind it is.
 #[derive(Debug)]
-pub enum Saved {
+pub(crate) enum Saved {
     /// A `jwtprobe.run/1` report.
     Run(serde_json::Value),
     /// A `jwtprobe.load/1` report.
@@ -46,7 +46,7 @@ pub enum Saved {
 
 impl Saved {
     /// The HTML page.
-    pub fn html(&self) -> String {
+    pub(crate) fn html(&self) -> String {
         match self {
             Self::Run(v) => html::run(v),
             Self::Load(v) => html::load(v),
@@ -54,7 +54,7 @@ impl Saved {
     }
 
     /// The Markdown summary.
-    pub fn markdown(&self) -> String {
+    pub(crate) fn markdown(&self) -> String {
         match self {
             Self::Run(v) => markdown::run(v),
             Self::Load(v) => markdown::load(v),
@@ -63,7 +63,7 @@ impl Saved {
 }
 
 /// Reads the inputs into one report.
-pub fn read_inputs(inputs: &[Utf8PathBuf]) -> Result<Saved, CliError> {
+pub(crate) fn read_inputs(inputs: &[Utf8PathBuf]) -> Result<Saved, CliError> {
     let (logs, jsons): (Vec<&Utf8PathBuf>, Vec<&Utf8PathBuf>) = inputs.iter().partition(|p| {
         p.extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("hlog"))
@@ -131,7 +131,7 @@ fn window_start(merged: &LogContents) -> std::time::SystemTime {
 }
 
 /// Runs the command.
-pub fn run(args: Args) -> CmdResult {
+pub(crate) fn run(args: Args) -> CmdResult {
     if args.html.is_none() && args.summary_md.is_none() {
         return Err(CliError::usage(anyhow::anyhow!(
             "say what to write: `--html [FILE]` or `--summary-md [FILE]`"
@@ -148,7 +148,7 @@ pub fn run(args: Args) -> CmdResult {
 }
 
 /// Writes the HTML page and says so on stderr (unless `quiet` or it went to stdout).
-pub fn write_html(path: &Utf8Path, html: &str, quiet: bool) -> Result<(), anyhow::Error> {
+pub(crate) fn write_html(path: &Utf8Path, html: &str, quiet: bool) -> Result<(), anyhow::Error> {
     report::write_output("HTML", path, html.as_bytes())?;
     if !quiet && !report::is_stdout(path) {
         eprintln!("wrote HTML report `{path}`");
@@ -158,7 +158,7 @@ pub fn write_html(path: &Utf8Path, html: &str, quiet: bool) -> Result<(), anyhow
 
 /// Writes the Markdown summary: to `path`, or without one to `$GITHUB_STEP_SUMMARY`
 /// (appended, as GitHub expects) when set, else to stdout.
-pub fn write_summary_md(
+pub(crate) fn write_summary_md(
     path: Option<&Utf8Path>,
     text: &str,
     quiet: bool,

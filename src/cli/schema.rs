@@ -4,7 +4,7 @@ use anyhow::Context as _;
 use camino::Utf8PathBuf;
 
 use super::{CliError, CmdResult, Exit};
-use crate::scenario;
+use jwtprobe::scenario;
 
 /// Print the JSON Schema of the scenario format.
 ///
@@ -14,17 +14,17 @@ use crate::scenario;
 #[command(after_help = "Examples:
   jwtprobe schema --out scenario.schema.json
   jwtprobe schema --suite --out suite.schema.json")]
-pub struct Args {
+pub(crate) struct Args {
     /// Write the schema to this file instead of stdout.
     #[arg(long, value_name = "FILE")]
-    pub out: Option<Utf8PathBuf>,
+    pub(crate) out: Option<Utf8PathBuf>,
     /// Print the schema of suite files (`suite.yaml`) instead of scenario files.
     #[arg(long)]
-    pub suite: bool,
+    pub(crate) suite: bool,
 }
 
 /// Runs the command.
-pub fn run(args: Args) -> CmdResult {
+pub(crate) fn run(args: Args) -> CmdResult {
     let schema = if args.suite {
         scenario::schema::suite_schema()
     } else {

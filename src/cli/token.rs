@@ -12,19 +12,19 @@ use std::time::Duration;
 use camino::Utf8PathBuf;
 use serde_json::{Map, Value, json};
 
-use super::keys::{DEFAULT_PASSWORD_ENV, read_key};
+use super::keyfile::{DEFAULT_PASSWORD_ENV, read_key};
 use super::{CliError, CmdResult, Exit};
-use crate::keys::KeyKind;
-use crate::scenario::ProfileName;
-use crate::token::human_span;
-use crate::token::{
+use jwtprobe::keys::KeyKind;
+use jwtprobe::scenario::ProfileName;
+use jwtprobe::token::{
     self, Alg, Encoding, Inspection, Minter, Part, Rejection, SignatureStatus, Signer, VerifyKey,
     VerifyPolicy,
 };
+use jwtprobe::token::{human_span, rfc3339};
 
 /// The `token` subcommands.
 #[derive(Debug, clap::Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Mint a signed token and print it (in full: that is what this command is for).
     Mint(MintArgs),
     /// Decode a token, check its signature and list every reason the proxy would refuse it.
@@ -39,40 +39,40 @@ jwtprobe token mint --key keys/QlikClient.key.pem --claim UserId=alice \
 The full token goes to stdout (this command exists to show it; keep it out of logs). \
 Claims: `name=value` gives a string, `name:=<json>` any JSON value (numbers, arrays, objects). \
 Times: `+1h`, `-5m`, `30s`, an RFC 3339 date, or seconds since the epoch.")]
-pub struct MintArgs {
+pub(crate) struct MintArgs {
     /// The signing key: PEM, DER, PFX (password from `--password-env`) or JWK (a `kty: oct`
     /// JWK for HS256/384/512).
     #[arg(long, value_name = "FILE")]
-    pub key: Utf8PathBuf,
+    pub(crate) key: Utf8PathBuf,
     /// The algorithm. Default: RS256 for an RSA key, ES256/ES384 for EC keys, EdDSA for
     /// Ed25519, HS256 for a secret.
     #[arg(long, value_name = "ALG")]
-    pub alg: Option<String>,
+    pub(crate) alg: Option<String>,
     /// A claim: `name=value` (a string) or `name:=<json>` (any JSON). Repeatable.
     #[arg(long = "claim", short = 'c', value_name = "NAME=VALUE")]
-    pub claims: Vec<String>,
+    pub(crate) claims: Vec<String>,
     /// Expiry (`exp`): `+1h`, `-5m`, an RFC 3339 date or seconds since the epoch. Without it
     /// the token has no `exp` (the Qlik virtual proxy accepts that).
     #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
-    pub exp: Option<String>,
+    pub(crate) exp: Option<String>,
     /// Not before (`nbf`), in the same forms as `--exp`.
     #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
-    pub nbf: Option<String>,
+    pub(crate) nbf: Option<String>,
     /// Add `iat` (issued at): now.
     #[arg(long)]
-    pub iat: bool,
+    pub(crate) iat: bool,
     /// The `kid` header.
     #[arg(long, value_name = "KID")]
-    pub kid: Option<String>,
+    pub(crate) kid: Option<String>,
     /// An extra header field: `name=value` or `name:=<json>`. Repeatable.
     #[arg(long = "header", value_name = "NAME=VALUE")]
-    pub headers: Vec<String>,
+    pub(crate) headers: Vec<String>,
     /// The audience (`aud`); repeat it for an array.
     #[arg(long, value_name = "AUD")]
-    pub aud: Vec<String>,
+    pub(crate) aud: Vec<String>,
     /// The environment variable holding the password of a PFX key file.
     #[arg(long, value_name = "VAR", default_value = DEFAULT_PASSWORD_ENV)]
-    pub password_env: String,
+    pub(crate) password_env: String,
 }
 
 /// Who is "expected" to read the claims, in messages.
@@ -93,43 +93,43 @@ jwtprobe token inspect eyJhbGciOi… --cert keys/QlikClient.cert.pem\n  \
 pbpaste | jwtprobe token inspect - --cert cert.pem --user-claim userid --directory-claim userdirectory\n\n\
 Exit codes: 0 the proxy would accept the token, 1 bad command line, 3 unreadable certificate \
 or input, 4 the proxy would refuse it (every reason is listed). The signature is never shown.")]
-pub struct InspectArgs {
+pub(crate) struct InspectArgs {
     /// The token, or `-` to read it from stdin. A leading `Bearer ` is ignored.
     #[arg(value_name = "TOKEN|-")]
-    pub token: String,
+    pub(crate) token: String,
     /// The certificate (or public key, or JWK) the proxy trusts; without it the signature is
     /// not checked.
     #[arg(long, value_name = "FILE")]
-    pub cert: Option<Utf8PathBuf>,
+    pub(crate) cert: Option<Utf8PathBuf>,
     /// The proxy the token is judged for.
     #[arg(long, value_enum, default_value = "qseow")]
-    pub profile: ProfileName,
+    pub(crate) profile: ProfileName,
     /// The claim holding the user id (default `UserId` on qseow).
     #[arg(long, value_name = "NAME")]
-    pub user_claim: Option<String>,
+    pub(crate) user_claim: Option<String>,
     /// The claim holding the user directory (default `UserDirectory` on qseow).
     #[arg(long, value_name = "NAME")]
-    pub directory_claim: Option<String>,
+    pub(crate) directory_claim: Option<String>,
     /// The audience `aud` must contain (default `qlik.api/login/jwt-session` on qlik-cloud).
     // `--audience` is the old spelling, kept as a hidden alias.
     #[arg(long = "aud", alias = "audience", value_name = "AUD")]
-    pub audience: Option<String>,
+    pub(crate) audience: Option<String>,
     /// Clock skew allowed on `exp` and `nbf`.
     #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = humantime::parse_duration)]
-    pub leeway: Duration,
+    pub(crate) leeway: Duration,
     /// The algorithms the proxy accepts (`RS256,ES256`), instead of the profile's.
     #[arg(long, value_name = "ALG,…", value_delimiter = ',')]
-    pub algorithms: Vec<String>,
+    pub(crate) algorithms: Vec<String>,
     /// Print a JSON object instead of text.
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
     /// The environment variable holding the password of a PFX given as `--cert`.
     #[arg(long, value_name = "VAR", default_value = DEFAULT_PASSWORD_ENV)]
-    pub password_env: String,
+    pub(crate) password_env: String,
 }
 
 /// Runs a subcommand.
-pub fn run(cmd: Command) -> CmdResult {
+pub(crate) fn run(cmd: Command) -> CmdResult {
     match cmd {
         Command::Mint(args) => mint(&args),
         Command::Inspect(args) => inspect(&args),
@@ -138,23 +138,6 @@ pub fn run(cmd: Command) -> CmdResult {
 
 // ---------------------------------------------------------------------------------------------
 // Times
-
-/// `2025-01-01T00:00:00Z`, or the number itself when it is out of range.
-pub(crate) fn rfc3339(t: i64) -> String {
-    chrono::DateTime::from_timestamp(t, 0).map_or_else(
-        || t.to_string(),
-        |d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-    )
-}
-
-/// "in 55 minutes" or "5 minutes ago".
-pub(crate) fn human_time(t: i64, now: i64) -> String {
-    if t >= now {
-        format!("in {}", human_span(t - now))
-    } else {
-        format!("{} ago", human_span(now - t))
-    }
-}
 
 /// What a time claim means now: "expired 5 minutes ago", "valid for 55 minutes", ….
 fn time_meaning(name: &str, t: i64, now: i64) -> String {
@@ -196,7 +179,7 @@ pub(crate) fn parse_assignment(text: &str) -> Result<(String, Value), String> {
 
 /// Resolves a time option (`+1h`, RFC 3339, a number) against `now`.
 pub(crate) fn resolve_time(flag: &str, text: &str, now: i64) -> Result<Option<i64>, CliError> {
-    crate::scenario::time::resolve(&Value::String(text.to_owned()), now)
+    jwtprobe::scenario::time::resolve(&Value::String(text.to_owned()), now)
         .map_err(|e| CliError::usage(anyhow::Error::new(e).context(format!("invalid `{flag}`"))))
 }
 
@@ -228,7 +211,12 @@ pub(crate) fn signer_for(
         // A certificate or public key alone gets the RSA default, and then the error that
         // it cannot sign.
         None if bundle.private.is_none() && bundle.secret.is_none() => Alg::RS256,
-        None => natural_alg(bundle.private.as_ref().map(crate::keys::PrivateKey::kind)),
+        None => natural_alg(
+            bundle
+                .private
+                .as_ref()
+                .map(jwtprobe::keys::PrivateKey::kind),
+        ),
     };
     let signer = if alg.is_hmac() {
         match &bundle.secret {
@@ -441,7 +429,7 @@ fn qlik_cloud_rejections(inspection: &Inspection) -> Vec<Rejection> {
         return out;
     };
     // `aud` is checked by the policy's audience, which names the expected value.
-    for name in crate::mock::CLOUD_REQUIRED_CLAIMS
+    for name in jwtprobe::mock::CLOUD_REQUIRED_CLAIMS
         .into_iter()
         .filter(|c| *c != "aud")
     {
@@ -707,7 +695,7 @@ mod tests {
             time_meaning("nbf", 1120, 1000),
             "not valid for another 2 minutes"
         );
-        assert_eq!(human_time(1000 + 7200, 1000), "in 2 hours");
+        assert_eq!(jwtprobe::token::human_time(1000 + 7200, 1000), "in 2 hours");
     }
 
     #[test]

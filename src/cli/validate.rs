@@ -3,7 +3,7 @@
 use camino::Utf8PathBuf;
 
 use super::{CliError, CmdResult, Exit};
-use crate::scenario::{self, ReadOptions};
+use jwtprobe::scenario::{self, ReadOptions};
 
 /// Check scenario files without sending anything.
 ///
@@ -18,24 +18,24 @@ use crate::scenario::{self, ReadOptions};
   jwtprobe validate scenarios/load --var user=alice -q
 
 Exit codes: 0 all valid, 1 bad command line, 2 any file is invalid.")]
-pub struct Args {
+pub(crate) struct Args {
     /// Scenario files or folders.
     #[arg(required = true, value_name = "PATH")]
-    pub paths: Vec<Utf8PathBuf>,
+    pub(crate) paths: Vec<Utf8PathBuf>,
     /// Count a template variable as defined (`--var user=alice`), as `run --var` would.
-    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = super::run::parse_var)]
-    pub vars: Vec<(String, String)>,
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = jwtprobe::settings::parse_var)]
+    pub(crate) vars: Vec<(String, String)>,
     /// Do not report `${VAR}` references that no suite, scenario, `--var` or environment
     /// variable defines.
     #[arg(long)]
-    pub allow_unknown_vars: bool,
+    pub(crate) allow_unknown_vars: bool,
     /// Print nothing when every file is valid.
     #[arg(long, short = 'q')]
-    pub quiet: bool,
+    pub(crate) quiet: bool,
 }
 
 /// Runs the command.
-pub fn run(args: Args) -> CmdResult {
+pub(crate) fn run(args: Args) -> CmdResult {
     let options = ReadOptions {
         vars: args.vars.into_iter().collect(),
         check_variables: !args.allow_unknown_vars,
@@ -60,7 +60,7 @@ pub fn run(args: Args) -> CmdResult {
                 .with_rendered(rendered));
             }
             // Thresholds are parsed by the load engine's parser, as `load` would.
-            let mut texts: Vec<crate::scenario::Spanned<String>> = Vec::new();
+            let mut texts: Vec<jwtprobe::scenario::Spanned<String>> = Vec::new();
             for planned in &plan.scenarios {
                 let blocks = [planned.scenario.load.as_ref(), planned.suite.load.as_ref()];
                 for t in blocks.into_iter().flatten().flat_map(|b| &b.thresholds) {
@@ -72,7 +72,7 @@ pub fn run(args: Args) -> CmdResult {
                     }
                 }
             }
-            let parsed = super::load::parse_thresholds(&texts)?;
+            let parsed = jwtprobe::settings::parse_thresholds(&texts)?;
             // A threshold on a step must name one (`step` or `scenario/step`), as `load` checks.
             let names: Vec<&str> = plan
                 .scenarios
@@ -87,9 +87,9 @@ pub fn run(args: Args) -> CmdResult {
                         .any(|n| step == *n || step.ends_with(&format!("/{n}")))
                 });
                 if !known && let Err(e) = t.validate(&names) {
-                    rendered.push_str(&super::load::render_threshold_error(
+                    rendered.push_str(&jwtprobe::settings::render_threshold_error(
                         &e,
-                        &crate::scenario::Spanned {
+                        &jwtprobe::scenario::Spanned {
                             value: e.text.clone(),
                             at: at.clone(),
                         },

@@ -541,7 +541,7 @@ fn write_interval(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::load::stats::SessionMode;
+    use crate::scenario::SessionMode;
 
     /// Answers every request after `service`, counting them.
     struct Fake {

@@ -31,25 +31,13 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use serde_json::{Map, Value};
 
 use super::engine::{Sent, Transport};
-use super::stats::{self, Recorder, SampleOutcome, SeriesKey, SessionMode};
+use super::stats::{self, Recorder, SampleOutcome, SeriesKey};
 use crate::check::{self, CompiledExpect};
 use crate::client::tls::LeanTls;
 use crate::client::{self, Client, ClientSettings, ErrorClass, lean};
 use crate::runner::{self, PreparedScenario, PreparedToken};
-use crate::scenario::Profile;
+use crate::scenario::{Connections, Profile, SessionMode, TokenReuse};
 use crate::token::{self, Minter, Part, SignatureMode, TokenSpec};
-
-/// How connections are reused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Connections {
-    /// One client (and connection pool) per virtual user.
-    #[default]
-    PerUser,
-    /// One pool shared by every user.
-    Shared,
-    /// A new connection for every request.
-    PerRequest,
-}
 
 /// How tokens are reused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -65,6 +53,18 @@ pub enum TokenStrategy {
     Fresh,
     /// Each user's token re-minted ahead of its `exp`.
     Refresh,
+}
+
+impl TokenStrategy {
+    /// The strategy for a reuse policy; `pool` is the size of a pool (ignored otherwise).
+    pub fn new(reuse: TokenReuse, pool: usize) -> Self {
+        match reuse {
+            TokenReuse::Shared => Self::Shared,
+            TokenReuse::Pool => Self::Pool(pool),
+            TokenReuse::Fresh => Self::Fresh,
+            TokenReuse::Refresh => Self::Refresh,
+        }
+    }
 }
 
 /// Settings of the HTTP transport.

@@ -2,7 +2,7 @@
 //!
 //! Every measurement ([`Sample`]) lands in a [`Series`]: three HDR histograms (latency from
 //! the intended send time, service time from the actual send, and send lateness) plus counts
-//! by status and by [`ErrorClass`]. A series is keyed by step and [`SessionMode`]
+//! by status and by [`ErrorClass`]. A series is keyed by step and [`SessionMode`] (the scenario's)
 //! ([`SeriesKey`]): a request that carries the bearer token and one that only reuses the
 //! session cookie take different code paths in the proxy, so they are never mixed.
 //!
@@ -28,6 +28,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
+
+use crate::scenario::SessionMode;
 
 /// The smallest value a histogram tells apart, in microseconds.
 pub const LOWEST_US: u64 = 1;
@@ -77,41 +79,6 @@ pub(crate) fn add_into(into: &mut Histogram<u64>, from: &Histogram<u64>) {
                 into.saturating_record_n(value, v.count_at_value());
             }
         }
-    }
-}
-
-/// How a request authenticated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SessionMode {
-    /// The request carried the token (the proxy verifies it).
-    Bearer,
-    /// The request carried only the session cookie from an earlier response.
-    Cookie,
-}
-
-impl SessionMode {
-    /// The mode as a lowercase word, as in reports and log tags.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Bearer => "bearer",
-            Self::Cookie => "cookie",
-        }
-    }
-
-    /// Parses [`Self::as_str`] back.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "bearer" => Some(Self::Bearer),
-            "cookie" => Some(Self::Cookie),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for SessionMode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

@@ -446,7 +446,8 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
-    use crate::load::stats::{ErrorClass, Sample, SampleOutcome, SeriesKey, SessionMode};
+    use crate::load::stats::{ErrorClass, Sample, SampleOutcome, SeriesKey};
+    use crate::scenario::SessionMode;
 
     /// A run with `n` samples of service time 1..=n µs on step `open-hub`, and one error.
     fn stats(n: u64) -> Stats {

@@ -32,7 +32,8 @@ use hdrhistogram::serialization::interval_log::{
 use hdrhistogram::serialization::{Deserializer, V2DeflateSerializer};
 
 use crate::load::sink::{IntervalSink, RunFacts, SinkError};
-use crate::load::stats::{self, ErrorClass, Series, SeriesKey, SessionMode, Stats};
+use crate::load::stats::{self, ErrorClass, Series, SeriesKey, Stats};
+use crate::scenario::SessionMode;
 
 /// Values are recorded in microseconds; the Interval_Max column is written in milliseconds.
 const MAX_VALUE_DIVISOR: f64 = 1000.0;

@@ -368,8 +368,9 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
-    use crate::load::stats::{ErrorClass, Sample, SampleOutcome, SessionMode};
+    use crate::load::stats::{ErrorClass, Sample, SampleOutcome};
     use crate::load::threshold;
+    use crate::scenario::SessionMode;
 
     fn stats() -> Stats {
         let mut series = Series::new();

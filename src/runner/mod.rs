@@ -51,6 +51,18 @@ pub struct SuiteContext {
     pub keys: KeyRing,
 }
 
+/// Where one scenario's requests go and with which client settings, decided once for the
+/// whole plan (`settings` does it for `run` and `load`).
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Scheme, host and port (the prefix comes from the suite or step).
+    pub base_url: Url,
+    /// Whether `base_url` is the built-in emulator (reported, never acted upon).
+    pub emulator: bool,
+    /// The HTTP client settings for this target.
+    pub client: ClientSettings,
+}
+
 /// One scenario to run (one matrix variant counts as one).
 #[derive(Debug, Clone)]
 pub struct PlannedScenario {
@@ -58,6 +70,8 @@ pub struct PlannedScenario {
     pub scenario: Scenario,
     /// The context of its suite.
     pub context: Arc<SuiteContext>,
+    /// Where this scenario goes; `None` sends it to the default target of [`RunOptions`].
+    pub target: Option<Arc<Target>>,
 }
 
 /// The scenarios of a run, in order.
@@ -71,7 +85,7 @@ impl Plan {
     /// Builds the plan from scenarios read by [`crate::scenario::read`]: expands matrix
     /// variants, applies the filters and loads each suite's keys once.
     pub fn build(
-        read: &crate::scenario::Plan,
+        read: &crate::scenario::Catalog,
         filters: &Filters,
         vars: &BTreeMap<String, String>,
     ) -> Result<Self, KeyRingError> {
@@ -117,7 +131,11 @@ impl Plan {
             for step in &mut scenario.steps {
                 step.name = crate::token::redact_in_text(&step.name);
             }
-            scenarios.push(PlannedScenario { scenario, context });
+            scenarios.push(PlannedScenario {
+                scenario,
+                context,
+                target: None,
+            });
         }
         Ok(Self { scenarios })
     }
@@ -147,12 +165,14 @@ impl Filters {
     }
 }
 
-/// How a run behaves, resolved once from arguments, environment and suite.
+/// How a run behaves, for every scenario of the plan (resolved once by `settings`): the
+/// default target, for scenarios of the plan that name none, and what every scenario shares.
 #[derive(Debug, Clone)]
-pub struct RunSettings {
+pub struct RunOptions {
     /// Where requests go: scheme, host and port (the prefix comes from the suite or step).
+    /// The run's reported target.
     pub base_url: Url,
-    /// Whether `base_url` is the built-in emulator (reported, never acted upon).
+    /// Whether the run went to the built-in emulator (reported, never acted upon).
     pub emulator: bool,
     /// The HTTP client settings.
     pub client: ClientSettings,
@@ -162,6 +182,21 @@ pub struct RunSettings {
     pub now: i64,
     /// Overrides every suite's prefix (`--prefix`).
     pub prefix: Option<String>,
+}
+
+impl RunOptions {
+    /// The options one scenario runs with: its own target's, where the plan gives it one.
+    fn for_scenario(&self, planned: &PlannedScenario) -> std::borrow::Cow<'_, Self> {
+        match &planned.target {
+            None => std::borrow::Cow::Borrowed(self),
+            Some(target) => std::borrow::Cow::Owned(Self {
+                base_url: target.base_url.clone(),
+                emulator: target.emulator,
+                client: target.client.clone(),
+                ..self.clone()
+            }),
+        }
+    }
 }
 
 /// Receives events as the run progresses.
@@ -249,54 +284,166 @@ fn resolve_vars(
 }
 
 /// Runs every scenario of the plan in order and returns the redacted results.
-pub async fn run(plan: &Plan, settings: &RunSettings, events: &mut dyn EventSink) -> RunResult {
+pub async fn run(plan: &Plan, options: &RunOptions, events: &mut dyn EventSink) -> RunResult {
+    run_until(plan, options, events, std::future::pending()).await
+}
+
+/// As [`run`], until `stop` resolves with the name of what stopped it (`SIGINT`): the scenario
+/// in flight then ends with an error for its running step and the rest skipped, no further
+/// scenario starts, and the result is marked interrupted. A `stop` already resolved before
+/// the first scenario runs nothing.
+pub async fn run_until(
+    plan: &Plan,
+    options: &RunOptions,
+    events: &mut dyn EventSink,
+    stop: impl std::future::Future<Output = &'static str>,
+) -> RunResult {
     let started = Instant::now();
     let mut scenarios = Vec::with_capacity(plan.scenarios.len());
-    let key_server = start_key_server(plan).await;
-    for planned in &plan.scenarios {
+    tokio::pin!(stop);
+    let already = tokio::select! {
+        biased;
+        signal = &mut stop => Some(signal),
+        () = std::future::ready(()) => None,
+    };
+    let mut interrupted = already.is_some();
+    // One loopback key server per suite with conformance scenarios, started when its first
+    // one runs.
+    let mut key_servers: Vec<(Arc<SuiteContext>, Option<KeyServer>)> = Vec::new();
+    let to_run: &[PlannedScenario] = if interrupted { &[] } else { &plan.scenarios };
+    for planned in to_run {
+        let options = options.for_scenario(planned);
+        let key_server = if planned.scenario.conformance.is_some() {
+            let at = match key_servers
+                .iter()
+                .position(|(suite, _)| Arc::ptr_eq(suite, &planned.context))
+            {
+                Some(at) => at,
+                None => {
+                    let server = start_key_server(&planned.context.suite).await;
+                    key_servers.push((Arc::clone(&planned.context), server));
+                    key_servers.len() - 1
+                }
+            };
+            key_servers[at].1.as_ref()
+        } else {
+            None
+        };
         events.scenario_started(planned);
-        let result = run_scenario(planned, settings, key_server.as_ref(), events).await;
+        let mut recorder = Recorder {
+            inner: &mut *events,
+            steps: Vec::new(),
+        };
+        let scenario_started = Instant::now();
+        let outcome = tokio::select! {
+            biased;
+            signal = &mut stop => Err(signal),
+            result = run_scenario(planned, &options, key_server, &mut recorder) => Ok(result),
+        };
+        let result = outcome.unwrap_or_else(|signal| {
+            interrupted = true;
+            interrupted_scenario(planned, recorder.steps, scenario_started, signal)
+        });
         events.scenario_finished(&result);
         scenarios.push(result);
+        if interrupted {
+            break;
+        }
     }
     let conformance = conformance::report(&scenarios);
     RunResult {
-        target: settings.base_url.to_string(),
-        emulator: settings.emulator,
-        now: settings.now,
+        target: options.base_url.to_string(),
+        emulator: options.emulator,
+        now: options.now,
         scenarios,
         duration: started.elapsed(),
         conformance,
-        interrupted: false,
+        interrupted,
     }
 }
 
-/// Starts the loopback key server when a scenario of the plan checks a conformance property,
-/// serving the files the first suite with a `key_server` names. `None` without conformance
-/// scenarios, or when the port cannot be bound (the `jku`/`x5u` variants then report errors).
-async fn start_key_server(plan: &Plan) -> Option<KeyServer> {
-    let conformance = plan
-        .scenarios
-        .iter()
-        .filter(|p| p.scenario.conformance.is_some())
-        .collect::<Vec<_>>();
-    if conformance.is_empty() {
-        return None;
+/// Forwards events and keeps the steps of the scenario in flight, so that an interrupted
+/// scenario is reported with what it did.
+struct Recorder<'a> {
+    inner: &'a mut dyn EventSink,
+    steps: Vec<StepResult>,
+}
+
+impl EventSink for Recorder<'_> {
+    fn scenario_started(&mut self, scenario: &PlannedScenario) {
+        self.inner.scenario_started(scenario);
     }
+    fn step_finished(&mut self, scenario: &PlannedScenario, step: &StepResult) {
+        self.steps.push(step.clone());
+        self.inner.step_finished(scenario, step);
+    }
+    fn scenario_finished(&mut self, result: &ScenarioResult) {
+        self.inner.scenario_finished(result);
+    }
+}
+
+/// The result of a scenario stopped by `signal`: the steps that finished, an error for the
+/// step in flight and the rest skipped.
+fn interrupted_scenario(
+    planned: &PlannedScenario,
+    finished: Vec<StepResult>,
+    started: Instant,
+    signal: &str,
+) -> ScenarioResult {
+    let scenario = &planned.scenario;
+    let mut steps = finished;
+    for (i, step) in scenario.steps.iter().enumerate().skip(steps.len()) {
+        let status = if i == steps.len() {
+            StepStatus::Error(StepError::new(
+                StepErrorKind::Interrupted,
+                format!("interrupted by {signal} while this step was running"),
+                step.at.clone(),
+            ))
+        } else {
+            StepStatus::Skipped {
+                reason: format!("the run was interrupted by {signal}"),
+            }
+        };
+        steps.push(StepResult {
+            name: step.name.clone(),
+            status,
+            request: None,
+            response: None,
+            timings: None,
+            duration: Duration::ZERO,
+        });
+    }
+    ScenarioResult {
+        name: scenario.name.clone(),
+        path: scenario.path.clone(),
+        tags: scenario.tags.clone(),
+        steps,
+        duration: started.elapsed(),
+        // An interrupted scenario decides nothing about its property.
+        conformance: None,
+    }
+}
+
+/// Starts the loopback key server for a suite's conformance scenarios, serving the files its
+/// `key_server` names (an empty key set without). `None` when the port cannot be bound (the
+/// `jku`/`x5u` variants then report errors).
+async fn start_key_server(suite: &Suite) -> Option<KeyServer> {
     let mut content = KeyServerContent {
         jwks: "{\"keys\":[]}".to_owned(),
         certificate: String::new(),
     };
-    let files = conformance.iter().find_map(|p| {
-        let suite = &p.context.suite;
-        let files = suite.conformance.as_ref()?.key_server.as_ref()?;
-        let base = suite
-            .path
-            .parent()
-            .map(camino::Utf8Path::to_owned)
-            .unwrap_or_default();
-        Some((base.join(&files.jwks), base.join(&files.certificate)))
-    });
+    let files = suite
+        .conformance
+        .as_ref()
+        .and_then(|c| c.key_server.as_ref())
+        .map(|files| {
+            let base = suite
+                .path
+                .parent()
+                .map(camino::Utf8Path::to_owned)
+                .unwrap_or_default();
+            (base.join(&files.jwks), base.join(&files.certificate))
+        });
     if let Some((jwks, cert)) = files {
         content.jwks = fs_err::read_to_string(&jwks).unwrap_or(content.jwks);
         content.certificate = fs_err::read_to_string(&cert).unwrap_or_default();
@@ -307,7 +454,7 @@ async fn start_key_server(plan: &Plan) -> Option<KeyServer> {
 /// Runs the steps of one scenario with its own client (and cookie jar).
 async fn run_scenario(
     planned: &PlannedScenario,
-    settings: &RunSettings,
+    settings: &RunOptions,
     key_server: Option<&KeyServer>,
     events: &mut dyn EventSink,
 ) -> ScenarioResult {
@@ -423,7 +570,7 @@ async fn run_step(
     planned: &PlannedScenario,
     index: usize,
     client: &client::Client,
-    settings: &RunSettings,
+    settings: &RunOptions,
     scope: &mut Scope<'_>,
     started: Instant,
 ) -> StepResult {
@@ -679,9 +826,10 @@ pub enum PrepareError {
 /// Builds every request and token of the plan once, for `load`. Captures cannot be resolved
 /// ahead of time, so a step whose request uses a capture keeps the `${name}` text only where
 /// the template has a default; otherwise preparation fails naming the step.
-pub fn prepare(plan: &Plan, settings: &RunSettings) -> Result<Vec<PreparedScenario>, PrepareError> {
+pub fn prepare(plan: &Plan, settings: &RunOptions) -> Result<Vec<PreparedScenario>, PrepareError> {
     let mut out = Vec::with_capacity(plan.scenarios.len());
     for planned in &plan.scenarios {
+        let settings = &*settings.for_scenario(planned);
         let scenario = &planned.scenario;
         let ctx = &planned.context;
         let scenario_vars = resolve_vars(&scenario.vars, &settings.vars, &ctx.suite.vars);

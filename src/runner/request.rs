@@ -5,7 +5,7 @@ use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, Method};
 
 use super::tokens::PreparedToken;
-use super::{RunSettings, Scope, SuiteContext};
+use super::{RunOptions, Scope, SuiteContext};
 use crate::client;
 use crate::scenario::{Body, Placement, ProfileName, Step, XrfMode, XrfSwitch};
 
@@ -40,7 +40,7 @@ pub fn build_request(
     ctx: &SuiteContext,
     step: &Step,
     scope: &Scope<'_>,
-    settings: &RunSettings,
+    settings: &RunOptions,
     token: Option<&PreparedToken>,
 ) -> Result<client::Request, RequestError> {
     let spec = &step.request;

@@ -1,7 +1,7 @@
 //! Scenario files: the model, reading with spans, validation with did-you-mean, templates and
 //! time offsets.
 //!
-//! [`read`] takes files and directories and returns a [`Plan`]: every scenario with its
+//! [`read`] takes files and directories and returns a [`Catalog`]: every scenario with its
 //! [`Suite`] and resolved [`Profile`]. Each file goes through four stages, and every problem
 //! of every file is reported at once as a [`Diagnostic`] pointing at `file:line:col`:
 //!
@@ -51,28 +51,29 @@ pub fn schema() -> serde_json::Value {
     schema::scenario_schema()
 }
 
-/// Every scenario read, each with its suite and profile.
+/// Every scenario read, each with its suite and profile (the runner's [`crate::runner::Plan`]
+/// is built from it).
 #[derive(Debug, Clone, Default)]
-pub struct Plan {
+pub struct Catalog {
     /// The scenarios in the order read (files sorted by name within a directory); matrix
-    /// variants are not expanded (see [`Scenario::expand`] and [`Plan::expanded`]).
-    pub scenarios: Vec<PlannedScenario>,
+    /// variants are not expanded (see [`Scenario::expand`] and [`Catalog::expanded`]).
+    pub scenarios: Vec<SuiteScenario>,
     /// The number of files read, suites included.
     pub files: usize,
     /// The text of every file read, for rendering diagnostics later (check failures).
     pub sources: Sources,
 }
 
-impl Plan {
+impl Catalog {
     /// Every scenario with matrix variants expanded, in order.
-    pub fn expanded(&self) -> Vec<PlannedScenario> {
+    pub fn expanded(&self) -> Vec<SuiteScenario> {
         self.scenarios
             .iter()
             .flat_map(|p| {
                 p.scenario
                     .expand()
                     .into_iter()
-                    .map(|scenario| PlannedScenario {
+                    .map(|scenario| SuiteScenario {
                         scenario,
                         suite: Arc::clone(&p.suite),
                         profile: p.profile.clone(),
@@ -84,7 +85,7 @@ impl Plan {
 
 /// A scenario with what it needs from its suite.
 #[derive(Debug, Clone)]
-pub struct PlannedScenario {
+pub struct SuiteScenario {
     /// The scenario.
     pub scenario: Scenario,
     /// Its suite (a default suite when the scenario has none).

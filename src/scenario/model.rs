@@ -1249,40 +1249,95 @@ pub struct Stage {
     pub over: Option<Duration>,
 }
 
+// One type for the `load:` block's `connections`, `load --connections` and the load
+// transport's policy. Doc comments are the schema's text; `value(help)` is the command line's.
 /// How connections are reused under load.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum Connections {
     /// One connection per user.
+    #[default]
+    #[value(help = "One connection pool per virtual user")]
     PerUser,
     /// One shared pool.
+    #[value(help = "One pool shared by every user")]
     Shared,
     /// A new connection per request.
+    #[value(help = "A new connection for every request")]
     PerRequest,
 }
 
+// One type for the `load:` block's `token` and `load --token`.
 /// How tokens are reused under load.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum TokenReuse {
     /// One token for every request.
+    #[value(help = "One token for every request")]
     Shared,
     /// A pool of tokens minted before the run.
+    #[value(help = "A pool of distinct users minted before the run (`--token-pool`)")]
     Pool,
     /// A new token per request (minting is measured apart).
+    #[value(help = "A new token per request (minting measured apart)")]
     Fresh,
     /// Tokens re-minted before they expire.
+    #[value(help = "Tokens re-minted ahead of `exp`")]
     Refresh,
 }
 
+// One type for the `load:` block's `session`, `load --session`, and how a load sample
+// authenticated (a series of the load statistics is keyed by step and mode; `bearer` or
+// `cookie` in reports and interval-log tags).
 /// Which credential requests after the first carry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Default,
+    Deserialize,
+    JsonSchema,
+    clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum SessionMode {
     /// The bearer token on every request.
+    #[default]
+    #[value(help = "The bearer token on every request")]
     Bearer,
     /// The session cookie from the first response.
+    #[value(help = "The session cookie after the first request")]
     Cookie,
+}
+
+impl SessionMode {
+    /// The mode as a lowercase word, as in reports and log tags.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Bearer => "bearer",
+            Self::Cookie => "cookie",
+        }
+    }
+
+    /// Parses [`Self::as_str`] back.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "bearer" => Some(Self::Bearer),
+            "cookie" => Some(Self::Cookie),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for SessionMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The target profile: a built-in name plus status overrides.

@@ -8,8 +8,8 @@ use serde_json::Value;
 
 use super::schema::{self, FileKind};
 use super::{
-    Plan, PlannedScenario, Profile, Scenario, ScenarioReadError, ScenarioReadErrors, Sources,
-    Suite, semantic,
+    Catalog, Profile, Scenario, ScenarioReadError, ScenarioReadErrors, Sources, Suite,
+    SuiteScenario, semantic,
 };
 use crate::diag::source::{self, SourceError};
 use crate::diag::yaml::{self, SpanMap, YamlErrorKind};
@@ -40,7 +40,7 @@ impl Default for ReadOptions {
 /// `suite.yaml` (or `suite.yml`) is a suite and every other `*.yaml`/`*.yml` a scenario. A
 /// scenario uses the suite it names (`suite: ../suite.yaml`, relative to itself) or else the
 /// `suite.yaml` next to it, if any.
-pub fn read<P: AsRef<Utf8Path>>(paths: &[P]) -> Result<Plan, ScenarioReadErrors> {
+pub fn read<P: AsRef<Utf8Path>>(paths: &[P]) -> Result<Catalog, ScenarioReadErrors> {
     read_with(paths, &ReadOptions::default())
 }
 
@@ -48,7 +48,7 @@ pub fn read<P: AsRef<Utf8Path>>(paths: &[P]) -> Result<Plan, ScenarioReadErrors>
 pub fn read_with<P: AsRef<Utf8Path>>(
     paths: &[P],
     options: &ReadOptions,
-) -> Result<Plan, ScenarioReadErrors> {
+) -> Result<Catalog, ScenarioReadErrors> {
     let mut reader = Reader {
         options,
         sources: Sources::default(),
@@ -71,7 +71,7 @@ pub fn read_text(
     path: &Utf8Path,
     text: &str,
     options: &ReadOptions,
-) -> Result<Plan, ScenarioReadErrors> {
+) -> Result<Catalog, ScenarioReadErrors> {
     let reader = Reader {
         options,
         sources: Sources::default(),
@@ -90,7 +90,10 @@ pub fn read_text(
 
 impl Reader<'_> {
     /// Reads every collected file; the plan or every error.
-    fn finish(mut self, files: Vec<(Utf8PathBuf, FileKind)>) -> Result<Plan, ScenarioReadErrors> {
+    fn finish(
+        mut self,
+        files: Vec<(Utf8PathBuf, FileKind)>,
+    ) -> Result<Catalog, ScenarioReadErrors> {
         let reader = &mut self;
         let mut scenarios = Vec::new();
         for (path, kind) in files {
@@ -106,7 +109,7 @@ impl Reader<'_> {
             }
         }
         if self.errors.is_empty() {
-            Ok(Plan {
+            Ok(Catalog {
                 scenarios,
                 files: self.files,
                 sources: self.sources,
@@ -331,7 +334,7 @@ impl Reader<'_> {
         }
     }
 
-    fn scenario(&mut self, path: &Utf8Path) -> Option<PlannedScenario> {
+    fn scenario(&mut self, path: &Utf8Path) -> Option<SuiteScenario> {
         let (value, spans) = match self.load(path, FileKind::Scenario) {
             Ok(v) => v,
             Err(e) => {
@@ -392,7 +395,7 @@ impl Reader<'_> {
             self.errors.push(invalid(path, diagnostics));
             return None;
         }
-        Some(PlannedScenario {
+        Some(SuiteScenario {
             scenario,
             suite,
             profile,

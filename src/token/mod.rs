@@ -34,7 +34,7 @@ pub use redact::{redact, redact_in_text, redact_secret};
 pub use transform::{TransformError, json_serialization, tamper_claims};
 pub use verify::{
     Checks, HmacKey, Inspection, Rejection, SignatureStatus, Verified, VerifyKey, VerifyPolicy,
-    human_span, inspect, inspect_with, verify, verify_with,
+    human_span, human_time, inspect, inspect_with, rfc3339, verify, verify_with,
 };
 
 /// A JWS algorithm (RFC 7518), as named in a token's `alg` header.

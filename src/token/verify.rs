@@ -306,7 +306,10 @@ impl Rejection {
     }
 }
 
-fn rfc3339(t: i64) -> String {
+/// `2025-01-01T00:00:00Z`, or the number itself when it is out of range (messages, `token
+/// inspect`, `keys show`).
+#[must_use]
+pub fn rfc3339(t: i64) -> String {
     chrono::DateTime::from_timestamp(t, 0).map_or_else(
         || t.to_string(),
         |d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -329,6 +332,16 @@ pub fn human_span(seconds: i64) -> String {
         format!("1 {unit}")
     } else {
         format!("{n} {unit}s")
+    }
+}
+
+/// "in 55 minutes" or "5 minutes ago": `t` against `now`, both in seconds since the Unix epoch.
+#[must_use]
+pub fn human_time(t: i64, now: i64) -> String {
+    if t >= now {
+        format!("in {}", human_span(t - now))
+    } else {
+        format!("{} ago", human_span(now - t))
     }
 }
 

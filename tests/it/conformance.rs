@@ -7,11 +7,11 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use camino::{Utf8Path, Utf8PathBuf};
-use jwtprobe::cli::init;
 use jwtprobe::client::ClientSettings;
+use jwtprobe::embedded::pack as init;
 use jwtprobe::mock::{self, TlsMode};
 use jwtprobe::runner::conformance::{ConformanceReport, Verdict};
-use jwtprobe::runner::{self, Filters, NoEvents, Plan, RunResult, RunSettings};
+use jwtprobe::runner::{self, Filters, NoEvents, Plan, RunOptions, RunResult};
 use test_case::test_case;
 
 fn repo() -> Utf8PathBuf {
@@ -22,7 +22,7 @@ fn repo() -> Utf8PathBuf {
 async fn run_pack(pack: &Utf8Path, base: &url::Url, emulator: bool) -> RunResult {
     let read = jwtprobe::scenario::read(&[pack]).unwrap_or_else(|e| panic!("{}", e.render()));
     let plan = Plan::build(&read, &Filters::default(), &BTreeMap::new()).expect("keys load");
-    let settings = RunSettings {
+    let settings = RunOptions {
         base_url: base.clone(),
         emulator,
         client: ClientSettings {

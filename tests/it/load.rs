@@ -10,13 +10,14 @@ use assert_cmd::Command;
 use camino::{Utf8Path, Utf8PathBuf};
 use jwtprobe::client::ClientSettings;
 use jwtprobe::load::engine::{self, EngineSettings, LoadResult, Model};
-use jwtprobe::load::http::{Connections, HttpSettings, HttpTransport, TokenStrategy};
+use jwtprobe::load::http::{HttpSettings, HttpTransport, TokenStrategy};
 use jwtprobe::load::pacer::{Schedule, Shard};
 use jwtprobe::load::sink::IntervalSink;
-use jwtprobe::load::stats::{ErrorClass, SessionMode};
+use jwtprobe::load::stats::ErrorClass;
 use jwtprobe::mock::{self, MockServer, TlsMode};
 use jwtprobe::report::hlog::HlogWriter;
-use jwtprobe::runner::{self, Filters, RunSettings};
+use jwtprobe::runner::{self, Filters, RunOptions};
+use jwtprobe::scenario::{Connections, SessionMode};
 
 fn repo() -> Utf8PathBuf {
     Utf8PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -114,7 +115,7 @@ fn transport_trusting(
         insecure,
         ..ClientSettings::default()
     };
-    let settings = RunSettings {
+    let settings = RunOptions {
         base_url: base_url.clone(),
         emulator: true,
         client: client.clone(),

@@ -7,7 +7,7 @@ use std::time::Duration;
 use assert_cmd::Command;
 use camino::{Utf8Path, Utf8PathBuf};
 use jwtprobe::client::ClientSettings;
-use jwtprobe::runner::{self, Filters, NoEvents, Plan, RunResult, RunSettings, StepStatus};
+use jwtprobe::runner::{self, Filters, NoEvents, Plan, RunOptions, RunResult, StepStatus};
 use test_case::test_case;
 use wiremock::matchers::{header_exists, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -35,7 +35,7 @@ fn write_scenario(dir: &Utf8Path, scenario: &str) -> Utf8PathBuf {
 async fn run_dir(dir: &Utf8Path, base: &str) -> RunResult {
     let read = jwtprobe::scenario::read(&[dir]).unwrap_or_else(|e| panic!("{}", e.render()));
     let plan = Plan::build(&read, &Filters::default(), &BTreeMap::new()).unwrap();
-    let settings = RunSettings {
+    let settings = RunOptions {
         base_url: base.parse().unwrap(),
         emulator: false,
         client: ClientSettings {
