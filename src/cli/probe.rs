@@ -23,11 +23,12 @@ use super::keys::{DEFAULT_PASSWORD_ENV, key_matches, read_key};
 use super::token::{minter, resolve_time, signer_for};
 use super::{CliError, CmdResult, Exit, runtime};
 use crate::client::{Client, ClientSettings, Exchange, Request};
+use crate::jose::Alg;
 use crate::keys::{self, KeyKind};
 use crate::mock;
 use crate::probe::{self as diagnosis, Answer, Cause, ClaimNames, Facts, Observation, Variant};
 use crate::token::human_span;
-use crate::token::{self, Alg, Signer};
+use crate::token::{self, Signer};
 
 /// Arguments of this command.
 #[derive(Debug, clap::Args)]
@@ -92,7 +93,7 @@ pub struct Args {
     /// What kind of proxy answers: `qseow` (and the other Qlik profiles) adds the prefix and
     /// xrfkey checks; `rfc6750` or `generic` reads only the Bearer challenge.
     #[arg(long, value_enum, default_value = "qseow")]
-    pub profile: crate::scenario::ProfileName,
+    pub profile: crate::jose::ProfileName,
     /// Accept any TLS certificate from the server (Qlik installs with a self-signed one).
     #[arg(long, short = 'k', conflicts_with = "ca")]
     pub insecure: bool,
@@ -526,7 +527,7 @@ pub fn run(args: Args) -> CmdResult {
         key: args.key.to_string(),
         cert,
         alg: alg.name().to_owned(),
-        rsa: kind.is_some_and(|k| k.algorithms().contains(&crate::keys::SignatureAlg::RS256)),
+        rsa: kind.is_some_and(|k| k.algorithms().contains(&Alg::RS256)),
         kid: args.kid.clone(),
         qlik,
     };

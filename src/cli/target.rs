@@ -14,8 +14,8 @@ use camino::Utf8PathBuf;
 use url::Url;
 
 use super::CliError;
+use crate::jose::ProfileName;
 use crate::mock::{self, MockServer, TlsMode};
-use crate::scenario::ProfileName;
 
 /// Target arguments shared by `run` and `load`.
 #[derive(Debug, Clone, clap::Args)]
@@ -281,5 +281,5 @@ pub fn suite_target(suite: &crate::scenario::Suite) -> Result<Option<Url>, CliEr
 
 /// The profile's name as written in YAML.
 pub fn profile_name(profile: ProfileName) -> &'static str {
-    profile.as_str()
+    profile.name()
 }

@@ -14,12 +14,11 @@ use serde_json::{Map, Value, json};
 
 use super::keys::{DEFAULT_PASSWORD_ENV, read_key};
 use super::{CliError, CmdResult, Exit};
+use crate::jose::{Alg, Encoding, ProfileName};
 use crate::keys::KeyKind;
-use crate::scenario::ProfileName;
 use crate::token::human_span;
 use crate::token::{
-    self, Alg, Encoding, Inspection, Minter, Part, Rejection, SignatureStatus, Signer, VerifyKey,
-    VerifyPolicy,
+    self, Inspection, Minter, Part, Rejection, SignatureStatus, Signer, VerifyKey, VerifyPolicy,
 };
 
 /// The `token` subcommands.
@@ -600,7 +599,7 @@ fn inspection_text(
             );
         }
     }
-    let profile = judge.profile.as_str();
+    let profile = judge.profile.name();
     if inspection.is_accepted() {
         let _ = writeln!(
             out,
@@ -645,7 +644,7 @@ fn inspection_json(
         .collect();
     let value = json!({
         "token": token::redact(token),
-        "profile": judge.profile.as_str(),
+        "profile": judge.profile.name(),
         "header": inspection.header,
         "claims": inspection.claims,
         "times": times,

@@ -36,9 +36,10 @@ use super::stats::{ErrorClass, Outcome, Recorder, SeriesKey, SessionMode};
 use super::tls::LeanTls;
 use crate::check::{self, CompiledExpect};
 use crate::client::{self, Client, ClientSettings};
+use crate::jose::SignatureMode;
 use crate::runner::{self, PreparedScenario, PreparedToken};
 use crate::scenario::Profile;
-use crate::token::{self, Minter, Part, SignatureMode, TokenSpec};
+use crate::token::{self, Minter, Part, TokenSpec};
 
 /// How connections are reused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -820,7 +821,7 @@ pub fn session_warning(
     session: SessionMode,
     users: u64,
 ) -> Option<String> {
-    use crate::scenario::ProfileName;
+    use crate::jose::ProfileName;
     let qlik = matches!(
         profile.name,
         ProfileName::Qseow | ProfileName::Qseow401 | ProfileName::QseowPre2024
@@ -878,7 +879,7 @@ mod tests {
 
     #[test]
     fn qlik_profile_warns_about_more_than_five_sessions_per_user() {
-        use crate::scenario::ProfileName;
+        use crate::jose::ProfileName;
         let qlik = Profile::builtin(ProfileName::Qseow);
         assert!(
             session_warning(

@@ -14,49 +14,17 @@ use serde_json::{Map, Value};
 
 use crate::diag::yaml::{self, SpanMap, push_pointer};
 use crate::diag::{self, Diagnostic, Located, Span};
-use crate::keys::{self, PublicKey, SignatureAlg};
+use crate::jose::{Alg, ProfileName};
+use crate::keys::{self, PublicKey};
 
-/// Which product and version the emulator behaves like.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Profile {
-    /// Qlik Sense Enterprise on Windows, November 2024 and later (`/qps/csrftoken` answers 204).
-    Qseow,
-    /// Qlik Sense Enterprise on Windows before November 2024 (`/qps/csrftoken` answers 404).
-    QseowPre2024,
-    /// Qlik Cloud: `POST /login/jwt-session` and the `eas.sid` cookies.
-    QlikCloud,
-    /// A plain RFC 6750 resource server behind a prefix: 401 with `WWW-Authenticate: Bearer
-    /// error="invalid_token"` for a bad token, no sessions; the conformance test double, with
-    /// one laxity switch per security property ([`Laxity`]).
-    Rfc6750,
-}
-
-impl Profile {
-    /// The name used in config files: `qseow`, `qseow-pre2024` or `qlik-cloud`.
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Qseow => "qseow",
-            Self::QseowPre2024 => "qseow-pre2024",
-            Self::QlikCloud => "qlik-cloud",
-            Self::Rfc6750 => "rfc6750",
-        }
-    }
-
-    fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|p| p.name() == name)
-    }
-
-    /// Every profile.
-    pub const ALL: [Self; 4] = [
-        Self::Qseow,
-        Self::QseowPre2024,
-        Self::QlikCloud,
-        Self::Rfc6750,
-    ];
-
-    const NAMES: [&'static str; 4] = ["qseow", "qseow-pre2024", "qlik-cloud", "rfc6750"];
-}
+/// The profiles the emulator behaves like; `qseow-401` and `generic` are target profiles
+/// with nothing to emulate.
+pub(crate) const EMULATED_PROFILES: [ProfileName; 4] = [
+    ProfileName::Qseow,
+    ProfileName::QseowPre2024,
+    ProfileName::QlikCloud,
+    ProfileName::Rfc6750,
+];
 
 /// The `SameSite` attribute of a session cookie (the QMC's four choices).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,7 +126,7 @@ pub struct Laxity {
     /// Do not check that `iat` is not in the future.
     pub ignore_iat: bool,
     /// Algorithms accepted on top of `algorithms`.
-    pub extra_algorithms: Vec<SignatureAlg>,
+    pub extra_algorithms: Vec<Alg>,
     /// Clock tolerance added to `leeway` on `exp`, `nbf` and `iat`, in seconds.
     pub leeway_s: i64,
     /// Resolve `kid` as a file name for an HMAC key, as vulnerable servers do: a `kid` naming
@@ -225,7 +193,7 @@ pub struct VirtualProxyConfig {
     /// The public key read from `jwt_certificate`, parsed once.
     pub public_key: PublicKey,
     /// The algorithms accepted; RS256, RS384 and RS512 by default (the documented set).
-    pub algorithms: Vec<SignatureAlg>,
+    pub algorithms: Vec<Alg>,
     /// The claim that holds the user ID (case-sensitive), e.g. `UserId`.
     pub user_id_claim: String,
     /// The claim that holds the user directory (case-sensitive), e.g. `UserDirectory`.
@@ -293,7 +261,7 @@ pub struct CloudConfig {
     /// The public key read from `certificate`, parsed once.
     pub public_key: PublicKey,
     /// The algorithms accepted (RS256, RS384, RS512 by default; never HS*).
-    pub algorithms: Vec<SignatureAlg>,
+    pub algorithms: Vec<Alg>,
     /// The required `aud` (default `qlik.api/login/jwt-session`).
     pub audience: String,
     /// The longest `exp - nbf` accepted (default 3600 s).
@@ -316,7 +284,7 @@ pub struct MockConfig {
     /// The file it was read from.
     pub path: Utf8PathBuf,
     /// The profile.
-    pub profile: Profile,
+    pub profile: ProfileName,
     /// Whether error responses carry `X-Jwtprobe-Mock-Reason` (the real proxy gives no reason).
     pub debug_reasons: bool,
     /// The header cap for requests that reach no virtual proxy (default 16384 bytes).
@@ -628,12 +596,8 @@ impl Reader<'_> {
         }
     }
 
-    fn algorithms(&mut self, map: &Map<String, Value>, pointer: &str) -> Vec<SignatureAlg> {
-        let default = vec![
-            SignatureAlg::RS256,
-            SignatureAlg::RS384,
-            SignatureAlg::RS512,
-        ];
+    fn algorithms(&mut self, map: &Map<String, Value>, pointer: &str) -> Vec<Alg> {
+        let default = vec![Alg::RS256, Alg::RS384, Alg::RS512];
         self.algorithms_at(map, pointer, "algorithms", default)
     }
 
@@ -642,29 +606,18 @@ impl Reader<'_> {
         map: &Map<String, Value>,
         pointer: &str,
         key: &str,
-        default: Vec<SignatureAlg>,
-    ) -> Vec<SignatureAlg> {
+        default: Vec<Alg>,
+    ) -> Vec<Alg> {
         let Some(names) = self.field::<Vec<String>>(map, pointer, key, "a list of algorithm names")
         else {
             return default;
         };
-        let all = [
-            SignatureAlg::RS256,
-            SignatureAlg::RS384,
-            SignatureAlg::RS512,
-            SignatureAlg::PS256,
-            SignatureAlg::PS384,
-            SignatureAlg::PS512,
-            SignatureAlg::ES256,
-            SignatureAlg::ES384,
-            SignatureAlg::EdDSA,
-        ];
         let mut out = Vec::new();
         for (i, name) in names.iter().enumerate() {
-            match all.iter().find(|a| a.name() == name) {
-                Some(a) => out.push(*a),
+            match Alg::asymmetric().find(|a| a.name() == name) {
+                Some(a) => out.push(a),
                 None => {
-                    let candidates: Vec<&str> = all.iter().map(|a| a.name()).collect();
+                    let candidates: Vec<&str> = Alg::asymmetric().map(Alg::name).collect();
                     let hint =
                         did_you_mean(name, &candidates).map(|c| format!("did you mean `{c}`?"));
                     self.error(
@@ -723,13 +676,13 @@ impl Reader<'_> {
         let root = self.root;
         let map = self.object(root, "", TOP_KEYS)?;
         let profile = match self.field::<String>(map, "", "profile", "a profile name") {
-            Some(name) => match Profile::from_name(&name) {
+            Some(name) => match EMULATED_PROFILES.into_iter().find(|p| p.name() == name) {
                 Some(p) => p,
                 None => {
-                    let hint = did_you_mean(&name, &Profile::NAMES)
-                        .map(|c| format!("did you mean `{c}`?"));
+                    let names = EMULATED_PROFILES.map(ProfileName::name);
+                    let hint = did_you_mean(&name, &names).map(|c| format!("did you mean `{c}`?"));
                     self.error("/profile", format!("unknown profile `{name}` (expected qseow, qseow-pre2024, qlik-cloud or rfc6750)"), hint);
-                    Profile::Qseow
+                    ProfileName::Qseow
                 }
             },
             None => {
@@ -740,7 +693,7 @@ impl Reader<'_> {
                         None,
                     );
                 }
-                Profile::Qseow
+                ProfileName::Qseow
             }
         };
         let debug_reasons = self
@@ -810,14 +763,14 @@ impl Reader<'_> {
             None => None,
         };
         match profile {
-            Profile::QlikCloud if !map.contains_key("cloud") => {
+            ProfileName::QlikCloud if !map.contains_key("cloud") => {
                 self.error(
                     "/profile",
                     "profile `qlik-cloud` needs a `cloud` section",
                     None,
                 );
             }
-            Profile::Qseow | Profile::QseowPre2024 | Profile::Rfc6750
+            ProfileName::Qseow | ProfileName::QseowPre2024 | ProfileName::Rfc6750
                 if map.contains_key("cloud") =>
             {
                 self.error(
@@ -829,7 +782,7 @@ impl Reader<'_> {
                     None,
                 );
             }
-            Profile::Qseow | Profile::QseowPre2024 | Profile::Rfc6750
+            ProfileName::Qseow | ProfileName::QseowPre2024 | ProfileName::Rfc6750
                 if !map.contains_key("virtual_proxies") =>
             {
                 self.error(
@@ -908,7 +861,7 @@ impl Reader<'_> {
         &mut self,
         value: &Value,
         pointer: &str,
-        profile: Profile,
+        profile: ProfileName,
         max_header_bytes: usize,
     ) -> Option<VirtualProxyConfig> {
         let map = self.object(value, pointer, VP_KEYS)?;
@@ -977,7 +930,7 @@ impl Reader<'_> {
         let kid = self.field(map, pointer, "kid", "a string");
         let exp_required = self
             .field(map, pointer, "exp_required", "true or false")
-            .unwrap_or(profile == Profile::Rfc6750);
+            .unwrap_or(profile == ProfileName::Rfc6750);
         let laxity = self.laxity(map, pointer);
         let leeway = self.duration(map, pointer, "leeway", 1, Duration::ZERO);
         let timeout = self.duration(
@@ -1135,16 +1088,16 @@ impl Reader<'_> {
         &mut self,
         map: &Map<String, Value>,
         pointer: &str,
-        profile: Profile,
+        profile: ProfileName,
     ) -> VpStatuses {
-        let rfc = profile == Profile::Rfc6750;
+        let rfc = profile == ProfileName::Rfc6750;
         let mut s = VpStatuses {
             reject: if rfc { 401 } else { 400 },
             no_token: 401,
             host_denied: 403,
             session_limit: 403,
             logout: 200,
-            csrftoken: if profile == Profile::QseowPre2024 {
+            csrftoken: if profile == ProfileName::QseowPre2024 {
                 404
             } else {
                 204
@@ -1273,7 +1226,7 @@ mod tests {
             }
         }
         let default = MockConfig::fixture_default(&repo()).expect("default fixture");
-        assert_eq!(default.profile, Profile::Qseow);
+        assert_eq!(default.profile, ProfileName::Qseow);
         assert_eq!(
             default
                 .virtual_proxy("jwt")
@@ -1293,14 +1246,7 @@ mod tests {
         assert_eq!(vp.max_header_bytes, 16384);
         assert_eq!(vp.max_sessions_per_user, 5);
         assert_eq!(vp.session_inactivity_timeout, Duration::from_secs(1800));
-        assert_eq!(
-            vp.algorithms,
-            vec![
-                SignatureAlg::RS256,
-                SignatureAlg::RS384,
-                SignatureAlg::RS512
-            ]
-        );
+        assert_eq!(vp.algorithms, vec![Alg::RS256, Alg::RS384, Alg::RS512]);
         assert!(vp.bearer_scheme_case_insensitive);
         assert!(c.debug_reasons);
         assert_eq!(c.default_proxy.windows_auth_pattern, "Windows");
