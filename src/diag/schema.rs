@@ -33,8 +33,11 @@ pub struct Wording {
     /// The label for a value of the wrong type, by pointer (for values whose type is not the
     /// point: "expected an HTTP status code (100-599)").
     pub wrong_type: fn(&str) -> Option<&'static str>,
-    /// Regex patterns of the schema with what they stand for (`"a duration such as `500ms`"`):
-    /// a mismatch reads "expected <what>, found `<value>`".
+    /// What an enumerated value at a pointer is called ("profile"): an unknown one reads
+    /// "unknown profile `x`" rather than "unknown value `x`".
+    pub value_noun: fn(&str) -> Option<&'static str>,
+    /// Regex patterns of the schema with what they stand for ("a duration such as `500ms`"): a
+    /// mismatch reads "expected" and that text, then "found" and the value.
     pub patterns: &'static [(&'static str, &'static str)],
 }
 
@@ -44,6 +47,7 @@ impl Wording {
         missing_key_hint: |_| None,
         too_few_items: |_| None,
         wrong_type: |_| None,
+        value_noun: |_| None,
         patterns: &[],
     };
 }
@@ -312,7 +316,8 @@ fn explain(
             let hint = did_you_mean(&word, names.iter())
                 .map(|s| format!("did you mean `{s}`?"))
                 .or_else(|| Some(format!("expected one of {}", backticked(&names))));
-            out.push(problem(format!("unknown value `{word}`"), hint));
+            let noun = (wording.value_noun)(&pointer).unwrap_or("value");
+            out.push(problem(format!("unknown {noun} `{word}`"), hint));
         }
         ValidationErrorKind::Required { property } => {
             let name = property
@@ -410,10 +415,11 @@ fn explain_alternatives(
         let hint = did_you_mean(&word, allowed.iter())
             .map(|s| format!("did you mean `{s}`?"))
             .or_else(|| Some(format!("expected one of {}", backticked(&allowed))));
+        let noun = (checker.wording.value_noun)(pointer).unwrap_or("value");
         out.push(Problem {
             pointer: pointer.to_owned(),
             at_key: false,
-            label: format!("unknown value `{word}`"),
+            label: format!("unknown {noun} `{word}`"),
             hint,
         });
         return;
@@ -425,17 +431,17 @@ fn explain_alternatives(
         }
         return;
     }
-    let mut types: Vec<String> = Vec::new();
-    for branch in context {
-        for e in branch {
-            if let ValidationErrorKind::Type { kind } = e.kind() {
-                let words = type_kind_words(kind);
-                if !types.contains(&words) {
-                    types.push(words);
-                }
-            }
-        }
+    if let Some(label) = (checker.wording.wrong_type)(pointer) {
+        out.push(Problem {
+            pointer: pointer.to_owned(),
+            at_key: false,
+            label: label.to_owned(),
+            hint: None,
+        });
+        return;
     }
+    let mut types: Vec<String> = Vec::new();
+    expected_types(context, pointer, &mut types);
     out.push(Problem {
         pointer: pointer.to_owned(),
         at_key: false,
@@ -446,6 +452,28 @@ fn explain_alternatives(
         ),
         hint: None,
     });
+}
+
+/// The types the alternatives at `pointer` would accept, nested alternatives included.
+fn expected_types(context: &[Vec<ValidationError<'static>>], pointer: &str, out: &mut Vec<String>) {
+    for e in context.iter().flatten() {
+        if e.instance_path().as_str() != pointer {
+            continue;
+        }
+        match e.kind() {
+            ValidationErrorKind::Type { kind } => {
+                let words = type_kind_words(kind);
+                if !out.contains(&words) {
+                    out.push(words);
+                }
+            }
+            ValidationErrorKind::AnyOf { context }
+            | ValidationErrorKind::OneOfNotValid { context } => {
+                expected_types(context, pointer, out);
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Whether a branch of an `anyOf`/`oneOf` failed because the value at `pointer` has the wrong

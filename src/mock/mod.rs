@@ -40,6 +40,7 @@ pub use cloud::REQUIRED_CLAIMS as CLOUD_REQUIRED_CLAIMS;
 pub use config::{
     AttributeMapping, CloudConfig, CloudStatuses, CookieAttributes, CookieTransport,
     DefaultProxyConfig, Laxity, MockConfig, SameSite, VirtualProxyConfig, VpStatuses, read_config,
+    schema,
 };
 pub use route::is_qlik_keyword;
 pub use server::{

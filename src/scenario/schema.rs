@@ -40,6 +40,7 @@ const WORDING: Wording = Wording {
     },
     too_few_items: |pointer| (pointer == "/steps").then_some("a scenario needs at least one step"),
     wrong_type: |_| None,
+    value_noun: |_| None,
     patterns: &[(
         super::model::DURATION_PATTERN,
         "a duration such as `500ms` or `2s`",
