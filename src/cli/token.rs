@@ -201,13 +201,7 @@ pub(crate) fn resolve_time(flag: &str, text: &str, now: i64) -> Result<Option<i6
 
 /// The algorithm a key signs with when `--alg` is not given.
 pub(crate) fn natural_alg(kind: Option<KeyKind>) -> Alg {
-    match kind {
-        Some(KeyKind::Rsa { .. }) => Alg::RS256,
-        Some(KeyKind::EcP256) => Alg::ES256,
-        Some(KeyKind::EcP384) => Alg::ES384,
-        Some(KeyKind::Ed25519) => Alg::EdDSA,
-        None => Alg::HS256,
-    }
+    kind.map_or(Alg::HS256, KeyKind::default_alg)
 }
 
 /// Parses `--alg`.

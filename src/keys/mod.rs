@@ -83,6 +83,18 @@ impl KeyKind {
 }
 
 impl KeyKind {
+    /// The algorithm a key of this kind signs with when none is named: RS256 for RSA, ES256,
+    /// ES384, EdDSA.
+    #[must_use]
+    pub fn default_alg(self) -> Alg {
+        match self {
+            Self::Rsa { .. } => Alg::RS256,
+            Self::EcP256 => Alg::ES256,
+            Self::EcP384 => Alg::ES384,
+            Self::Ed25519 => Alg::EdDSA,
+        }
+    }
+
     /// The kind of key that computes `alg` (`rsa_bits` sets the RSA modulus length); `None`
     /// for HMAC and `none`, which need no key pair.
     #[must_use]

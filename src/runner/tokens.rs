@@ -12,7 +12,6 @@ use serde_json::{Map, Value};
 use super::keyring::RingKey;
 use super::{Scope, SuiteContext};
 use crate::jose::Alg;
-use crate::keys::KeyKind;
 use crate::scenario::{self, Placement, Scenario, Step, TokenBlock};
 use crate::token::{self, Part, Signer, TokenSpec};
 
@@ -270,12 +269,9 @@ fn default_alg(key: Option<&RingKey>) -> Alg {
             if b.secret.is_some() && b.private.is_none() {
                 return Alg::HS256;
             }
-            match b.private.as_ref().map(|p| p.kind()) {
-                Some(KeyKind::EcP256) => Alg::ES256,
-                Some(KeyKind::EcP384) => Alg::ES384,
-                Some(KeyKind::Ed25519) => Alg::EdDSA,
-                _ => Alg::RS256,
-            }
+            b.private
+                .as_ref()
+                .map_or(Alg::RS256, |p| p.kind().default_alg())
         }
     }
 }
