@@ -27,8 +27,9 @@ use std::time::{Duration, Instant};
 
 use camino::Utf8PathBuf;
 use criterion::{Criterion, Throughput};
-use jwtprobe::keys::{KeyKind, PrivateKey, SignatureAlg, generate, read_key_file};
-use jwtprobe::token::{self, Alg, Minter, Signer, VerifyKey, VerifyPolicy};
+use jwtprobe::jose::Alg;
+use jwtprobe::keys::{KeyKind, PrivateKey, generate, read_key_file};
+use jwtprobe::token::{self, Minter, Signer, VerifyKey, VerifyPolicy};
 use serde_json::{Map, Value, json};
 
 /// A fixed "now" well inside the tokens' validity.
@@ -77,7 +78,7 @@ struct Case {
     signer: Signer,
     key: VerifyKey,
     /// Raw signing baseline, for key-pair algorithms.
-    raw: Option<(PrivateKey, SignatureAlg)>,
+    raw: Option<(PrivateKey, Alg)>,
 }
 
 fn key_case(id: &str, alg: Alg, key: &PrivateKey) -> Case {
@@ -86,7 +87,7 @@ fn key_case(id: &str, alg: Alg, key: &PrivateKey) -> Case {
         alg,
         signer: Signer::Key(key.clone()),
         key: VerifyKey::Public(key.public_key().clone()),
-        raw: alg.asymmetric().map(|sa| (key.clone(), sa)),
+        raw: alg.is_asymmetric().then(|| (key.clone(), alg)),
     }
 }
 

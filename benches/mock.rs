@@ -10,9 +10,10 @@ use axum::body::Body;
 use camino::Utf8PathBuf;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use http::{Request, header};
+use jwtprobe::jose::Alg;
 use jwtprobe::keys;
 use jwtprobe::mock::{self, MockClock, MockConfig, MockState};
-use jwtprobe::token::{self, Alg, Signer, TokenSpec};
+use jwtprobe::token::{self, Signer, TokenSpec};
 use serde_json::{Map, json};
 use tower::ServiceExt as _;
 

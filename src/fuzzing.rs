@@ -13,7 +13,8 @@ use std::time::Duration;
 use camino::{Utf8Path, Utf8PathBuf};
 use serde_json::Value;
 
-use crate::token::{Alg, VerifyKey, VerifyPolicy};
+use crate::jose::Alg;
+use crate::token::{VerifyKey, VerifyPolicy};
 
 /// The repository root, for the fixtures the targets read once.
 fn repo() -> &'static Utf8Path {

@@ -12,6 +12,7 @@ pub mod diag;
 pub mod embedded;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod jose;
 pub mod keys;
 pub mod load;
 pub mod mock;

@@ -22,14 +22,14 @@ use url::Url;
 
 use crate::client::ClientSettings;
 use crate::diag::{Diagnostic, Located, Span};
+use crate::jose::ProfileName;
 use crate::load::engine::Model;
 use crate::load::http::TokenStrategy;
 use crate::load::pacer::{RateStage, Schedule, Shard};
 use crate::load::threshold::{self, Threshold};
 use crate::runner::{Filters, KeyRingError, Plan, RunOptions, Target};
 use crate::scenario::{
-    self, Connections, LoadBlock, ProfileName, ScenarioReadErrors, SessionMode, Sources, Spanned,
-    TokenReuse,
+    self, Connections, LoadBlock, ScenarioReadErrors, SessionMode, Sources, Spanned, TokenReuse,
 };
 
 /// Where requests go, as given on the command line (`--target`, `--insecure`, `--ca`); the
@@ -207,7 +207,7 @@ pub enum SettingsError {
         rendered: String,
     },
     /// A scenario goes to an emulator that was not started (exit 1).
-    #[error("no built-in emulator for profile `{}`", .0.as_str())]
+    #[error("no built-in emulator for profile `{}`", .0.name())]
     NoEmulator(ProfileName),
 }
 

@@ -639,7 +639,8 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::scenario::{ProfileName, Spanned};
+    use crate::jose::ProfileName;
+    use crate::scenario::Spanned;
 
     const SESSION: &str = "0123456789abcdef0123456789abcdef";
 

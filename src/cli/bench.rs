@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value, json};
 
 use super::{CliError, CmdResult, Exit};
+use jwtprobe::jose::Alg;
 use jwtprobe::keys::{self, KeyKind};
-use jwtprobe::token::{self, Alg, Minter, Signer, VerifyKey, VerifyPolicy};
+use jwtprobe::token::{self, Minter, Signer, VerifyKey, VerifyPolicy};
 
 /// The `bench` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -65,20 +66,12 @@ struct Subject {
 }
 
 fn subject(alg: Alg, bits: usize, now: i64) -> Result<Subject, CliError> {
-    let kind = match alg {
-        Alg::RS256 | Alg::RS384 | Alg::RS512 | Alg::PS256 | Alg::PS384 | Alg::PS512 => {
-            Some(KeyKind::Rsa { bits })
-        }
-        Alg::ES256 => Some(KeyKind::EcP256),
-        Alg::ES384 => Some(KeyKind::EcP384),
-        Alg::EdDSA => Some(KeyKind::Ed25519),
-        Alg::HS256 | Alg::HS384 | Alg::HS512 => None,
-        Alg::None => {
-            return Err(CliError::usage(anyhow::anyhow!(
-                "`none` has no signature to verify; pick a signing algorithm"
-            )));
-        }
-    };
+    if alg == Alg::None {
+        return Err(CliError::usage(anyhow::anyhow!(
+            "`none` has no signature to verify; pick a signing algorithm"
+        )));
+    }
+    let kind = KeyKind::for_alg(alg, bits);
     let (signer, key, label) = match kind {
         Some(kind) => {
             let (private, _) = keys::generate(kind, "jwtprobe-bench", 1).map_err(|e| {

@@ -9,6 +9,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 use super::keyfile::{DEFAULT_PASSWORD_ENV, key_error, read_key};
 use super::{CliError, CmdResult, Exit};
+use jwtprobe::jose::Alg;
 use jwtprobe::keys::{self, Certificate, KeyBundle, KeyKind, PrivateKey, PublicKey};
 use jwtprobe::token::{human_time, rfc3339};
 
@@ -116,23 +117,23 @@ fn import(args: &ImportArgs) -> CmdResult {
 
 /// The key kind asked for with `--alg` and `--bits`.
 fn kind_for(alg: &str, bits: usize) -> Result<KeyKind, CliError> {
-    match alg.to_ascii_uppercase().as_str() {
-        "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" | "RSA" => {
-            if matches!(bits, 2048 | 3072 | 4096) {
-                Ok(KeyKind::Rsa { bits })
-            } else {
-                Err(CliError::usage(anyhow::anyhow!(
-                    "unsupported RSA size `{bits}` (expected 2048, 3072 or 4096)"
-                )))
-            }
-        }
-        "ES256" => Ok(KeyKind::EcP256),
-        "ES384" => Ok(KeyKind::EcP384),
-        "EDDSA" | "ED25519" => Ok(KeyKind::Ed25519),
-        _ => Err(CliError::usage(anyhow::anyhow!(
+    // `RSA` and `Ed25519` name the key rather than an algorithm; both are accepted too.
+    let named = match alg.to_ascii_uppercase().as_str() {
+        "RSA" => Some(Alg::RS256),
+        "ED25519" => Some(Alg::EdDSA),
+        _ => Alg::asymmetric().find(|a| a.name().eq_ignore_ascii_case(alg)),
+    };
+    let Some(kind) = named.and_then(|a| KeyKind::for_alg(a, bits)) else {
+        return Err(CliError::usage(anyhow::anyhow!(
             "unknown algorithm `{alg}` (expected RS256, RS384, RS512, ES256, ES384 or EdDSA)"
-        ))),
+        )));
+    };
+    if matches!(kind, KeyKind::Rsa { .. }) && !matches!(bits, 2048 | 3072 | 4096) {
+        return Err(CliError::usage(anyhow::anyhow!(
+            "unsupported RSA size `{bits}` (expected 2048, 3072 or 4096)"
+        )));
     }
+    Ok(kind)
 }
 
 fn generate(args: &GenerateArgs) -> CmdResult {

@@ -24,11 +24,12 @@ use super::keys::key_matches;
 use super::token::{minter, resolve_time, signer_for};
 use super::{CliError, CmdResult, Exit, runtime};
 use jwtprobe::client::{Client, ClientSettings, Exchange, Request};
+use jwtprobe::jose::Alg;
 use jwtprobe::keys::{self, KeyKind};
 use jwtprobe::mock;
 use jwtprobe::probe::{self as diagnosis, Answer, Cause, ClaimNames, Facts, Observation, Variant};
 use jwtprobe::token::human_span;
-use jwtprobe::token::{self, Alg, Signer};
+use jwtprobe::token::{self, Signer};
 
 /// Arguments of this command.
 #[derive(Debug, clap::Args)]
@@ -93,7 +94,7 @@ pub(crate) struct Args {
     /// What kind of proxy answers: `qseow` (and the other Qlik profiles) adds the prefix and
     /// xrfkey checks; `rfc6750` or `generic` reads only the Bearer challenge.
     #[arg(long, value_enum, default_value = "qseow")]
-    pub(crate) profile: jwtprobe::scenario::ProfileName,
+    pub(crate) profile: jwtprobe::jose::ProfileName,
     /// Accept any TLS certificate from the server (Qlik installs with a self-signed one).
     #[arg(long, short = 'k', conflicts_with = "ca")]
     pub(crate) insecure: bool,
@@ -531,10 +532,7 @@ pub(crate) fn run(args: Args) -> CmdResult {
         key: args.key.to_string(),
         cert,
         alg: alg.name().to_owned(),
-        rsa: kind.is_some_and(|k| {
-            k.algorithms()
-                .contains(&jwtprobe::keys::SignatureAlg::RS256)
-        }),
+        rsa: kind.is_some_and(|k| k.algorithms().contains(&Alg::RS256)),
         kid: args.kid.clone(),
         qlik,
     };

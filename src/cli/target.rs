@@ -15,8 +15,8 @@ use camino::Utf8PathBuf;
 use url::Url;
 
 use super::CliError;
+use jwtprobe::jose::ProfileName;
 use jwtprobe::mock::{self, MockServer, TlsMode};
-use jwtprobe::scenario::ProfileName;
 use jwtprobe::settings::TargetInput;
 
 /// Target arguments shared by `run` and `load`.
@@ -173,5 +173,5 @@ pub(crate) async fn start(
 
 /// The profile's name as written in YAML.
 pub(crate) fn profile_name(profile: ProfileName) -> &'static str {
-    profile.as_str()
+    profile.name()
 }

@@ -14,11 +14,10 @@ use serde_json::{Map, Value, json};
 
 use super::keyfile::{DEFAULT_PASSWORD_ENV, read_key};
 use super::{CliError, CmdResult, Exit};
+use jwtprobe::jose::{Alg, Encoding, ProfileName};
 use jwtprobe::keys::KeyKind;
-use jwtprobe::scenario::ProfileName;
 use jwtprobe::token::{
-    self, Alg, Encoding, Inspection, Minter, Part, Rejection, SignatureStatus, Signer, VerifyKey,
-    VerifyPolicy,
+    self, Inspection, Minter, Part, Rejection, SignatureStatus, Signer, VerifyKey, VerifyPolicy,
 };
 use jwtprobe::token::{human_span, rfc3339};
 
@@ -185,13 +184,7 @@ pub(crate) fn resolve_time(flag: &str, text: &str, now: i64) -> Result<Option<i6
 
 /// The algorithm a key signs with when `--alg` is not given.
 pub(crate) fn natural_alg(kind: Option<KeyKind>) -> Alg {
-    match kind {
-        Some(KeyKind::Rsa { .. }) => Alg::RS256,
-        Some(KeyKind::EcP256) => Alg::ES256,
-        Some(KeyKind::EcP384) => Alg::ES384,
-        Some(KeyKind::Ed25519) => Alg::EdDSA,
-        None => Alg::HS256,
-    }
+    kind.map_or(Alg::HS256, KeyKind::default_alg)
 }
 
 /// Parses `--alg`.
@@ -588,7 +581,7 @@ fn inspection_text(
             );
         }
     }
-    let profile = judge.profile.as_str();
+    let profile = judge.profile.name();
     if inspection.is_accepted() {
         let _ = writeln!(
             out,
@@ -633,7 +626,7 @@ fn inspection_json(
         .collect();
     let value = json!({
         "token": token::redact(token),
-        "profile": judge.profile.as_str(),
+        "profile": judge.profile.name(),
         "header": inspection.header,
         "claims": inspection.claims,
         "times": times,

@@ -31,6 +31,7 @@ use std::fmt::Write as _;
 
 use camino::{Utf8Path, Utf8PathBuf};
 
+pub mod schema;
 pub mod source;
 pub mod yaml;
 

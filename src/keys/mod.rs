@@ -30,6 +30,8 @@ use aws_lc_rs::signature::{
 };
 use camino::Utf8PathBuf;
 
+use crate::jose::Alg;
+
 pub use generate::{WrittenFiles, generate, write_bundle};
 pub use read::{read_key_file, read_pfx};
 
@@ -61,21 +63,50 @@ pub enum KeyKind {
 }
 
 impl KeyKind {
-    /// The signature algorithms a key of this kind can compute.
+    /// The signature algorithms a key of this kind can compute (key-pair algorithms only).
     #[must_use]
-    pub fn algorithms(self) -> &'static [SignatureAlg] {
+    pub fn algorithms(self) -> &'static [Alg] {
         match self {
             Self::Rsa { .. } => &[
-                SignatureAlg::RS256,
-                SignatureAlg::RS384,
-                SignatureAlg::RS512,
-                SignatureAlg::PS256,
-                SignatureAlg::PS384,
-                SignatureAlg::PS512,
+                Alg::RS256,
+                Alg::RS384,
+                Alg::RS512,
+                Alg::PS256,
+                Alg::PS384,
+                Alg::PS512,
             ],
-            Self::EcP256 => &[SignatureAlg::ES256],
-            Self::EcP384 => &[SignatureAlg::ES384],
-            Self::Ed25519 => &[SignatureAlg::EdDSA],
+            Self::EcP256 => &[Alg::ES256],
+            Self::EcP384 => &[Alg::ES384],
+            Self::Ed25519 => &[Alg::EdDSA],
+        }
+    }
+}
+
+impl KeyKind {
+    /// The algorithm a key of this kind signs with when none is named: RS256 for RSA, ES256,
+    /// ES384, EdDSA.
+    #[must_use]
+    pub fn default_alg(self) -> Alg {
+        match self {
+            Self::Rsa { .. } => Alg::RS256,
+            Self::EcP256 => Alg::ES256,
+            Self::EcP384 => Alg::ES384,
+            Self::Ed25519 => Alg::EdDSA,
+        }
+    }
+
+    /// The kind of key that computes `alg` (`rsa_bits` sets the RSA modulus length); `None`
+    /// for HMAC and `none`, which need no key pair.
+    #[must_use]
+    pub fn for_alg(alg: Alg, rsa_bits: usize) -> Option<Self> {
+        match alg {
+            Alg::RS256 | Alg::RS384 | Alg::RS512 | Alg::PS256 | Alg::PS384 | Alg::PS512 => {
+                Some(Self::Rsa { bits: rsa_bits })
+            }
+            Alg::ES256 => Some(Self::EcP256),
+            Alg::ES384 => Some(Self::EcP384),
+            Alg::EdDSA => Some(Self::Ed25519),
+            Alg::HS256 | Alg::HS384 | Alg::HS512 | Alg::None => None,
         }
     }
 }
@@ -91,86 +122,39 @@ impl fmt::Display for KeyKind {
     }
 }
 
-/// An asymmetric JWS signature algorithm (RFC 7518 names), the ones a [`PrivateKey`] computes.
-///
-/// HMAC algorithms and `none` are not here: they need no key pair and live in
-/// [`token::Alg`](crate::token::Alg).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SignatureAlg {
-    /// RSASSA-PKCS1-v1_5 with SHA-256.
-    RS256,
-    /// RSASSA-PKCS1-v1_5 with SHA-384.
-    RS384,
-    /// RSASSA-PKCS1-v1_5 with SHA-512.
-    RS512,
-    /// RSASSA-PSS with SHA-256 and MGF1 with SHA-256.
-    PS256,
-    /// RSASSA-PSS with SHA-384 and MGF1 with SHA-384.
-    PS384,
-    /// RSASSA-PSS with SHA-512 and MGF1 with SHA-512.
-    PS512,
-    /// ECDSA on P-256 with SHA-256 (fixed-length `r || s` signature).
-    ES256,
-    /// ECDSA on P-384 with SHA-384 (fixed-length `r || s` signature).
-    ES384,
-    /// Ed25519.
-    EdDSA,
+/// The ring verification algorithm of a key-pair algorithm; `None` for HMAC and `none`.
+fn verification(alg: Alg) -> Option<&'static dyn VerificationAlgorithm> {
+    Some(match alg {
+        Alg::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
+        Alg::RS384 => &signature::RSA_PKCS1_2048_8192_SHA384,
+        Alg::RS512 => &signature::RSA_PKCS1_2048_8192_SHA512,
+        Alg::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
+        Alg::PS384 => &signature::RSA_PSS_2048_8192_SHA384,
+        Alg::PS512 => &signature::RSA_PSS_2048_8192_SHA512,
+        Alg::ES256 => &signature::ECDSA_P256_SHA256_FIXED,
+        Alg::ES384 => &signature::ECDSA_P384_SHA384_FIXED,
+        Alg::EdDSA => &signature::ED25519,
+        Alg::HS256 | Alg::HS384 | Alg::HS512 | Alg::None => return None,
+    })
 }
 
-impl SignatureAlg {
-    /// The RFC 7518 name, as it appears in a JWT header.
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::RS256 => "RS256",
-            Self::RS384 => "RS384",
-            Self::RS512 => "RS512",
-            Self::PS256 => "PS256",
-            Self::PS384 => "PS384",
-            Self::PS512 => "PS512",
-            Self::ES256 => "ES256",
-            Self::ES384 => "ES384",
-            Self::EdDSA => "EdDSA",
-        }
-    }
-
-    fn verification(self) -> &'static dyn VerificationAlgorithm {
-        match self {
-            Self::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
-            Self::RS384 => &signature::RSA_PKCS1_2048_8192_SHA384,
-            Self::RS512 => &signature::RSA_PKCS1_2048_8192_SHA512,
-            Self::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
-            Self::PS384 => &signature::RSA_PSS_2048_8192_SHA384,
-            Self::PS512 => &signature::RSA_PSS_2048_8192_SHA512,
-            Self::ES256 => &signature::ECDSA_P256_SHA256_FIXED,
-            Self::ES384 => &signature::ECDSA_P384_SHA384_FIXED,
-            Self::EdDSA => &signature::ED25519,
-        }
-    }
-
-    /// The digest an RSA algorithm signs; `None` for the others.
-    fn rsa_digest(self) -> Option<&'static digest::Algorithm> {
-        match self {
-            Self::RS256 | Self::PS256 => Some(&digest::SHA256),
-            Self::RS384 | Self::PS384 => Some(&digest::SHA384),
-            Self::RS512 | Self::PS512 => Some(&digest::SHA512),
-            Self::ES256 | Self::ES384 | Self::EdDSA => None,
-        }
+/// The digest an RSA algorithm signs; `None` for the others.
+fn rsa_digest(alg: Alg) -> Option<&'static digest::Algorithm> {
+    match alg {
+        Alg::RS256 | Alg::PS256 => Some(&digest::SHA256),
+        Alg::RS384 | Alg::PS384 => Some(&digest::SHA384),
+        Alg::RS512 | Alg::PS512 => Some(&digest::SHA512),
+        _ => None,
     }
 }
 
-impl fmt::Display for SignatureAlg {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// A signature algorithm that the key cannot compute or check (RS256 with an EC key, …).
+/// A signature algorithm that the key cannot compute or check (RS256 with an EC key, HS256 or
+/// `none` with any key pair, …).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("algorithm `{alg}` does not fit a {kind} key (it fits {})", fits(*.kind))]
 pub struct KeyMismatch {
     /// The algorithm asked for.
-    pub alg: SignatureAlg,
+    pub alg: Alg,
     /// The kind of the key at hand.
     pub kind: KeyKind,
 }
@@ -307,7 +291,7 @@ impl PrivateKey {
     /// # Errors
     /// [`KeyMismatch`] when `alg` does not fit this key (RS256 with an EC key, ES384 with a P-256
     /// key, …).
-    pub fn sign(&self, alg: SignatureAlg, msg: &[u8]) -> Result<Vec<u8>, KeyMismatch> {
+    pub fn sign(&self, alg: Alg, msg: &[u8]) -> Result<Vec<u8>, KeyMismatch> {
         let mismatch = || KeyMismatch {
             alg,
             kind: self.kind(),
@@ -315,12 +299,12 @@ impl PrivateKey {
         match &self.inner.material {
             Material::Rsa(k) => {
                 let padding: &'static dyn signature::RsaEncoding = match alg {
-                    SignatureAlg::RS256 => &signature::RSA_PKCS1_SHA256,
-                    SignatureAlg::RS384 => &signature::RSA_PKCS1_SHA384,
-                    SignatureAlg::RS512 => &signature::RSA_PKCS1_SHA512,
-                    SignatureAlg::PS256 => &signature::RSA_PSS_SHA256,
-                    SignatureAlg::PS384 => &signature::RSA_PSS_SHA384,
-                    SignatureAlg::PS512 => &signature::RSA_PSS_SHA512,
+                    Alg::RS256 => &signature::RSA_PKCS1_SHA256,
+                    Alg::RS384 => &signature::RSA_PKCS1_SHA384,
+                    Alg::RS512 => &signature::RSA_PKCS1_SHA512,
+                    Alg::PS256 => &signature::RSA_PSS_SHA256,
+                    Alg::PS384 => &signature::RSA_PSS_SHA384,
+                    Alg::PS512 => &signature::RSA_PSS_SHA512,
                     _ => return Err(mismatch()),
                 };
                 let mut sig = vec![0; k.public_modulus_len()];
@@ -331,7 +315,7 @@ impl PrivateKey {
             Material::Ec(k, kind) => {
                 let fits = matches!(
                     (alg, kind),
-                    (SignatureAlg::ES256, KeyKind::EcP256) | (SignatureAlg::ES384, KeyKind::EcP384)
+                    (Alg::ES256, KeyKind::EcP256) | (Alg::ES384, KeyKind::EcP384)
                 );
                 if !fits {
                     return Err(mismatch());
@@ -340,7 +324,7 @@ impl PrivateKey {
                 Ok(sig.as_ref().to_vec())
             }
             Material::Ed25519(k) => {
-                if alg != SignatureAlg::EdDSA {
+                if alg != Alg::EdDSA {
                     return Err(mismatch());
                 }
                 Ok(k.sign(msg).as_ref().to_vec())
@@ -391,7 +375,7 @@ struct PublicInner {
     kind: KeyKind,
     spki_der: Vec<u8>,
     /// One parsed key per algorithm that fits, so verification never parses.
-    parsed: Vec<(SignatureAlg, ParsedPublicKey)>,
+    parsed: Vec<(Alg, ParsedPublicKey)>,
 }
 
 impl PublicKey {
@@ -406,7 +390,10 @@ impl PublicKey {
         let kind = kind_of_spki(&spki)?;
         let mut parsed = Vec::with_capacity(6);
         for &alg in kind.algorithms() {
-            let key = ParsedPublicKey::new(alg.verification(), der)
+            let Some(verification) = verification(alg) else {
+                continue;
+            };
+            let key = ParsedPublicKey::new(verification, der)
                 .map_err(|e| format!("invalid {kind} public key: {e}"))?;
             parsed.push((alg, key));
         }
@@ -438,24 +425,24 @@ impl PublicKey {
         self.inner.kind
     }
 
-    /// Whether this key can check signatures of `alg`.
+    /// Whether this key can check signatures of `alg` (never an HMAC algorithm or `none`).
     #[must_use]
-    pub fn fits(&self, alg: SignatureAlg) -> bool {
+    pub fn fits(&self, alg: Alg) -> bool {
         self.inner.parsed.iter().any(|(a, _)| *a == alg)
     }
 
     /// Checks `sig` over `msg` with `alg`; false when the signature is wrong or `alg` does not
-    /// fit this key. Uses the key parsed at construction: no parsing.
+    /// fit this key (an HMAC algorithm or `none` never does). Uses the key parsed at construction: no parsing.
     ///
     /// RSA hashes `msg` here (on the stack) and checks the signature over the digest, the same
     /// check as `verify_sig` without the digest context that path allocates and sets up on every
     /// call.
     #[must_use]
-    pub fn verify(&self, alg: SignatureAlg, msg: &[u8], sig: &[u8]) -> bool {
+    pub fn verify(&self, alg: Alg, msg: &[u8], sig: &[u8]) -> bool {
         let Some((_, key)) = self.inner.parsed.iter().find(|(a, _)| *a == alg) else {
             return false;
         };
-        match alg.rsa_digest() {
+        match rsa_digest(alg) {
             Some(d) => key.verify_digest_sig(&digest::digest(d, msg), sig).is_ok(),
             None => key.verify_sig(msg, sig).is_ok(),
         }

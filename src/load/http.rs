@@ -35,9 +35,10 @@ use super::stats::{self, Recorder, SampleOutcome, SeriesKey};
 use crate::check::{self, CompiledExpect};
 use crate::client::tls::LeanTls;
 use crate::client::{self, Client, ClientSettings, ErrorClass, lean};
+use crate::jose::SignatureMode;
 use crate::runner::{self, PreparedScenario, PreparedToken};
 use crate::scenario::{Connections, Profile, SessionMode, TokenReuse};
-use crate::token::{self, Minter, Part, SignatureMode, TokenSpec};
+use crate::token::{self, Minter, Part, TokenSpec};
 
 /// How tokens are reused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -819,7 +820,7 @@ pub fn session_warning(
     session: SessionMode,
     users: u64,
 ) -> Option<String> {
-    use crate::scenario::ProfileName;
+    use crate::jose::ProfileName;
     let qlik = matches!(
         profile.name,
         ProfileName::Qseow | ProfileName::Qseow401 | ProfileName::QseowPre2024
@@ -877,7 +878,7 @@ mod tests {
 
     #[test]
     fn qlik_profile_warns_about_more_than_five_sessions_per_user() {
-        use crate::scenario::ProfileName;
+        use crate::jose::ProfileName;
         let qlik = Profile::builtin(ProfileName::Qseow);
         assert!(
             session_warning(

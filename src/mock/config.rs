@@ -1,62 +1,35 @@
 //! The emulator's config: virtual proxies, the default virtual proxy, the Qlik Cloud tenant and
 //! the profile whose defaults fill every status the sources do not pin.
 //!
-//! [`read_config`] reads a YAML file with `saphyr` (every node keeps its line and column),
-//! checks every key and value, and returns either a [`MockConfig`] or every problem at once as
-//! [`Diagnostic`]s pointing at `file:line:col`. Paths in the file (the JWT certificate)
-//! are relative to the config file. The certificate is read and parsed here, once.
+//! [`read_config`] reads a YAML file the way scenarios are read
+//! ([`diag::schema::read_validated`](crate::diag::schema::read_validated)): YAML with a span
+//! for every node, validated against the JSON Schema generated from the file's serde form
+//! ([`schema()`]), deserialized, then checked for what a schema cannot say (a certificate file
+//! that does not exist, a duration that does not parse, a prefix used twice). It returns either
+//! a [`MockConfig`] or every problem at once as [`Diagnostic`]s pointing at `file:line:col`.
+//! Paths in the file (the JWT certificate) are relative to the config file. The certificate is
+//! read and parsed here, once.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use camino::{Utf8Path, Utf8PathBuf};
-use serde::de::DeserializeOwned;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use crate::diag::yaml::{self, SpanMap, push_pointer};
-use crate::diag::{self, Diagnostic, Located, Span};
-use crate::keys::{self, PublicKey, SignatureAlg};
+use crate::diag::schema::{self, Checker, FileText, Wording};
+use crate::diag::yaml::{SpanMap, push_pointer};
+use crate::diag::{Diagnostic, Span, did_you_mean};
+use crate::jose::{Alg, ProfileName};
+use crate::keys::{self, PublicKey};
 
-/// Which product and version the emulator behaves like.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Profile {
-    /// Qlik Sense Enterprise on Windows, November 2024 and later (`/qps/csrftoken` answers 204).
-    Qseow,
-    /// Qlik Sense Enterprise on Windows before November 2024 (`/qps/csrftoken` answers 404).
-    QseowPre2024,
-    /// Qlik Cloud: `POST /login/jwt-session` and the `eas.sid` cookies.
-    QlikCloud,
-    /// A plain RFC 6750 resource server behind a prefix: 401 with `WWW-Authenticate: Bearer
-    /// error="invalid_token"` for a bad token, no sessions; the conformance test double, with
-    /// one laxity switch per security property ([`Laxity`]).
-    Rfc6750,
-}
-
-impl Profile {
-    /// The name used in config files: `qseow`, `qseow-pre2024` or `qlik-cloud`.
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Qseow => "qseow",
-            Self::QseowPre2024 => "qseow-pre2024",
-            Self::QlikCloud => "qlik-cloud",
-            Self::Rfc6750 => "rfc6750",
-        }
-    }
-
-    fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|p| p.name() == name)
-    }
-
-    /// Every profile.
-    pub const ALL: [Self; 4] = [
-        Self::Qseow,
-        Self::QseowPre2024,
-        Self::QlikCloud,
-        Self::Rfc6750,
-    ];
-
-    const NAMES: [&'static str; 4] = ["qseow", "qseow-pre2024", "qlik-cloud", "rfc6750"];
-}
+/// The profiles the emulator behaves like; `qseow-401` and `generic` are target profiles
+/// with nothing to emulate.
+pub(crate) const EMULATED_PROFILES: [ProfileName; 4] = [
+    ProfileName::Qseow,
+    ProfileName::QseowPre2024,
+    ProfileName::QlikCloud,
+    ProfileName::Rfc6750,
+];
 
 /// The `SameSite` attribute of a session cookie (the QMC's four choices).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,7 +131,7 @@ pub struct Laxity {
     /// Do not check that `iat` is not in the future.
     pub ignore_iat: bool,
     /// Algorithms accepted on top of `algorithms`.
-    pub extra_algorithms: Vec<SignatureAlg>,
+    pub extra_algorithms: Vec<Alg>,
     /// Clock tolerance added to `leeway` on `exp`, `nbf` and `iat`, in seconds.
     pub leeway_s: i64,
     /// Resolve `kid` as a file name for an HMAC key, as vulnerable servers do: a `kid` naming
@@ -185,25 +158,6 @@ pub struct Laxity {
 }
 
 impl Laxity {
-    /// The config key of every switch, in the order above.
-    pub const KEYS: [&'static str; 15] = [
-        "accept_no_exp",
-        "ignore_nbf",
-        "ignore_iat",
-        "extra_algorithms",
-        "leeway",
-        "kid_selects_file",
-        "trust_embedded_key",
-        "fetch_key_url",
-        "ignore_crit",
-        "accept_malformed_exp",
-        "accept_query_token",
-        "case_insensitive_claims",
-        "case_insensitive_prefix",
-        "ignore_audience",
-        "ignore_issuer",
-    ];
-
     /// Whether every switch is off.
     #[must_use]
     pub fn is_strict(&self) -> bool {
@@ -225,7 +179,7 @@ pub struct VirtualProxyConfig {
     /// The public key read from `jwt_certificate`, parsed once.
     pub public_key: PublicKey,
     /// The algorithms accepted; RS256, RS384 and RS512 by default (the documented set).
-    pub algorithms: Vec<SignatureAlg>,
+    pub algorithms: Vec<Alg>,
     /// The claim that holds the user ID (case-sensitive), e.g. `UserId`.
     pub user_id_claim: String,
     /// The claim that holds the user directory (case-sensitive), e.g. `UserDirectory`.
@@ -293,7 +247,7 @@ pub struct CloudConfig {
     /// The public key read from `certificate`, parsed once.
     pub public_key: PublicKey,
     /// The algorithms accepted (RS256, RS384, RS512 by default; never HS*).
-    pub algorithms: Vec<SignatureAlg>,
+    pub algorithms: Vec<Alg>,
     /// The required `aud` (default `qlik.api/login/jwt-session`).
     pub audience: String,
     /// The longest `exp - nbf` accepted (default 3600 s).
@@ -316,7 +270,7 @@ pub struct MockConfig {
     /// The file it was read from.
     pub path: Utf8PathBuf,
     /// The profile.
-    pub profile: Profile,
+    pub profile: ProfileName,
     /// Whether error responses carry `X-Jwtprobe-Mock-Reason` (the real proxy gives no reason).
     pub debug_reasons: bool,
     /// The header cap for requests that reach no virtual proxy (default 16384 bytes).
@@ -366,206 +320,428 @@ impl MockConfig {
     }
 }
 
+/// The JSON Schema of an emulator config file, generated from its serde form (`file::ConfigFile`).
+#[must_use]
+pub fn schema() -> Value {
+    checker().schema().clone()
+}
+
+fn checker() -> &'static Checker {
+    static CHECKER: OnceLock<Checker> = OnceLock::new();
+    CHECKER.get_or_init(|| Checker::of::<file::ConfigFile>("jwtprobe mock config", WORDING))
+}
+
+/// The regex a prefix matches: the characters QMC allows in one.
+const PREFIX_PATTERN: &str = "^[a-z0-9._~-]+$";
+
+/// The messages of the config that the generic schema wording does not have (the labels of
+/// the hand-written reader this one replaced).
+const WORDING: Wording = Wording {
+    missing_key_hint: |_| None,
+    too_few_items: |_| None,
+    wrong_type: |pointer| {
+        let (parent, key) = pointer.rsplit_once('/')?;
+        if key.ends_with("_status") || parent.ends_with("/statuses") {
+            return Some("expected an HTTP status code (100-599)");
+        }
+        match key {
+            "max_header_bytes" => Some("expected a number of bytes"),
+            "max_sessions_per_user" | "rate_limit_per_minute" => {
+                Some("expected a number (0 turns the limit off)")
+            }
+            "replay_cache_capacity" => Some("expected a number"),
+            _ => None,
+        }
+    },
+    value_noun: |pointer| match pointer {
+        "/profile" => Some("profile"),
+        _ => None,
+    },
+    patterns: &[(
+        PREFIX_PATTERN,
+        "lowercase letters, digits and `-._~` only in a prefix",
+    )],
+};
+
 /// Parses config text; `resolve` turns a path written in the file into a path to open.
 pub(crate) fn parse_config(
     source: &str,
-    file: &Utf8Path,
+    path: &Utf8Path,
     resolve: &dyn Fn(&Utf8Path) -> Utf8PathBuf,
 ) -> Result<MockConfig, Vec<Diagnostic>> {
-    let (root, spans) = yaml::parse(source).map_err(|errors| {
-        errors
-            .into_iter()
-            .map(|e| diag_at(file, e.span, e.message, e.hint))
-            .collect::<Vec<_>>()
-    })?;
-    let mut r = Reader {
-        root: &root,
+    let headline = format!("invalid mock config `{path}`");
+    let text = FileText {
+        path,
+        text: source,
+        headline: &headline,
+        empty_hint: None,
+    };
+    let (written, spans) = schema::read_validated::<file::ConfigFile>(&text, checker())?;
+    let mut checks = Checks {
+        text: &text,
         spans: &spans,
-        file,
         diags: Vec::new(),
         resolve,
     };
-    let config = r.config();
+    let config = checks.config(written);
     match config {
-        Some(c) if r.diags.is_empty() => Ok(c),
+        Some(c) if checks.diags.is_empty() => Ok(c),
         _ => {
-            if r.diags.is_empty() {
-                r.diags.push(diag_at(
-                    file,
-                    Span::START,
-                    "invalid config".to_owned(),
-                    None,
-                ));
+            if checks.diags.is_empty() {
+                checks.error("", "invalid config", None);
             }
-            r.diags
-                .sort_by_key(|d| d.location.as_ref().map(|l| (l.span.line, l.span.col)));
-            Err(r.diags)
+            schema::sort(&mut checks.diags);
+            Err(checks.diags)
         }
     }
 }
 
-fn diag_at(file: &Utf8Path, span: Span, label: String, hint: Option<String>) -> Diagnostic {
-    Diagnostic::new(format!("invalid mock config `{file}`"), label)
-        .at(Some(Located::new(file, span)))
-        .with_hint_opt(hint)
+/// The config file as written: the serde form of the YAML, validated by the JSON Schema
+/// generated from it before it is deserialized. Every optional key may also be written `~`.
+mod file {
+    use schemars::JsonSchema;
+    use serde::Deserialize;
+    use serde_json::{Map, Value};
+
+    use crate::jose::{Alg, ProfileName};
+
+    /// The whole config.
+    #[derive(Debug, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct ConfigFile {
+        /// The product the emulator behaves like: `qseow`, `qseow-pre2024`, `qlik-cloud` or
+        /// `rfc6750`.
+        pub(super) profile: ProfileName,
+        /// Whether refusals carry `X-Jwtprobe-Mock-Reason` (default true).
+        #[serde(default)]
+        pub(super) debug_reasons: Option<bool>,
+        /// The header cap for requests that reach no virtual proxy, in bytes (default 16384).
+        #[serde(default)]
+        pub(super) max_header_bytes: Option<usize>,
+        /// The status for an unknown prefix (default 400).
+        #[serde(default)]
+        pub(super) unknown_prefix_status: Option<Status>,
+        /// The default (prefix-less) virtual proxy.
+        #[serde(default)]
+        pub(super) default_proxy: Option<DefaultProxyFile>,
+        /// The JWT virtual proxies (profiles `qseow`, `qseow-pre2024`, `rfc6750`).
+        #[serde(default)]
+        pub(super) virtual_proxies: Option<Vec<VirtualProxyFile>>,
+        /// The Qlik Cloud tenant (profile `qlik-cloud`).
+        #[serde(default)]
+        pub(super) cloud: Option<CloudFile>,
+    }
+
+    /// An HTTP status code (100-599).
+    #[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+    #[serde(transparent)]
+    pub(super) struct Status(#[schemars(range(min = 100, max = 599))] pub(super) u16);
+
+    /// A duration: text such as `30m` or `500ms`, or a whole number of the key's unit.
+    #[derive(Debug, Clone, Deserialize, JsonSchema)]
+    #[serde(untagged)]
+    pub(super) enum DurationText {
+        /// A whole number of the key's unit (seconds, or minutes for session timeouts).
+        Number(u64),
+        /// Text such as `30m` or `500ms`.
+        Text(String),
+    }
+
+    /// The default (prefix-less) virtual proxy.
+    #[derive(Debug, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct DefaultProxyFile {
+        /// A User-Agent containing this text is sent to Windows authentication (default
+        /// `Windows`).
+        #[serde(default)]
+        pub(super) windows_auth_pattern: Option<String>,
+    }
+
+    /// One JWT virtual proxy.
+    #[derive(Debug, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct VirtualProxyFile {
+        /// The prefix: lowercase letters, digits and `-._~` (`jwt` serves `/jwt/...`).
+        #[schemars(regex(pattern = super::PREFIX_PATTERN))]
+        pub(super) prefix: String,
+        /// A note for the reader; not used.
+        #[serde(default)]
+        #[expect(dead_code, reason = "accepted for the reader of the file, never used")]
+        pub(super) description: Option<String>,
+        /// The session cookie name over HTTPS (default `X-Qlik-Session-<prefix>`).
+        #[serde(default)]
+        pub(super) session_cookie_name: Option<String>,
+        /// Session cookie attributes.
+        #[serde(default)]
+        pub(super) cookie: Option<CookieFile>,
+        /// The JWT certificate file, relative to the config file.
+        pub(super) jwt_certificate: String,
+        /// The algorithms accepted (default RS256, RS384, RS512); key-pair algorithms only.
+        #[serde(default)]
+        pub(super) algorithms: Option<Vec<Alg>>,
+        /// The claim that holds the user ID.
+        pub(super) user_id_claim: String,
+        /// The claim that holds the user directory.
+        pub(super) user_directory_claim: String,
+        /// Extra claims kept as session attributes.
+        #[serde(default)]
+        pub(super) attribute_map: Option<Vec<MappingFile>>,
+        /// The required `aud`, when set.
+        #[serde(default)]
+        pub(super) audience: Option<String>,
+        /// The required `iss`, when set.
+        #[serde(default)]
+        pub(super) issuer: Option<String>,
+        /// Whether a token needs `exp` (default false, true on `rfc6750`).
+        #[serde(default)]
+        pub(super) exp_required: Option<bool>,
+        /// The `kid` the certificate is known by.
+        #[serde(default)]
+        pub(super) kid: Option<String>,
+        /// The laxity switches.
+        #[serde(default)]
+        pub(super) laxity: Option<LaxityFile>,
+        /// Clock tolerance for `exp`, `nbf` and `iat` (a number is seconds; default 0).
+        #[serde(default)]
+        pub(super) leeway: Option<DurationText>,
+        /// How long a session lives without requests (a number is minutes; default 30m).
+        #[serde(default)]
+        pub(super) session_inactivity_timeout: Option<DurationText>,
+        /// The largest request header block accepted, in bytes (default: the top-level one).
+        #[serde(default)]
+        pub(super) max_header_bytes: Option<usize>,
+        /// The most live sessions one user may hold (default 5; 0 turns the limit off).
+        #[serde(default)]
+        pub(super) max_sessions_per_user: Option<u32>,
+        /// Host names allowed in the `Host` header; empty allows any host.
+        #[serde(default)]
+        pub(super) host_allow_list: Option<Vec<String>>,
+        /// Headers added to every response, in order.
+        #[serde(default)]
+        pub(super) additional_response_headers: Option<HeaderValues>,
+        /// Whether the `Bearer` scheme matches in any case and with extra spaces (default
+        /// true).
+        #[serde(default)]
+        pub(super) bearer_scheme_case_insensitive: Option<bool>,
+        /// Statuses for the situations the sources do not pin.
+        #[serde(default)]
+        pub(super) statuses: Option<VpStatusesFile>,
+    }
+
+    /// Header names to values (text, numbers and booleans), in the order written.
+    #[derive(Debug, Deserialize)]
+    #[serde(transparent)]
+    pub(super) struct HeaderValues(pub(super) Map<String, Value>);
+
+    impl JsonSchema for HeaderValues {
+        fn schema_name() -> std::borrow::Cow<'static, str> {
+            "HeaderValues".into()
+        }
+
+        fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+            schemars::json_schema!({
+                "type": "object",
+                "additionalProperties": { "type": ["string", "number", "boolean"] }
+            })
+        }
+    }
+
+    /// Session cookie attributes.
+    #[derive(Debug, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct CookieFile {
+        /// Whether the cookie carries `HttpOnly` (default true).
+        #[serde(default)]
+        pub(super) http_only: Option<bool>,
+        /// The `Domain` attribute (default none).
+        #[serde(default)]
+        pub(super) domain: Option<String>,
+        /// Attributes over HTTPS (default `Secure; SameSite=None`).
+        #[serde(default)]
+        pub(super) https: Option<TransportFile>,
+        /// Attributes over plain HTTP (default no `Secure`, no `SameSite`).
+        #[serde(default)]
+        pub(super) http: Option<TransportFile>,
+    }
+
+    /// Cookie attributes for one transport.
+    #[derive(Debug, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct TransportFile {
+        /// Whether the cookie carries `Secure`.
+        #[serde(default)]
+        pub(super) secure: Option<bool>,
+        /// `no_attribute`, `none`, `lax` or `strict` (any case).
+        #[serde(default)]
+        pub(super) same_site: Option<String>,
+    }
+
+    /// One claim mapped to a Qlik user attribute.
+    #[derive(Debug, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct MappingFile {
+        /// The claim name in the token.
+        pub(super) claim: String,
+        /// The attribute name Qlik uses for it.
+        pub(super) attribute: String,
+        /// Whether a token without this claim is rejected (default false).
+        #[serde(default)]
+        pub(super) mandatory: Option<bool>,
+    }
+
+    /// The laxity switches (all off by default).
+    #[derive(Debug, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct LaxityFile {
+        /// Accept a token without `exp`.
+        #[serde(default)]
+        pub(super) accept_no_exp: Option<bool>,
+        /// Do not check `nbf`.
+        #[serde(default)]
+        pub(super) ignore_nbf: Option<bool>,
+        /// Do not check that `iat` is not in the future.
+        #[serde(default)]
+        pub(super) ignore_iat: Option<bool>,
+        /// Algorithms accepted on top of `algorithms`.
+        #[serde(default)]
+        pub(super) extra_algorithms: Option<Vec<Alg>>,
+        /// Clock tolerance added to `leeway` (a number is seconds).
+        #[serde(default)]
+        pub(super) leeway: Option<DurationText>,
+        /// Resolve `kid` as a file name for an HMAC key.
+        #[serde(default)]
+        pub(super) kid_selects_file: Option<bool>,
+        /// Verify with a key embedded in the header.
+        #[serde(default)]
+        pub(super) trust_embedded_key: Option<bool>,
+        /// Fetch the key at `jku` (or the certificate at `x5u`).
+        #[serde(default)]
+        pub(super) fetch_key_url: Option<bool>,
+        /// Ignore `crit` and `b64`.
+        #[serde(default)]
+        pub(super) ignore_crit: Option<bool>,
+        /// Accept an `exp` (or `nbf`, `iat`) that is not a number.
+        #[serde(default)]
+        pub(super) accept_malformed_exp: Option<bool>,
+        /// Take a token from the `access_token` query parameter.
+        #[serde(default)]
+        pub(super) accept_query_token: Option<bool>,
+        /// Take an identity claim whose name differs only in case.
+        #[serde(default)]
+        pub(super) case_insensitive_claims: Option<bool>,
+        /// Match the prefix in any case.
+        #[serde(default)]
+        pub(super) case_insensitive_prefix: Option<bool>,
+        /// Do not check `aud`.
+        #[serde(default)]
+        pub(super) ignore_audience: Option<bool>,
+        /// Do not check `iss`.
+        #[serde(default)]
+        pub(super) ignore_issuer: Option<bool>,
+    }
+
+    /// The statuses of a virtual proxy.
+    #[derive(Debug, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct VpStatusesFile {
+        /// Any unusable token (default 400; 401 on `rfc6750`).
+        #[serde(default)]
+        pub(super) reject: Option<Status>,
+        /// No token and no live session (default 401).
+        #[serde(default)]
+        pub(super) no_token: Option<Status>,
+        /// The `Host` is not allowed (default 403).
+        #[serde(default)]
+        pub(super) host_denied: Option<Status>,
+        /// A new session over the per-user limit (default 403).
+        #[serde(default)]
+        pub(super) session_limit: Option<Status>,
+        /// `DELETE /qps/user` (default 200).
+        #[serde(default)]
+        pub(super) logout: Option<Status>,
+        /// `GET /qps/csrftoken` (default 204; 404 on `qseow-pre2024`).
+        #[serde(default)]
+        pub(super) csrftoken: Option<Status>,
+        /// Request headers over `max_header_bytes` (default 400; 431 on `rfc6750`).
+        #[serde(default)]
+        pub(super) header_too_large: Option<Status>,
+    }
+
+    /// The Qlik Cloud tenant.
+    #[derive(Debug, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct CloudFile {
+        /// Host names served; empty serves any host.
+        #[serde(default)]
+        pub(super) tenant_hosts: Option<Vec<String>>,
+        /// The identity provider's issuer.
+        pub(super) issuer: String,
+        /// The key ID.
+        pub(super) kid: String,
+        /// The certificate file, relative to the config file.
+        pub(super) certificate: String,
+        /// The algorithms accepted (default RS256, RS384, RS512); key-pair algorithms only.
+        #[serde(default)]
+        pub(super) algorithms: Option<Vec<Alg>>,
+        /// The required `aud` (default `qlik.api/login/jwt-session`).
+        #[serde(default)]
+        pub(super) audience: Option<String>,
+        /// The longest `exp - nbf` accepted (a number is seconds; default 1h).
+        #[serde(default)]
+        pub(super) max_lifetime: Option<DurationText>,
+        /// Clock tolerance for `exp` and `nbf` (a number is seconds; default 0).
+        #[serde(default)]
+        pub(super) clock_tolerance: Option<DurationText>,
+        /// How long a session lives without requests (a number is minutes; default 1h).
+        #[serde(default)]
+        pub(super) session_inactivity_timeout: Option<DurationText>,
+        /// The most `jti` values remembered (default 100000, at least 1).
+        #[serde(default)]
+        pub(super) replay_cache_capacity: Option<usize>,
+        /// Logins allowed per minute (default 0: no limit).
+        #[serde(default)]
+        pub(super) rate_limit_per_minute: Option<u32>,
+        /// Statuses for the situations the sources do not pin.
+        #[serde(default)]
+        pub(super) statuses: Option<CloudStatusesFile>,
+    }
+
+    /// The statuses of the Qlik Cloud tenant.
+    #[derive(Debug, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct CloudStatusesFile {
+        /// A required claim missing, a window over the limit or a replayed `jti` (default 400).
+        #[serde(default)]
+        pub(super) invalid_request: Option<Status>,
+        /// Bad signature, unknown `kid`, wrong `iss`/`aud`, a refused alg, expired (default 401).
+        #[serde(default)]
+        pub(super) unauthorized: Option<Status>,
+        /// Over the login rate limit (default 429).
+        #[serde(default)]
+        pub(super) rate_limited: Option<Status>,
+    }
 }
 
-fn did_you_mean(word: &str, candidates: &[&str]) -> Option<String> {
-    diag::did_you_mean(word, candidates).map(str::to_owned)
-}
-
-const TOP_KEYS: &[&str] = &[
-    "profile",
-    "debug_reasons",
-    "max_header_bytes",
-    "unknown_prefix_status",
-    "default_proxy",
-    "virtual_proxies",
-    "cloud",
-];
-const DEFAULT_PROXY_KEYS: &[&str] = &["windows_auth_pattern"];
-const VP_KEYS: &[&str] = &[
-    "prefix",
-    "description",
-    "session_cookie_name",
-    "cookie",
-    "jwt_certificate",
-    "algorithms",
-    "user_id_claim",
-    "user_directory_claim",
-    "attribute_map",
-    "audience",
-    "leeway",
-    "session_inactivity_timeout",
-    "max_header_bytes",
-    "max_sessions_per_user",
-    "host_allow_list",
-    "additional_response_headers",
-    "bearer_scheme_case_insensitive",
-    "statuses",
-    "issuer",
-    "exp_required",
-    "kid",
-    "laxity",
-];
-const COOKIE_KEYS: &[&str] = &["http_only", "domain", "https", "http"];
-const TRANSPORT_KEYS: &[&str] = &["secure", "same_site"];
-const MAPPING_KEYS: &[&str] = &["claim", "attribute", "mandatory"];
-const VP_STATUS_KEYS: &[&str] = &[
-    "reject",
-    "no_token",
-    "host_denied",
-    "session_limit",
-    "logout",
-    "csrftoken",
-    "header_too_large",
-];
-const CLOUD_KEYS: &[&str] = &[
-    "tenant_hosts",
-    "issuer",
-    "kid",
-    "certificate",
-    "algorithms",
-    "audience",
-    "max_lifetime",
-    "clock_tolerance",
-    "session_inactivity_timeout",
-    "replay_cache_capacity",
-    "rate_limit_per_minute",
-    "statuses",
-];
-const CLOUD_STATUS_KEYS: &[&str] = &["invalid_request", "unauthorized", "rate_limited"];
-
-/// Characters QMC allows in a prefix.
-fn valid_prefix(prefix: &str) -> bool {
-    !prefix.is_empty()
-        && prefix.bytes().all(|b| {
-            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'.' | b'_' | b'~')
-        })
-}
-
-/// Walks the spanned document and collects diagnostics.
-struct Reader<'a> {
-    /// The document as JSON.
-    root: &'a Value,
-    /// Where each node of the document is.
+/// The checks the schema cannot express (files that must exist, names that must be unique,
+/// durations, header names), each reported at its node, and the conversion of the file into
+/// a [`MockConfig`].
+struct Checks<'a> {
+    text: &'a FileText<'a>,
     spans: &'a SpanMap,
-    file: &'a Utf8Path,
     diags: Vec<Diagnostic>,
     resolve: &'a dyn Fn(&Utf8Path) -> Utf8PathBuf,
 }
 
-impl Reader<'_> {
+impl Checks<'_> {
     fn error(&mut self, pointer: &str, label: impl Into<String>, hint: Option<String>) {
         let span = self.spans.nearest(pointer).unwrap_or(Span::START);
         self.diags
-            .push(diag_at(self.file, span, label.into(), hint));
+            .push(self.text.diagnostic(span, label.into(), hint));
     }
 
-    /// The mapping at `pointer`, after reporting unknown keys.
-    fn object<'v>(
-        &mut self,
-        value: &'v Value,
-        pointer: &str,
-        known: &[&str],
-    ) -> Option<&'v Map<String, Value>> {
-        let Some(map) = value.as_object() else {
-            self.error(pointer, "expected a mapping", None);
-            return None;
-        };
-        for key in map.keys() {
-            if !known.contains(&key.as_str()) {
-                let child = push_pointer(pointer, key);
-                let pos = self.spans.key(&child).unwrap_or(Span::START);
-                let hint = did_you_mean(key, known).map(|c| format!("did you mean `{c}`?"));
-                self.diags.push(diag_at(
-                    self.file,
-                    pos,
-                    format!("unknown key `{key}`"),
-                    hint,
-                ));
-            }
-        }
-        Some(map)
-    }
-
-    /// Deserializes `map[key]`, reporting a type error at the value. `None` when absent or bad.
-    fn field<T: DeserializeOwned>(
-        &mut self,
-        map: &Map<String, Value>,
-        pointer: &str,
-        key: &str,
-        expected: &str,
-    ) -> Option<T> {
-        let value = map.get(key)?;
-        if value.is_null() {
-            return None;
-        }
-        match serde_json::from_value::<T>(value.clone()) {
-            Ok(v) => Some(v),
-            Err(_) => {
-                self.error(
-                    &format!("{pointer}/{key}"),
-                    format!("expected {expected}"),
-                    None,
-                );
-                None
-            }
-        }
-    }
-
-    fn required_string(
-        &mut self,
-        map: &Map<String, Value>,
-        pointer: &str,
-        key: &str,
-    ) -> Option<String> {
-        if !map.contains_key(key) || map.get(key).is_some_and(Value::is_null) {
-            self.error(pointer, format!("missing key `{key}`"), None);
-            return None;
-        }
-        let s: String = self.field(map, pointer, key, "a string")?;
-        if s.trim().is_empty() {
+    /// A required string, refused when blank.
+    fn non_empty(&mut self, value: String, pointer: &str, key: &str) -> Option<String> {
+        if value.trim().is_empty() {
             self.error(
                 &format!("{pointer}/{key}"),
                 format!("`{key}` must not be empty"),
@@ -573,120 +749,57 @@ impl Reader<'_> {
             );
             return None;
         }
-        Some(s)
+        Some(value)
     }
 
-    fn status(&mut self, map: &Map<String, Value>, pointer: &str, key: &str, default: u16) -> u16 {
-        match self.field::<i64>(map, pointer, key, "an HTTP status code (100-599)") {
-            Some(code) if (100..=599).contains(&code) => u16::try_from(code).unwrap_or(default),
-            Some(_) => {
-                self.error(
-                    &format!("{pointer}/{key}"),
-                    "expected an HTTP status code (100-599)",
-                    None,
-                );
-                default
-            }
-            None => default,
-        }
-    }
-
-    /// A duration: a humantime string (`30m`, `500ms`) or a number of `unit_secs` seconds.
+    /// A duration: humantime text (`30m`, `500ms`) or a number of `unit_secs` seconds.
     fn duration(
         &mut self,
-        map: &Map<String, Value>,
-        pointer: &str,
-        key: &str,
+        value: Option<file::DurationText>,
+        at: &str,
         unit_secs: u64,
         default: Duration,
     ) -> Duration {
-        let at = format!("{pointer}/{key}");
-        match map.get(key) {
-            None | Some(Value::Null) => default,
-            Some(Value::Number(n)) => match n.as_u64() {
-                Some(v) => Duration::from_secs(v.saturating_mul(unit_secs)),
-                None => {
-                    self.error(&at, "expected a duration such as `30m` or `500ms`", None);
-                    default
-                }
-            },
-            Some(Value::String(s)) => match humantime::parse_duration(s.trim()) {
+        match value {
+            None => default,
+            Some(file::DurationText::Number(n)) => Duration::from_secs(n.saturating_mul(unit_secs)),
+            Some(file::DurationText::Text(s)) => match humantime::parse_duration(s.trim()) {
                 Ok(d) => d,
                 Err(e) => {
                     self.error(
-                        &at,
+                        at,
                         format!("expected a duration such as `30m` or `500ms` ({e})"),
                         None,
                     );
                     default
                 }
             },
-            Some(_) => {
-                self.error(&at, "expected a duration such as `30m` or `500ms`", None);
-                default
-            }
         }
     }
 
-    fn algorithms(&mut self, map: &Map<String, Value>, pointer: &str) -> Vec<SignatureAlg> {
-        let default = vec![
-            SignatureAlg::RS256,
-            SignatureAlg::RS384,
-            SignatureAlg::RS512,
-        ];
-        self.algorithms_at(map, pointer, "algorithms", default)
-    }
-
-    fn algorithms_at(
-        &mut self,
-        map: &Map<String, Value>,
-        pointer: &str,
-        key: &str,
-        default: Vec<SignatureAlg>,
-    ) -> Vec<SignatureAlg> {
-        let Some(names) = self.field::<Vec<String>>(map, pointer, key, "a list of algorithm names")
-        else {
-            return default;
+    /// The algorithms at `at`: key-pair algorithms only, since a certificate verifies them.
+    fn algorithms(&mut self, algs: Option<Vec<Alg>>, at: &str, default: &[Alg]) -> Vec<Alg> {
+        let Some(algs) = algs else {
+            return default.to_vec();
         };
-        let all = [
-            SignatureAlg::RS256,
-            SignatureAlg::RS384,
-            SignatureAlg::RS512,
-            SignatureAlg::PS256,
-            SignatureAlg::PS384,
-            SignatureAlg::PS512,
-            SignatureAlg::ES256,
-            SignatureAlg::ES384,
-            SignatureAlg::EdDSA,
-        ];
         let mut out = Vec::new();
-        for (i, name) in names.iter().enumerate() {
-            match all.iter().find(|a| a.name() == name) {
-                Some(a) => out.push(*a),
-                None => {
-                    let candidates: Vec<&str> = all.iter().map(|a| a.name()).collect();
-                    let hint =
-                        did_you_mean(name, &candidates).map(|c| format!("did you mean `{c}`?"));
-                    self.error(
-                        &format!("{pointer}/{key}/{i}"),
-                        format!("unknown or keyless algorithm `{name}` (HS* and none cannot be verified with a certificate)"),
-                        hint,
-                    );
-                }
+        for (i, alg) in algs.into_iter().enumerate() {
+            if alg.is_asymmetric() {
+                out.push(alg);
+            } else {
+                self.error(
+                    &format!("{at}/{i}"),
+                    format!("unknown or keyless algorithm `{alg}` (HS* and none cannot be verified with a certificate)"),
+                    None,
+                );
             }
         }
         out
     }
 
-    fn public_key(
-        &mut self,
-        map: &Map<String, Value>,
-        pointer: &str,
-        key: &str,
-    ) -> Option<(Utf8PathBuf, PublicKey)> {
-        let rel = self.required_string(map, pointer, key)?;
+    /// Reads the certificate or public key a path names, once.
+    fn public_key(&mut self, rel: String, at: &str) -> Option<(Utf8PathBuf, PublicKey)> {
         let path = (self.resolve)(Utf8Path::new(&rel));
-        let at = format!("{pointer}/{key}");
         match keys::read_key_file(&path, None) {
             Ok(bundle) => {
                 let public = bundle
@@ -698,7 +811,7 @@ impl Reader<'_> {
                     Some(pk) => Some((path, pk)),
                     None => {
                         self.error(
-                            &at,
+                            at,
                             format!("`{path}` holds no certificate or public key"),
                             None,
                         );
@@ -713,149 +826,98 @@ impl Reader<'_> {
                     label.push_str(&format!(": {cause}"));
                     source = cause.source();
                 }
-                self.error(&at, label, e.hint().map(str::to_owned));
+                self.error(at, label, e.hint().map(str::to_owned));
                 None
             }
         }
     }
 
-    fn config(&mut self) -> Option<MockConfig> {
-        let root = self.root;
-        let map = self.object(root, "", TOP_KEYS)?;
-        let profile = match self.field::<String>(map, "", "profile", "a profile name") {
-            Some(name) => match Profile::from_name(&name) {
-                Some(p) => p,
-                None => {
-                    let hint = did_you_mean(&name, &Profile::NAMES)
-                        .map(|c| format!("did you mean `{c}`?"));
-                    self.error("/profile", format!("unknown profile `{name}` (expected qseow, qseow-pre2024, qlik-cloud or rfc6750)"), hint);
-                    Profile::Qseow
-                }
-            },
-            None => {
-                if !map.contains_key("profile") {
-                    self.error(
-                        "",
-                        "missing key `profile` (qseow, qseow-pre2024, qlik-cloud or rfc6750)",
-                        None,
-                    );
-                }
-                Profile::Qseow
-            }
-        };
-        let debug_reasons = self
-            .field(map, "", "debug_reasons", "true or false")
-            .unwrap_or(true);
-        let max_header_bytes = self
-            .field(map, "", "max_header_bytes", "a number of bytes")
-            .unwrap_or(16384);
-        let unknown_prefix_status = self.status(map, "", "unknown_prefix_status", 400);
-        let default_proxy = match map.get("default_proxy") {
-            Some(v) => {
-                let m = self.object(v, "/default_proxy", DEFAULT_PROXY_KEYS);
-                let pattern = m.and_then(|m| {
-                    self.field(m, "/default_proxy", "windows_auth_pattern", "a string")
-                });
-                DefaultProxyConfig {
-                    windows_auth_pattern: pattern.unwrap_or_else(|| "Windows".to_owned()),
-                }
-            }
-            None => DefaultProxyConfig {
-                windows_auth_pattern: "Windows".to_owned(),
-            },
-        };
-        let mut virtual_proxies = Vec::new();
-        if let Some(list) = map.get("virtual_proxies") {
-            match list.as_array() {
-                Some(items) => {
-                    for (i, item) in items.iter().enumerate() {
-                        if let Some(vp) = self.virtual_proxy(
-                            item,
-                            &format!("/virtual_proxies/{i}"),
-                            profile,
-                            max_header_bytes,
-                        ) {
-                            if virtual_proxies
-                                .iter()
-                                .any(|o: &VirtualProxyConfig| o.prefix == vp.prefix)
-                            {
-                                self.error(
-                                    &format!("/virtual_proxies/{i}/prefix"),
-                                    format!("prefix `{}` is used twice", vp.prefix),
-                                    None,
-                                );
-                            }
-                            if virtual_proxies.iter().any(|o: &VirtualProxyConfig| {
-                                o.session_cookie_name == vp.session_cookie_name
-                            }) {
-                                self.error(
-                                    &format!("/virtual_proxies/{i}/session_cookie_name"),
-                                    "the session cookie name must be unique per virtual proxy",
-                                    None,
-                                );
-                            }
-                            virtual_proxies.push(vp);
-                        }
-                    }
-                }
-                None => self.error(
-                    "/virtual_proxies",
-                    "expected a list of virtual proxies",
-                    None,
+    fn config(&mut self, written: file::ConfigFile) -> Option<MockConfig> {
+        let profile = written.profile;
+        if !EMULATED_PROFILES.contains(&profile) {
+            let names = EMULATED_PROFILES.map(ProfileName::name);
+            let hint = did_you_mean(profile.name(), &names).map(|c| format!("did you mean `{c}`?"));
+            self.error(
+                "/profile",
+                format!(
+                    "unknown profile `{profile}` (expected qseow, qseow-pre2024, qlik-cloud or rfc6750)"
                 ),
-            }
+                hint,
+            );
         }
-        let cloud = match map.get("cloud") {
-            Some(v) => self.cloud(v),
-            None => None,
+        let max_header_bytes = written.max_header_bytes.unwrap_or(16384);
+        let default_proxy = DefaultProxyConfig {
+            windows_auth_pattern: written
+                .default_proxy
+                .and_then(|d| d.windows_auth_pattern)
+                .unwrap_or_else(|| "Windows".to_owned()),
         };
+        let has_proxies = written.virtual_proxies.is_some();
+        let mut virtual_proxies: Vec<VirtualProxyConfig> = Vec::new();
+        for (i, item) in written.virtual_proxies.into_iter().flatten().enumerate() {
+            let at = format!("/virtual_proxies/{i}");
+            let Some(vp) = self.virtual_proxy(item, &at, profile, max_header_bytes) else {
+                continue;
+            };
+            if virtual_proxies.iter().any(|o| o.prefix == vp.prefix) {
+                self.error(
+                    &format!("{at}/prefix"),
+                    format!("prefix `{}` is used twice", vp.prefix),
+                    None,
+                );
+            }
+            if virtual_proxies
+                .iter()
+                .any(|o| o.session_cookie_name == vp.session_cookie_name)
+            {
+                self.error(
+                    &format!("{at}/session_cookie_name"),
+                    "the session cookie name must be unique per virtual proxy",
+                    None,
+                );
+            }
+            virtual_proxies.push(vp);
+        }
+        let has_cloud = written.cloud.is_some();
+        let cloud = written.cloud.and_then(|c| self.cloud(c));
         match profile {
-            Profile::QlikCloud if !map.contains_key("cloud") => {
+            ProfileName::QlikCloud if !has_cloud => {
                 self.error(
                     "/profile",
                     "profile `qlik-cloud` needs a `cloud` section",
                     None,
                 );
             }
-            Profile::Qseow | Profile::QseowPre2024 | Profile::Rfc6750
-                if map.contains_key("cloud") =>
-            {
+            ProfileName::QlikCloud => {}
+            _ if has_cloud => {
                 self.error(
                     "/cloud",
-                    format!(
-                        "a `cloud` section needs profile `qlik-cloud`, not `{}`",
-                        profile.name()
-                    ),
+                    format!("a `cloud` section needs profile `qlik-cloud`, not `{profile}`"),
                     None,
                 );
             }
-            Profile::Qseow | Profile::QseowPre2024 | Profile::Rfc6750
-                if !map.contains_key("virtual_proxies") =>
-            {
+            _ if !has_proxies => {
                 self.error(
                     "",
-                    format!(
-                        "profile `{}` needs at least one entry in `virtual_proxies`",
-                        profile.name()
-                    ),
+                    format!("profile `{profile}` needs at least one entry in `virtual_proxies`"),
                     None,
                 );
             }
             _ => {}
         }
         Some(MockConfig {
-            path: self.file.to_owned(),
+            path: self.text.path.to_owned(),
             profile,
-            debug_reasons,
+            debug_reasons: written.debug_reasons.unwrap_or(true),
             max_header_bytes,
-            unknown_prefix_status,
+            unknown_prefix_status: written.unknown_prefix_status.map_or(400, |s| s.0),
             default_proxy,
             virtual_proxies,
             cloud,
         })
     }
 
-    fn cookie(&mut self, map: &Map<String, Value>, pointer: &str) -> CookieAttributes {
+    fn cookie(&mut self, written: Option<file::CookieFile>, at: &str) -> CookieAttributes {
         let mut attrs = CookieAttributes {
             http_only: true,
             domain: None,
@@ -868,33 +930,24 @@ impl Reader<'_> {
                 same_site: SameSite::NoAttribute,
             },
         };
-        let Some(v) = map.get("cookie") else {
+        let Some(c) = written else {
             return attrs;
         };
-        let at = format!("{pointer}/cookie");
-        let Some(m) = self.object(v, &at, COOKIE_KEYS) else {
-            return attrs;
-        };
-        if let Some(b) = self.field(m, &at, "http_only", "true or false") {
-            attrs.http_only = b;
-        }
-        attrs.domain = self.field(m, &at, "domain", "a domain name");
-        for (key, slot) in [("https", &mut attrs.https), ("http", &mut attrs.http)] {
-            let Some(t) = m.get(key) else { continue };
-            let tat = format!("{at}/{key}");
-            let Some(tm) = self.object(t, &tat, TRANSPORT_KEYS) else {
-                continue;
-            };
-            if let Some(b) = self.field(tm, &tat, "secure", "true or false") {
-                slot.secure = b;
+        attrs.http_only = c.http_only.unwrap_or(true);
+        attrs.domain = c.domain;
+        for (key, transport, slot) in [
+            ("https", c.https, &mut attrs.https),
+            ("http", c.http, &mut attrs.http),
+        ] {
+            let Some(t) = transport else { continue };
+            if let Some(secure) = t.secure {
+                slot.secure = secure;
             }
-            if let Some(name) =
-                self.field::<String>(tm, &tat, "same_site", "no_attribute, none, lax or strict")
-            {
+            if let Some(name) = t.same_site {
                 match SameSite::from_name(&name) {
                     Some(s) => slot.same_site = s,
                     None => self.error(
-                        &format!("{tat}/same_site"),
+                        &format!("{at}/{key}/same_site"),
                         "expected no_attribute, none, lax or strict",
                         None,
                     ),
@@ -906,124 +959,75 @@ impl Reader<'_> {
 
     fn virtual_proxy(
         &mut self,
-        value: &Value,
-        pointer: &str,
-        profile: Profile,
+        vp: file::VirtualProxyFile,
+        at: &str,
+        profile: ProfileName,
         max_header_bytes: usize,
     ) -> Option<VirtualProxyConfig> {
-        let map = self.object(value, pointer, VP_KEYS)?;
-        let prefix = self.required_string(map, pointer, "prefix");
-        if let Some(p) = &prefix
-            && !valid_prefix(p)
-        {
-            self.error(
-                &format!("{pointer}/prefix"),
-                "a prefix may hold only lowercase letters, digits and `-._~`",
-                Some(format!(
-                    "try `{}`",
-                    p.to_ascii_lowercase().trim_matches('/')
-                )),
-            );
-        }
+        let prefix = self.non_empty(vp.prefix, at, "prefix");
         if let Some(p) = &prefix
             && super::route::is_reserved(p)
         {
             self.error(
-                &format!("{pointer}/prefix"),
+                &format!("{at}/prefix"),
                 format!("`{p}` is a reserved path segment and cannot be a prefix"),
                 None,
             );
         }
-        let cookie_name =
-            self.field::<String>(map, pointer, "session_cookie_name", "a cookie name");
-        let cookie = self.cookie(map, pointer);
-        let key = self.public_key(map, pointer, "jwt_certificate");
-        let algorithms = self.algorithms(map, pointer);
-        let user_id_claim = self.required_string(map, pointer, "user_id_claim");
-        let user_directory_claim = self.required_string(map, pointer, "user_directory_claim");
+        let cookie = self.cookie(vp.cookie, &format!("{at}/cookie"));
+        let certificate = self.non_empty(vp.jwt_certificate, at, "jwt_certificate");
+        let key =
+            certificate.and_then(|rel| self.public_key(rel, &format!("{at}/jwt_certificate")));
+        let algorithms = self.algorithms(
+            vp.algorithms,
+            &format!("{at}/algorithms"),
+            &[Alg::RS256, Alg::RS384, Alg::RS512],
+        );
+        let user_id_claim = self.non_empty(vp.user_id_claim, at, "user_id_claim");
+        let user_directory_claim =
+            self.non_empty(vp.user_directory_claim, at, "user_directory_claim");
         let mut attribute_map = Vec::new();
-        if let Some(list) = map.get("attribute_map") {
-            let at = format!("{pointer}/attribute_map");
-            match list.as_array() {
-                Some(items) => {
-                    for (i, item) in items.iter().enumerate() {
-                        let iat = format!("{at}/{i}");
-                        let Some(m) = self.object(item, &iat, MAPPING_KEYS) else {
-                            continue;
-                        };
-                        let claim = self.required_string(m, &iat, "claim");
-                        let attribute = self.required_string(m, &iat, "attribute");
-                        let mandatory = self
-                            .field(m, &iat, "mandatory", "true or false")
-                            .unwrap_or(false);
-                        if let (Some(claim), Some(attribute)) = (claim, attribute) {
-                            attribute_map.push(AttributeMapping {
-                                claim,
-                                attribute,
-                                mandatory,
-                            });
-                        }
-                    }
-                }
-                None => self.error(
-                    &at,
-                    "expected a list of `{claim, attribute, mandatory}`",
-                    None,
-                ),
+        for (i, m) in vp.attribute_map.into_iter().flatten().enumerate() {
+            let mat = format!("{at}/attribute_map/{i}");
+            let claim = self.non_empty(m.claim, &mat, "claim");
+            let attribute = self.non_empty(m.attribute, &mat, "attribute");
+            if let (Some(claim), Some(attribute)) = (claim, attribute) {
+                attribute_map.push(AttributeMapping {
+                    claim,
+                    attribute,
+                    mandatory: m.mandatory.unwrap_or(false),
+                });
             }
         }
-        let audience = self.field(map, pointer, "audience", "a string");
-        let issuer = self.field(map, pointer, "issuer", "a string");
-        let kid = self.field(map, pointer, "kid", "a string");
-        let exp_required = self
-            .field(map, pointer, "exp_required", "true or false")
-            .unwrap_or(profile == Profile::Rfc6750);
-        let laxity = self.laxity(map, pointer);
-        let leeway = self.duration(map, pointer, "leeway", 1, Duration::ZERO);
+        let laxity = self.laxity(vp.laxity, &format!("{at}/laxity"));
+        let leeway = self.duration(vp.leeway, &format!("{at}/leeway"), 1, Duration::ZERO);
         let timeout = self.duration(
-            map,
-            pointer,
-            "session_inactivity_timeout",
+            vp.session_inactivity_timeout,
+            &format!("{at}/session_inactivity_timeout"),
             60,
             Duration::from_secs(30 * 60),
         );
-        let vp_max_header = self
-            .field(map, pointer, "max_header_bytes", "a number of bytes")
-            .unwrap_or(max_header_bytes);
-        let max_sessions_per_user = self
-            .field(
-                map,
-                pointer,
-                "max_sessions_per_user",
-                "a number (0 turns the limit off)",
-            )
-            .unwrap_or(5);
-        let host_allow_list: Vec<String> = self
-            .field(map, pointer, "host_allow_list", "a list of host names")
-            .unwrap_or_default();
+        let host_allow_list = vp.host_allow_list.unwrap_or_default();
         for (i, host) in host_allow_list.iter().enumerate() {
             if host.contains("://") || host.contains('/') || host.contains(':') {
                 self.error(
-                    &format!("{pointer}/host_allow_list/{i}"),
+                    &format!("{at}/host_allow_list/{i}"),
                     "a host name only: no scheme, port or path",
                     None,
                 );
             }
         }
-        let additional_response_headers = self.headers(map, pointer);
-        let bearer_scheme_case_insensitive = self
-            .field(
-                map,
-                pointer,
-                "bearer_scheme_case_insensitive",
-                "true or false",
-            )
-            .unwrap_or(true);
-        let statuses = self.vp_statuses(map, pointer, profile);
+        let additional_response_headers = self.headers(
+            vp.additional_response_headers,
+            &format!("{at}/additional_response_headers"),
+        );
+        let statuses = vp_statuses(vp.statuses, profile);
         let prefix = prefix?;
         let (jwt_certificate, public_key) = key?;
         Some(VirtualProxyConfig {
-            session_cookie_name: cookie_name.unwrap_or_else(|| format!("X-Qlik-Session-{prefix}")),
+            session_cookie_name: vp
+                .session_cookie_name
+                .unwrap_or_else(|| format!("X-Qlik-Session-{prefix}")),
             prefix,
             cookie,
             jwt_certificate,
@@ -1032,91 +1036,63 @@ impl Reader<'_> {
             user_id_claim: user_id_claim?,
             user_directory_claim: user_directory_claim?,
             attribute_map,
-            audience,
-            issuer,
-            exp_required,
-            kid,
+            audience: vp.audience,
+            issuer: vp.issuer,
+            exp_required: vp.exp_required.unwrap_or(profile == ProfileName::Rfc6750),
+            kid: vp.kid,
             laxity,
             leeway_s: i64::try_from(leeway.as_secs()).unwrap_or(i64::MAX),
             session_inactivity_timeout: timeout,
-            max_header_bytes: vp_max_header,
-            max_sessions_per_user,
+            max_header_bytes: vp.max_header_bytes.unwrap_or(max_header_bytes),
+            max_sessions_per_user: vp.max_sessions_per_user.unwrap_or(5),
             host_allow_list,
             additional_response_headers,
-            bearer_scheme_case_insensitive,
+            bearer_scheme_case_insensitive: vp.bearer_scheme_case_insensitive.unwrap_or(true),
             statuses,
         })
     }
 
-    fn laxity(&mut self, map: &Map<String, Value>, pointer: &str) -> Laxity {
-        let mut lax = Laxity::default();
-        let Some(v) = map.get("laxity") else {
-            return lax;
+    fn laxity(&mut self, written: Option<file::LaxityFile>, at: &str) -> Laxity {
+        let Some(l) = written else {
+            return Laxity::default();
         };
-        let at = format!("{pointer}/laxity");
-        let Some(m) = self.object(v, &at, &Laxity::KEYS) else {
-            return lax;
-        };
-        let switch = |r: &mut Self, key: &str, slot: &mut bool| {
-            if let Some(b) = r.field(m, &at, key, "true or false") {
-                *slot = b;
-            }
-        };
-        switch(self, "accept_no_exp", &mut lax.accept_no_exp);
-        switch(self, "ignore_nbf", &mut lax.ignore_nbf);
-        switch(self, "ignore_iat", &mut lax.ignore_iat);
-        switch(self, "kid_selects_file", &mut lax.kid_selects_file);
-        switch(self, "trust_embedded_key", &mut lax.trust_embedded_key);
-        switch(self, "fetch_key_url", &mut lax.fetch_key_url);
-        switch(self, "ignore_crit", &mut lax.ignore_crit);
-        switch(self, "accept_malformed_exp", &mut lax.accept_malformed_exp);
-        switch(self, "accept_query_token", &mut lax.accept_query_token);
-        switch(
-            self,
-            "case_insensitive_claims",
-            &mut lax.case_insensitive_claims,
-        );
-        switch(
-            self,
-            "case_insensitive_prefix",
-            &mut lax.case_insensitive_prefix,
-        );
-        switch(self, "ignore_audience", &mut lax.ignore_audience);
-        switch(self, "ignore_issuer", &mut lax.ignore_issuer);
-        if m.contains_key("extra_algorithms") {
-            lax.extra_algorithms = self.algorithms_at(m, &at, "extra_algorithms", Vec::new());
+        let on = |b: Option<bool>| b.unwrap_or(false);
+        let leeway = self.duration(l.leeway, &format!("{at}/leeway"), 1, Duration::ZERO);
+        Laxity {
+            accept_no_exp: on(l.accept_no_exp),
+            ignore_nbf: on(l.ignore_nbf),
+            ignore_iat: on(l.ignore_iat),
+            extra_algorithms: self.algorithms(
+                l.extra_algorithms,
+                &format!("{at}/extra_algorithms"),
+                &[],
+            ),
+            leeway_s: i64::try_from(leeway.as_secs()).unwrap_or(i64::MAX),
+            kid_selects_file: on(l.kid_selects_file),
+            trust_embedded_key: on(l.trust_embedded_key),
+            fetch_key_url: on(l.fetch_key_url),
+            ignore_crit: on(l.ignore_crit),
+            accept_malformed_exp: on(l.accept_malformed_exp),
+            accept_query_token: on(l.accept_query_token),
+            case_insensitive_claims: on(l.case_insensitive_claims),
+            case_insensitive_prefix: on(l.case_insensitive_prefix),
+            ignore_audience: on(l.ignore_audience),
+            ignore_issuer: on(l.ignore_issuer),
         }
-        let leeway = self.duration(m, &at, "leeway", 1, Duration::ZERO);
-        lax.leeway_s = i64::try_from(leeway.as_secs()).unwrap_or(i64::MAX);
-        lax
     }
 
-    fn headers(&mut self, map: &Map<String, Value>, pointer: &str) -> Vec<(String, String)> {
-        let Some(v) = map.get("additional_response_headers") else {
-            return Vec::new();
-        };
-        let at = format!("{pointer}/additional_response_headers");
-        let Some(m) = v.as_object() else {
-            self.error(&at, "expected a mapping of header name to value", None);
-            return Vec::new();
-        };
+    fn headers(&mut self, written: Option<file::HeaderValues>, at: &str) -> Vec<(String, String)> {
         let mut out = Vec::new();
-        for (name, value) in m {
-            let hat = push_pointer(&at, name);
+        for (name, value) in written.map(|h| h.0).unwrap_or_default() {
+            let hat = push_pointer(at, &name);
             let text = match value {
-                Value::String(s) => s.clone(),
-                Value::Number(n) => n.to_string(),
-                Value::Bool(b) => b.to_string(),
-                _ => {
-                    self.error(&hat, "expected a header value", None);
-                    continue;
-                }
+                Value::String(s) => s,
+                other => other.to_string(),
             };
             if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
-                let pos = self.spans.key(&hat).unwrap_or(Span::START);
-                self.diags.push(diag_at(
-                    self.file,
-                    pos,
+                let span = self.spans.key(&hat).unwrap_or(Span::START);
+                self.diags.push(self.text.diagnostic(
+                    span,
                     format!("`{name}` is not a valid header name"),
                     None,
                 ));
@@ -1126,73 +1102,42 @@ impl Reader<'_> {
                 self.error(&hat, "not a valid header value", None);
                 continue;
             }
-            out.push((name.clone(), text));
+            out.push((name, text));
         }
         out
     }
 
-    fn vp_statuses(
-        &mut self,
-        map: &Map<String, Value>,
-        pointer: &str,
-        profile: Profile,
-    ) -> VpStatuses {
-        let rfc = profile == Profile::Rfc6750;
-        let mut s = VpStatuses {
-            reject: if rfc { 401 } else { 400 },
-            no_token: 401,
-            host_denied: 403,
-            session_limit: 403,
-            logout: 200,
-            csrftoken: if profile == Profile::QseowPre2024 {
-                404
-            } else {
-                204
-            },
-            header_too_large: if rfc { 431 } else { 400 },
-        };
-        let Some(v) = map.get("statuses") else {
-            return s;
-        };
-        let at = format!("{pointer}/statuses");
-        let Some(m) = self.object(v, &at, VP_STATUS_KEYS) else {
-            return s;
-        };
-        s.reject = self.status(m, &at, "reject", s.reject);
-        s.no_token = self.status(m, &at, "no_token", s.no_token);
-        s.host_denied = self.status(m, &at, "host_denied", s.host_denied);
-        s.session_limit = self.status(m, &at, "session_limit", s.session_limit);
-        s.logout = self.status(m, &at, "logout", s.logout);
-        s.csrftoken = self.status(m, &at, "csrftoken", s.csrftoken);
-        s.header_too_large = self.status(m, &at, "header_too_large", s.header_too_large);
-        s
-    }
-
-    fn cloud(&mut self, value: &Value) -> Option<CloudConfig> {
+    fn cloud(&mut self, c: file::CloudFile) -> Option<CloudConfig> {
         let at = "/cloud";
-        let map = self.object(value, at, CLOUD_KEYS)?;
-        let tenant_hosts = self
-            .field(map, at, "tenant_hosts", "a list of host names")
-            .unwrap_or_default();
-        let issuer = self.required_string(map, at, "issuer");
-        let kid = self.required_string(map, at, "kid");
-        let key = self.public_key(map, at, "certificate");
-        let algorithms = self.algorithms(map, at);
-        let audience = self
-            .field(map, at, "audience", "a string")
-            .unwrap_or_else(|| "qlik.api/login/jwt-session".to_owned());
-        let max_lifetime = self.duration(map, at, "max_lifetime", 1, Duration::from_secs(3600));
-        let tolerance = self.duration(map, at, "clock_tolerance", 1, Duration::ZERO);
+        let issuer = self.non_empty(c.issuer, at, "issuer");
+        let kid = self.non_empty(c.kid, at, "kid");
+        let key = self
+            .non_empty(c.certificate, at, "certificate")
+            .and_then(|rel| self.public_key(rel, "/cloud/certificate"));
+        let algorithms = self.algorithms(
+            c.algorithms,
+            "/cloud/algorithms",
+            &[Alg::RS256, Alg::RS384, Alg::RS512],
+        );
+        let max_lifetime = self.duration(
+            c.max_lifetime,
+            "/cloud/max_lifetime",
+            1,
+            Duration::from_secs(3600),
+        );
+        let tolerance = self.duration(
+            c.clock_tolerance,
+            "/cloud/clock_tolerance",
+            1,
+            Duration::ZERO,
+        );
         let timeout = self.duration(
-            map,
-            at,
-            "session_inactivity_timeout",
+            c.session_inactivity_timeout,
+            "/cloud/session_inactivity_timeout",
             60,
             Duration::from_secs(3600),
         );
-        let replay_cache_capacity = self
-            .field(map, at, "replay_cache_capacity", "a number")
-            .unwrap_or(100_000);
+        let replay_cache_capacity = c.replay_cache_capacity.unwrap_or(100_000);
         if replay_cache_capacity == 0 {
             self.error(
                 "/cloud/replay_cache_capacity",
@@ -1200,44 +1145,58 @@ impl Reader<'_> {
                 None,
             );
         }
-        let rate_limit_per_minute = self
-            .field(
-                map,
-                at,
-                "rate_limit_per_minute",
-                "a number (0 turns the limit off)",
-            )
-            .unwrap_or(0);
-        let mut statuses = CloudStatuses {
-            invalid_request: 400,
-            unauthorized: 401,
-            rate_limited: 429,
+        let s = c.statuses;
+        let pick = |f: fn(&file::CloudStatusesFile) -> Option<file::Status>, default: u16| {
+            s.as_ref().and_then(f).map_or(default, |s| s.0)
         };
-        if let Some(v) = map.get("statuses") {
-            let sat = "/cloud/statuses";
-            if let Some(m) = self.object(v, sat, CLOUD_STATUS_KEYS) {
-                statuses.invalid_request =
-                    self.status(m, sat, "invalid_request", statuses.invalid_request);
-                statuses.unauthorized = self.status(m, sat, "unauthorized", statuses.unauthorized);
-                statuses.rate_limited = self.status(m, sat, "rate_limited", statuses.rate_limited);
-            }
-        }
+        let statuses = CloudStatuses {
+            invalid_request: pick(|s| s.invalid_request, 400),
+            unauthorized: pick(|s| s.unauthorized, 401),
+            rate_limited: pick(|s| s.rate_limited, 429),
+        };
         let (certificate, public_key) = key?;
         Some(CloudConfig {
-            tenant_hosts,
+            tenant_hosts: c.tenant_hosts.unwrap_or_default(),
             issuer: issuer?,
             kid: kid?,
             certificate,
             public_key,
             algorithms,
-            audience,
+            audience: c
+                .audience
+                .unwrap_or_else(|| "qlik.api/login/jwt-session".to_owned()),
             max_lifetime,
             clock_tolerance_s: i64::try_from(tolerance.as_secs()).unwrap_or(i64::MAX),
             session_inactivity_timeout: timeout,
             replay_cache_capacity,
-            rate_limit_per_minute,
+            rate_limit_per_minute: c.rate_limit_per_minute.unwrap_or(0),
             statuses,
         })
+    }
+}
+
+/// A virtual proxy's statuses: the file's, else the profile's defaults.
+fn vp_statuses(written: Option<file::VpStatusesFile>, profile: ProfileName) -> VpStatuses {
+    let rfc = profile == ProfileName::Rfc6750;
+    let w = written.as_ref();
+    let pick = |f: fn(&file::VpStatusesFile) -> Option<file::Status>, default: u16| {
+        w.and_then(f).map_or(default, |s| s.0)
+    };
+    VpStatuses {
+        reject: pick(|s| s.reject, if rfc { 401 } else { 400 }),
+        no_token: pick(|s| s.no_token, 401),
+        host_denied: pick(|s| s.host_denied, 403),
+        session_limit: pick(|s| s.session_limit, 403),
+        logout: pick(|s| s.logout, 200),
+        csrftoken: pick(
+            |s| s.csrftoken,
+            if profile == ProfileName::QseowPre2024 {
+                404
+            } else {
+                204
+            },
+        ),
+        header_too_large: pick(|s| s.header_too_large, if rfc { 431 } else { 400 }),
     }
 }
 
@@ -1273,7 +1232,7 @@ mod tests {
             }
         }
         let default = MockConfig::fixture_default(&repo()).expect("default fixture");
-        assert_eq!(default.profile, Profile::Qseow);
+        assert_eq!(default.profile, ProfileName::Qseow);
         assert_eq!(
             default
                 .virtual_proxy("jwt")
@@ -1293,14 +1252,7 @@ mod tests {
         assert_eq!(vp.max_header_bytes, 16384);
         assert_eq!(vp.max_sessions_per_user, 5);
         assert_eq!(vp.session_inactivity_timeout, Duration::from_secs(1800));
-        assert_eq!(
-            vp.algorithms,
-            vec![
-                SignatureAlg::RS256,
-                SignatureAlg::RS384,
-                SignatureAlg::RS512
-            ]
-        );
+        assert_eq!(vp.algorithms, vec![Alg::RS256, Alg::RS384, Alg::RS512]);
         assert!(vp.bearer_scheme_case_insensitive);
         assert!(c.debug_reasons);
         assert_eq!(c.default_proxy.windows_auth_pattern, "Windows");
@@ -1396,6 +1348,54 @@ mod tests {
     fn reserved_word_cannot_be_a_prefix() {
         let diags = parse(&MINIMAL.replace("prefix: jwt", "prefix: hub")).expect_err("reserved");
         assert!(diags[0].label.contains("reserved"), "{}", diags[0].label);
+    }
+
+    #[test]
+    fn keyless_algorithm_is_refused_at_its_item() {
+        let text = MINIMAL.replace(
+            "    user_id_claim",
+            "    algorithms: [RS256, HS256]\n    user_id_claim",
+        );
+        let diags = parse(&text).expect_err("keyless");
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert_eq!(loc(&diags[0]), (5, 25));
+        assert!(
+            diags[0].label.contains("keyless algorithm `HS256`"),
+            "{diags:?}"
+        );
+    }
+
+    #[test]
+    fn target_profile_without_an_emulation_is_refused() {
+        let diags = parse(&MINIMAL.replace("profile: qseow", "profile: generic"))
+            .expect_err("not emulated");
+        assert_eq!(loc(&diags[0]), (1, 10));
+        assert!(
+            diags[0].label.contains("unknown profile `generic`"),
+            "{diags:?}"
+        );
+    }
+
+    #[test]
+    fn schema_errors_and_wording_match_the_config_keys() {
+        let diags = parse(&format!(
+            "{MINIMAL}    max_header_bytes: lots\n    leeway: [1]\n"
+        ))
+        .expect_err("wrong types");
+        let labels: Vec<&str> = diags.iter().map(|d| d.label.as_str()).collect();
+        assert!(labels.contains(&"expected a number of bytes"), "{labels:?}");
+        assert!(
+            labels
+                .iter()
+                .any(|l| l.starts_with("expected a whole number or a string")),
+            "{labels:?}"
+        );
+        let schema = schema();
+        assert_eq!(schema["title"], "jwtprobe mock config");
+        assert!(
+            schema["properties"]["virtual_proxies"].is_object(),
+            "{schema}"
+        );
     }
 
     #[test]

@@ -34,11 +34,13 @@ use axum::extract::{Request, State};
 use axum::response::Response;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
+use crate::jose::ProfileName;
+
 pub use cloud::REQUIRED_CLAIMS as CLOUD_REQUIRED_CLAIMS;
 pub use config::{
     AttributeMapping, CloudConfig, CloudStatuses, CookieAttributes, CookieTransport,
-    DefaultProxyConfig, Laxity, MockConfig, Profile, SameSite, VirtualProxyConfig, VpStatuses,
-    read_config,
+    DefaultProxyConfig, Laxity, MockConfig, SameSite, VirtualProxyConfig, VpStatuses, read_config,
+    schema,
 };
 pub use route::is_qlik_keyword;
 pub use server::{
@@ -244,12 +246,16 @@ impl MockState {
         let prefix = path.and_then(|p| route::split(p).prefix);
         let vp = prefix.and_then(|p| inner.vps.iter().find(|vp| vp.serves(p)));
         let code = match inner.config.profile {
-            Profile::QlikCloud => 400,
-            Profile::Qseow | Profile::QseowPre2024 => {
+            ProfileName::QlikCloud => 400,
+            // The config reader refuses `qseow-401` and `generic` (nothing emulates them);
+            // each sits with the profile it is closest to.
+            ProfileName::Qseow | ProfileName::Qseow401 | ProfileName::QseowPre2024 => {
                 vp.map_or(400, |vp| vp.config.statuses.header_too_large)
             }
             // As the handler: an unknown prefix is answered 404 whatever the headers.
-            Profile::Rfc6750 => vp.map_or(404, |vp| vp.config.statuses.header_too_large),
+            ProfileName::Generic | ProfileName::Rfc6750 => {
+                vp.map_or(404, |vp| vp.config.statuses.header_too_large)
+            }
         };
         let status = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_REQUEST);
         let body = "request header fields too large";
@@ -290,7 +296,7 @@ async fn handle(State(state): State<MockState>, request: Request) -> Response {
         parts: &parts,
     };
     match inner.config.profile {
-        Profile::QlikCloud => match &inner.cloud {
+        ProfileName::QlikCloud => match &inner.cloud {
             Some(cloud) => cloud.handle(&ctx),
             None => text(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -298,8 +304,11 @@ async fn handle(State(state): State<MockState>, request: Request) -> Response {
                 "no cloud config",
             ),
         },
-        Profile::Qseow | Profile::QseowPre2024 => qseow::handle(&ctx),
-        Profile::Rfc6750 => rfc6750::handle(&ctx).await,
+        // `qseow-401` and `generic` never get here: the config reader refuses them.
+        ProfileName::Qseow | ProfileName::Qseow401 | ProfileName::QseowPre2024 => {
+            qseow::handle(&ctx)
+        }
+        ProfileName::Generic | ProfileName::Rfc6750 => rfc6750::handle(&ctx).await,
     }
 }
 

@@ -19,8 +19,9 @@ use serde_json::{Map, Value, json};
 use super::qseow::VpRuntime;
 use super::verify::reason;
 use super::{AuthHeader, Ctx, RouteClass, auth_header, status};
+use crate::jose::Alg;
 use crate::keys::{self, Certificate};
-use crate::token::{Alg, HmacKey, Rejection, Verified, VerifyKey};
+use crate::token::{HmacKey, Rejection, Verified, VerifyKey};
 
 /// The realm every challenge names.
 const REALM: &str = "jwtprobe";

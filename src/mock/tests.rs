@@ -12,8 +12,9 @@ use tower::ServiceExt as _;
 use super::config::parse_config;
 use super::qseow::XSRF_TEXT;
 use super::*;
+use crate::jose::Alg;
 use crate::keys::{self, PrivateKey};
-use crate::token::{self, Alg, Part, Signer, TokenSpec};
+use crate::token::{self, Part, Signer, TokenSpec};
 
 /// The pinned time of every test, in seconds since the Unix epoch.
 const NOW: i64 = 1_750_000_000;

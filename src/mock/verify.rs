@@ -4,8 +4,9 @@
 //! ([`Laxity`](super::config::Laxity)) relax the [`Checks`] here.
 
 use super::config::VirtualProxyConfig;
-use crate::keys::{PublicKey, SignatureAlg};
-use crate::token::{self, Alg, Checks, Rejection, Verified, VerifyKey, VerifyPolicy};
+use crate::jose::Alg;
+use crate::keys::PublicKey;
+use crate::token::{self, Checks, Rejection, Verified, VerifyKey, VerifyPolicy};
 
 /// A cached verification policy.
 #[derive(Debug, Clone)]
@@ -18,17 +19,14 @@ impl Verifier {
     /// A policy accepting `algs`, checking signatures with `key`, and requiring the named
     /// identity claims and audience when given; the strict [`Checks`].
     pub(crate) fn new(
-        algs: &[SignatureAlg],
+        algs: &[Alg],
         key: PublicKey,
         user_claim: Option<String>,
         directory_claim: Option<String>,
         audience: Option<String>,
         leeway_s: i64,
     ) -> Self {
-        let algs = algs
-            .iter()
-            .filter_map(|a| Alg::from_name(a.name()))
-            .collect();
+        let algs = algs.to_vec();
         Self {
             policy: VerifyPolicy {
                 algs,

@@ -7,7 +7,8 @@ use http::{HeaderMap, Method};
 use super::tokens::PreparedToken;
 use super::{RunOptions, Scope, SuiteContext};
 use crate::client;
-use crate::scenario::{Body, Placement, ProfileName, Step, XrfMode, XrfSwitch};
+use crate::jose::ProfileName;
+use crate::scenario::{Body, Placement, Step, XrfMode, XrfSwitch};
 
 /// An error building a request.
 #[derive(Debug, thiserror::Error)]

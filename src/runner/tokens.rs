@@ -11,9 +11,9 @@ use serde_json::{Map, Value};
 
 use super::keyring::RingKey;
 use super::{Scope, SuiteContext};
-use crate::keys::KeyKind;
+use crate::jose::Alg;
 use crate::scenario::{self, Placement, Scenario, Step, TokenBlock};
-use crate::token::{self, Alg, Encoding, Part, SignatureMode, Signer, TokenSpec};
+use crate::token::{self, Part, Signer, TokenSpec};
 
 /// The claims whose values are times (offsets, RFC 3339, numbers).
 const TIME_CLAIMS: [&str; 4] = ["exp", "nbf", "iat", "auth_time"];
@@ -155,7 +155,7 @@ pub fn build_token(
         None => default_alg(key).name().to_owned(),
     };
     let sign_alg = match block.sign_alg {
-        Some(a) => sign_alg(a),
+        Some(a) => a,
         None => Alg::from_name(&claimed).ok_or_else(|| TokenError::UnknownAlg(claimed.clone()))?,
     };
     let signer = signer(ctx, &block, key, sign_alg)?;
@@ -229,8 +229,8 @@ pub fn build_token(
         payload,
         sign_alg,
         signer,
-        signature: signature_mode(block.signature),
-        encoding: encoding(block.encoding),
+        signature: block.signature.unwrap_or_default(),
+        encoding: block.encoding.unwrap_or_default(),
     };
     let mut compact = token::mint(&spec).map_err(TokenError::Mint)?.into_exposed();
     if let Some(changes) = &block.tamper_claims {
@@ -269,12 +269,9 @@ fn default_alg(key: Option<&RingKey>) -> Alg {
             if b.secret.is_some() && b.private.is_none() {
                 return Alg::HS256;
             }
-            match b.private.as_ref().map(|p| p.kind()) {
-                Some(KeyKind::EcP256) => Alg::ES256,
-                Some(KeyKind::EcP384) => Alg::ES384,
-                Some(KeyKind::Ed25519) => Alg::EdDSA,
-                _ => Alg::RS256,
-            }
+            b.private
+                .as_ref()
+                .map_or(Alg::RS256, |p| p.kind().default_alg())
         }
     }
 }
@@ -373,48 +370,4 @@ fn render_value(value: &Value, scope: &Scope<'_>) -> Result<Value, TokenError> {
         }
         other => other.clone(),
     })
-}
-
-/// Maps the scenario's algorithm name to the token module's.
-fn sign_alg(alg: scenario::SignAlg) -> Alg {
-    use scenario::SignAlg as S;
-    match alg {
-        S::HS256 => Alg::HS256,
-        S::HS384 => Alg::HS384,
-        S::HS512 => Alg::HS512,
-        S::RS256 => Alg::RS256,
-        S::RS384 => Alg::RS384,
-        S::RS512 => Alg::RS512,
-        S::PS256 => Alg::PS256,
-        S::PS384 => Alg::PS384,
-        S::PS512 => Alg::PS512,
-        S::ES256 => Alg::ES256,
-        S::ES384 => Alg::ES384,
-        S::EdDSA => Alg::EdDSA,
-        S::None => Alg::None,
-    }
-}
-
-/// Maps the scenario's signature mode to the token module's.
-fn signature_mode(mode: Option<scenario::SignatureMode>) -> SignatureMode {
-    use scenario::SignatureMode as S;
-    match mode {
-        None | Some(S::Valid) => SignatureMode::Valid,
-        Some(S::Empty) => SignatureMode::Empty,
-        Some(S::Omit) => SignatureMode::Omit,
-        Some(S::Bitflip) => SignatureMode::BitFlip,
-        Some(S::Truncate) => SignatureMode::Truncate,
-        Some(S::Random) => SignatureMode::Random,
-        Some(S::EcdsaZero) => SignatureMode::EcdsaZero,
-    }
-}
-
-/// Maps the scenario's encoding to the token module's.
-fn encoding(enc: Option<scenario::Encoding>) -> Encoding {
-    use scenario::Encoding as S;
-    match enc {
-        None | Some(S::Base64url) => Encoding::Base64Url,
-        Some(S::Base64urlPadded) => Encoding::Base64UrlPadded,
-        Some(S::Base64) => Encoding::Base64,
-    }
 }

@@ -34,11 +34,10 @@ pub mod time;
 
 pub use model::{
     Body, BodyCheck, BodyCheckKind, Capture, CaptureKind, ConformanceTarget, Connections,
-    CookieCheck, Encoding, Expect, GeneratedKey, Identity, KeyServerFiles, KeySpec, LoadBlock,
-    LoadModel, Matrix, Placement, ProfileName, ProfileSpec, Property, RequestSpec, Scenario,
-    Serialization, SessionMode, SignAlg, SignatureMode, Spanned, Stage, StatusExpect, Step,
-    StepDefaults, Suite, TextCheck, TokenBlock, TokenReuse, Vars, XrfMode, XrfSwitch,
-    variant_label,
+    CookieCheck, Expect, GeneratedKey, Identity, KeyServerFiles, KeySpec, LoadBlock, LoadModel,
+    Matrix, Placement, ProfileSpec, Property, RequestSpec, Scenario, Serialization, SessionMode,
+    Spanned, Stage, StatusExpect, Step, StepDefaults, Suite, TextCheck, TokenBlock, TokenReuse,
+    Vars, XrfMode, XrfSwitch, variant_label,
 };
 pub use profile::Profile;
 pub use read::{ReadOptions, read, read_text, read_with};

@@ -15,6 +15,7 @@ use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
 use crate::diag::Located;
+use crate::jose::{Alg, Encoding, ProfileName, SignatureMode};
 
 /// A value read from a file together with where it was written.
 ///
@@ -514,7 +515,7 @@ pub struct TokenBlock {
     pub alg: Option<String>,
     /// The algorithm actually computed, apart from the one claimed; `none` = no signature.
     #[serde(default)]
-    pub sign_alg: Option<SignAlg>,
+    pub sign_alg: Option<Alg>,
     /// Use PEM text as the HMAC secret (key confusion): `certificate`, `public_key` or a key
     /// name.
     #[serde(default)]
@@ -627,80 +628,6 @@ impl TokenBlock {
             pad_bytes: over.pad_bytes.or(self.pad_bytes),
         }
     }
-}
-
-/// An algorithm jwtprobe can compute.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
-pub enum SignAlg {
-    /// HMAC SHA-256.
-    HS256,
-    /// HMAC SHA-384.
-    HS384,
-    /// HMAC SHA-512.
-    HS512,
-    /// RSA PKCS#1 v1.5 SHA-256.
-    RS256,
-    /// RSA PKCS#1 v1.5 SHA-384.
-    RS384,
-    /// RSA PKCS#1 v1.5 SHA-512.
-    RS512,
-    /// RSA-PSS SHA-256.
-    PS256,
-    /// RSA-PSS SHA-384.
-    PS384,
-    /// RSA-PSS SHA-512.
-    PS512,
-    /// ECDSA P-256 SHA-256.
-    ES256,
-    /// ECDSA P-384 SHA-384.
-    ES384,
-    /// Ed25519.
-    EdDSA,
-    /// No signature.
-    #[serde(rename = "none")]
-    None,
-}
-
-impl SignAlg {
-    /// Every algorithm name, as written in YAML.
-    pub const NAMES: [&'static str; 13] = [
-        "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256",
-        "ES384", "EdDSA", "none",
-    ];
-}
-
-/// What to do with the signature segment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum SignatureMode {
-    /// The correct signature (default).
-    Valid,
-    /// An empty third segment (`a.b.`).
-    Empty,
-    /// No third segment at all (`a.b`).
-    Omit,
-    /// One bit of the signature flipped.
-    Bitflip,
-    /// The signature cut in half.
-    Truncate,
-    /// Random bytes of the right length.
-    Random,
-    /// An ECDSA signature of zeros, r = s = 0 (CVE-2022-21449, "psychic signatures"): 64 bytes,
-    /// 96 for ES384.
-    #[serde(rename = "ecdsa_zero")]
-    EcdsaZero,
-}
-
-/// How the token segments are encoded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Encoding {
-    /// Base64url without padding (correct).
-    Base64url,
-    /// Base64url with `=` padding.
-    Base64urlPadded,
-    /// Standard base64 alphabet with padding.
-    Base64,
 }
 
 /// Where the token is sent.
@@ -1406,65 +1333,6 @@ impl From<ProfileForm> for ProfileSpec {
                     .collect(),
             },
         }
-    }
-}
-
-/// A built-in target profile: the one profile vocabulary of scenarios, `run`/`load` targets,
-/// `probe --profile` and `token inspect --profile`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema, clap::ValueEnum)]
-pub enum ProfileName {
-    /// Qlik Sense Enterprise on Windows, Nov 2024 and later: a rejected token gets 400.
-    #[default]
-    #[serde(rename = "qseow")]
-    #[value(name = "qseow")]
-    Qseow,
-    /// QSEoW where a rejected token gets 401.
-    #[serde(rename = "qseow-401")]
-    #[value(name = "qseow-401")]
-    Qseow401,
-    /// QSEoW before the Nov 2024 CSRF changes (`/qps/csrftoken` answers 404).
-    #[serde(rename = "qseow-pre2024")]
-    #[value(name = "qseow-pre2024")]
-    QseowPre2024,
-    /// Qlik Cloud `/login/jwt-session`.
-    #[serde(rename = "qlik-cloud")]
-    #[value(name = "qlik-cloud")]
-    QlikCloud,
-    /// Any proxy that verifies bearer JWTs: 401 on rejection.
-    #[serde(rename = "generic")]
-    #[value(name = "generic")]
-    Generic,
-    /// A resource server following RFC 6750: 401 with `WWW-Authenticate: Bearer
-    /// error="invalid_token"` for a bad token, 401 with no error code for no token, 400 for a
-    /// malformed request.
-    #[serde(rename = "rfc6750")]
-    #[value(name = "rfc6750")]
-    Rfc6750,
-}
-
-impl ProfileName {
-    /// Whether this is one of the Qlik profiles (prefix, xrfkey and session semantics).
-    #[must_use]
-    pub fn is_qlik(self) -> bool {
-        !matches!(self, Self::Generic | Self::Rfc6750)
-    }
-
-    /// The name as written in YAML.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Qseow => "qseow",
-            Self::Qseow401 => "qseow-401",
-            Self::QseowPre2024 => "qseow-pre2024",
-            Self::QlikCloud => "qlik-cloud",
-            Self::Generic => "generic",
-            Self::Rfc6750 => "rfc6750",
-        }
-    }
-}
-
-impl std::fmt::Display for ProfileName {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

@@ -9,8 +9,9 @@ use std::collections::BTreeMap;
 
 use camino::{Utf8Path, Utf8PathBuf};
 
-use super::model::{KeySpec, ProfileName, ProfileSpec, Suite};
+use super::model::{KeySpec, ProfileSpec, Suite};
 use crate::diag::{Diagnostic, Located, Span};
+use crate::jose::ProfileName;
 
 impl Suite {
     /// Every file the suite names (key files, the key server's files), resolved against the

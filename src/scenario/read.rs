@@ -11,9 +11,10 @@ use super::{
     Catalog, Profile, Scenario, ScenarioReadError, ScenarioReadErrors, Sources, Suite,
     SuiteScenario, semantic,
 };
+use crate::diag::schema::FileText;
 use crate::diag::source::{self, SourceError};
-use crate::diag::yaml::{self, SpanMap, YamlErrorKind};
-use crate::diag::{Diagnostic, Located, Span};
+use crate::diag::yaml::SpanMap;
+use crate::diag::{self, Diagnostic, Located};
 
 /// Options of [`read_with`].
 #[derive(Debug, Clone)]
@@ -252,46 +253,14 @@ impl Reader<'_> {
         };
         self.files += 1;
         self.sources.insert(path.to_owned(), text);
-        let (value, spans) =
-            yaml::parse(self.sources.get(path).unwrap_or_default()).map_err(|errors| {
-                let diagnostics = errors
-                    .into_iter()
-                    .map(|e| {
-                        let hint = match e.kind {
-                            YamlErrorKind::Empty => {
-                                Some("a scenario needs at least `name` and `steps`".to_owned())
-                            }
-                            YamlErrorKind::Syntax
-                            | YamlErrorKind::Unsupported
-                            | YamlErrorKind::Limit => e.hint,
-                        };
-                        Diagnostic::new(headline.clone(), e.message)
-                            .at(Some(Located::new(path, e.span)))
-                            .with_hint_opt(hint)
-                    })
-                    .collect();
-                ScenarioReadError::Invalid {
-                    path: path.to_owned(),
-                    diagnostics,
-                }
-            })?;
-        let problems = schema::validate(kind, &value);
-        if !problems.is_empty() {
-            let diagnostics = problems
-                .into_iter()
-                .map(|p| {
-                    let span = if p.at_key {
-                        spans.key(&p.pointer)
-                    } else {
-                        spans.nearest(&p.pointer)
-                    };
-                    Diagnostic::new(headline.clone(), p.label)
-                        .at(Some(Located::new(path, span.unwrap_or(Span::START))))
-                        .with_hint_opt(p.hint)
-                })
-                .collect();
-            return Err(invalid(path, diagnostics));
-        }
+        let file = FileText {
+            path,
+            text: self.sources.get(path).unwrap_or_default(),
+            headline: &headline,
+            empty_hint: Some("a scenario needs at least `name` and `steps`"),
+        };
+        let (value, spans) = diag::schema::parse_validated(&file, schema::checker(kind))
+            .map_err(|diagnostics| invalid(path, diagnostics))?;
         Ok((value, spans))
     }
 
@@ -315,8 +284,7 @@ impl Reader<'_> {
 
     fn read_suite(&mut self, path: &Utf8Path) -> Result<Suite, ScenarioReadError> {
         let (value, spans) = self.load(path, FileKind::Suite)?;
-        let mut suite: Suite = serde_path_to_error::deserialize(&value)
-            .map_err(|e| deserialize_error(path, FileKind::Suite, &e, &spans))?;
+        let mut suite: Suite = deserialize(path, FileKind::Suite, &value, &spans)?;
         suite.path = path.to_owned();
         if suite.name.is_empty() {
             suite.name = path
@@ -362,11 +330,10 @@ impl Reader<'_> {
             Some(sp) => Some(self.suite(sp)?),
             None => None,
         };
-        let mut scenario: Scenario = match serde_path_to_error::deserialize(&value) {
+        let mut scenario: Scenario = match deserialize(path, FileKind::Scenario, &value, &spans) {
             Ok(s) => s,
             Err(e) => {
-                self.errors
-                    .push(deserialize_error(path, FileKind::Scenario, &e, &spans));
+                self.errors.push(e);
                 return None;
             }
         };
@@ -412,7 +379,7 @@ fn headline(path: &Utf8Path, kind: FileKind) -> String {
 
 /// An invalid file, its diagnostics sorted in file order.
 fn invalid(path: &Utf8Path, mut diagnostics: Vec<Diagnostic>) -> ScenarioReadError {
-    diagnostics.sort_by_key(|d| d.location.as_ref().map(|l| (l.span.line, l.span.col)));
+    diag::schema::sort(&mut diagnostics);
     ScenarioReadError::Invalid {
         path: path.to_owned(),
         diagnostics,
@@ -433,36 +400,21 @@ fn source_hint(e: &SourceError) -> Option<String> {
     }
 }
 
-/// A value the schema let through but the model refused (a number out of range, a duration
-/// that does not fit), at the value it names.
-fn deserialize_error(
+/// A value the schema let through but the model refused, at the value it names.
+fn deserialize<T: serde::de::DeserializeOwned>(
     path: &Utf8Path,
     kind: FileKind,
-    e: &serde_path_to_error::Error<serde_json::Error>,
+    value: &Value,
     spans: &SpanMap,
-) -> ScenarioReadError {
-    let mut pointer = String::new();
-    for segment in e.path() {
-        match segment {
-            serde_path_to_error::Segment::Seq { index } => {
-                pointer = format!("{pointer}/{index}");
-            }
-            serde_path_to_error::Segment::Map { key } => {
-                pointer = yaml::push_pointer(&pointer, key)
-            }
-            serde_path_to_error::Segment::Enum { .. } | serde_path_to_error::Segment::Unknown => {}
-        }
-    }
-    let span = spans.nearest(&pointer).unwrap_or(Span::START);
-    let text = e.inner().to_string();
-    // serde's words for an untagged enum say nothing to a user; the value is what is wrong.
-    let label = if text.contains("did not match any variant") {
-        "this value does not fit here: out of range, or not of an accepted kind".to_owned()
-    } else {
-        text
+) -> Result<T, ScenarioReadError> {
+    let headline = headline(path, kind);
+    let file = FileText {
+        path,
+        text: "",
+        headline: &headline,
+        empty_hint: None,
     };
-    let d = Diagnostic::new(headline(path, kind), label).at(Some(Located::new(path, span)));
-    invalid(path, vec![d])
+    diag::schema::deserialize(&file, value, spans).map_err(|d| invalid(path, d))
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use camino::Utf8Path;
 use serde_json::Value;
 
 use super::model::{
-    Capture, CaptureKind, Expect, Scenario, SignAlg, Spanned, StatusExpect, Suite, TokenBlock,
+    Capture, CaptureKind, Expect, Scenario, Spanned, StatusExpect, Suite, TokenBlock,
 };
 use super::read::ReadOptions;
 use super::template;
@@ -16,6 +16,7 @@ use super::time;
 use super::{BodyCheckKind, Profile};
 use crate::diag::yaml::{SpanMap, push_pointer};
 use crate::diag::{Diagnostic, Located, Span, did_you_mean};
+use crate::jose::Alg;
 
 /// What a scenario's checks need to know.
 pub(crate) struct Context<'a> {
@@ -391,9 +392,9 @@ fn check_token(
         && token.sign_alg.is_none()
         && token.raw.is_none()
         && !alg.contains("${")
-        && !SignAlg::NAMES.contains(&alg.as_str())
+        && Alg::from_name(alg).is_none()
     {
-        let hint = mean(alg, &SignAlg::NAMES)
+        let hint = mean(alg, &Alg::names())
             .map(|m| {
                 format!(
                     "{m} To claim `{alg}` on purpose, set `sign_alg` to the algorithm to compute"

@@ -20,7 +20,6 @@ mod transform;
 mod verify;
 
 use std::fmt;
-use std::str::FromStr;
 
 use aws_lc_rs::hmac;
 use base64::Engine as _;
@@ -28,7 +27,8 @@ use base64::engine::GeneralPurpose;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
 use serde_json::{Map, Value};
 
-use crate::keys::{KeyKind, PrivateKey, SignatureAlg};
+use crate::jose::{Alg, Encoding, SignatureMode};
+use crate::keys::{KeyKind, PrivateKey};
 
 pub use redact::{redact, redact_in_text, redact_secret};
 pub use transform::{TransformError, json_serialization, tamper_claims};
@@ -37,140 +37,13 @@ pub use verify::{
     human_span, human_time, inspect, inspect_with, rfc3339, verify, verify_with,
 };
 
-/// A JWS algorithm (RFC 7518), as named in a token's `alg` header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Alg {
-    /// HMAC with SHA-256.
-    HS256,
-    /// HMAC with SHA-384.
-    HS384,
-    /// HMAC with SHA-512.
-    HS512,
-    /// RSASSA-PKCS1-v1_5 with SHA-256 (what Qlik's virtual proxy expects).
-    RS256,
-    /// RSASSA-PKCS1-v1_5 with SHA-384.
-    RS384,
-    /// RSASSA-PKCS1-v1_5 with SHA-512.
-    RS512,
-    /// RSASSA-PSS with SHA-256.
-    PS256,
-    /// RSASSA-PSS with SHA-384.
-    PS384,
-    /// RSASSA-PSS with SHA-512.
-    PS512,
-    /// ECDSA on P-256 with SHA-256.
-    ES256,
-    /// ECDSA on P-384 with SHA-384.
-    ES384,
-    /// Ed25519.
-    EdDSA,
-    /// No signature (`"alg": "none"`): the signature segment is empty.
-    None,
-}
-
-impl Alg {
-    /// Every algorithm, in the order above.
-    pub const ALL: [Self; 13] = [
-        Self::HS256,
-        Self::HS384,
-        Self::HS512,
-        Self::RS256,
-        Self::RS384,
-        Self::RS512,
-        Self::PS256,
-        Self::PS384,
-        Self::PS512,
-        Self::ES256,
-        Self::ES384,
-        Self::EdDSA,
-        Self::None,
-    ];
-
-    /// The RFC 7518 name (`RS256`, `none`, …).
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::HS256 => "HS256",
-            Self::HS384 => "HS384",
-            Self::HS512 => "HS512",
-            Self::None => "none",
-            other => other.asymmetric().map_or("none", SignatureAlg::name),
-        }
-    }
-
-    /// The algorithm of that exact name (case-sensitive, as in a JWT header).
-    #[must_use]
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|a| a.name() == name)
-    }
-
-    /// The key-pair algorithm, for the RSA, ECDSA and EdDSA algorithms.
-    #[must_use]
-    pub fn asymmetric(self) -> Option<SignatureAlg> {
-        Some(match self {
-            Self::RS256 => SignatureAlg::RS256,
-            Self::RS384 => SignatureAlg::RS384,
-            Self::RS512 => SignatureAlg::RS512,
-            Self::PS256 => SignatureAlg::PS256,
-            Self::PS384 => SignatureAlg::PS384,
-            Self::PS512 => SignatureAlg::PS512,
-            Self::ES256 => SignatureAlg::ES256,
-            Self::ES384 => SignatureAlg::ES384,
-            Self::EdDSA => SignatureAlg::EdDSA,
-            Self::HS256 | Self::HS384 | Self::HS512 | Self::None => return None,
-        })
-    }
-
-    /// Whether this is one of the HMAC algorithms.
-    #[must_use]
-    pub fn is_hmac(self) -> bool {
-        self.hmac().is_some()
-    }
-
-    fn hmac(self) -> Option<hmac::Algorithm> {
-        match self {
-            Self::HS256 => Some(hmac::HMAC_SHA256),
-            Self::HS384 => Some(hmac::HMAC_SHA384),
-            Self::HS512 => Some(hmac::HMAC_SHA512),
-            _ => None,
-        }
-    }
-}
-
-impl From<SignatureAlg> for Alg {
-    fn from(alg: SignatureAlg) -> Self {
-        match alg {
-            SignatureAlg::RS256 => Self::RS256,
-            SignatureAlg::RS384 => Self::RS384,
-            SignatureAlg::RS512 => Self::RS512,
-            SignatureAlg::PS256 => Self::PS256,
-            SignatureAlg::PS384 => Self::PS384,
-            SignatureAlg::PS512 => Self::PS512,
-            SignatureAlg::ES256 => Self::ES256,
-            SignatureAlg::ES384 => Self::ES384,
-            SignatureAlg::EdDSA => Self::EdDSA,
-        }
-    }
-}
-
-impl fmt::Display for Alg {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// An algorithm name that is not a JWS algorithm we know.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "unknown algorithm `{0}` (expected one of HS256, HS384, HS512, RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA, none)"
-)]
-pub struct UnknownAlg(pub String);
-
-impl FromStr for Alg {
-    type Err = UnknownAlg;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::from_name(s).ok_or_else(|| UnknownAlg(s.to_owned()))
+/// The HMAC digest of an HMAC algorithm; `None` for the others.
+fn hmac_of(alg: Alg) -> Option<hmac::Algorithm> {
+    match alg {
+        Alg::HS256 => Some(hmac::HMAC_SHA256),
+        Alg::HS384 => Some(hmac::HMAC_SHA384),
+        Alg::HS512 => Some(hmac::HMAC_SHA512),
+        _ => None,
     }
 }
 
@@ -216,108 +89,12 @@ impl fmt::Debug for Signer {
     }
 }
 
-/// What happens to the signature after it is computed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum SignatureMode {
-    /// The signature as computed.
-    #[default]
-    Valid,
-    /// An empty signature segment: `header.payload.`.
-    Empty,
-    /// No signature segment at all, two segments: `header.payload` (no trailing dot).
-    Omit,
-    /// The computed signature with one bit flipped (the lowest bit of its first byte).
-    BitFlip,
-    /// The computed signature with its second half dropped (at least one byte).
-    Truncate,
-    /// Random bytes of the computed signature's length.
-    Random,
-    /// An ECDSA signature of zeros, r = s = 0 (CVE-2022-21449): 96 bytes under ES384, else 64,
-    /// whatever was computed.
-    EcdsaZero,
-}
-
-impl SignatureMode {
-    /// The scenario name (`valid`, `empty`, `omit`, `bitflip`, `truncate`, `random`).
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Valid => "valid",
-            Self::Empty => "empty",
-            Self::Omit => "omit",
-            Self::BitFlip => "bitflip",
-            Self::Truncate => "truncate",
-            Self::Random => "random",
-            Self::EcdsaZero => "ecdsa_zero",
-        }
-    }
-}
-
-impl FromStr for SignatureMode {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [
-            Self::Valid,
-            Self::Empty,
-            Self::Omit,
-            Self::BitFlip,
-            Self::Truncate,
-            Self::Random,
-            Self::EcdsaZero,
-        ]
-        .into_iter()
-        .find(|m| m.name() == s)
-        .ok_or_else(|| {
-            format!(
-                "unknown signature mode `{s}` (expected valid, empty, omit, bitflip, truncate, random or ecdsa_zero)"
-            )
-        })
-    }
-}
-
-/// How the three segments are encoded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum Encoding {
-    /// base64url without padding, as RFC 7515 requires.
-    #[default]
-    Base64Url,
-    /// base64url with `=` padding (not valid JWS; some parsers accept it).
-    Base64UrlPadded,
-    /// Standard base64 alphabet (`+`, `/`) with padding (not valid JWS).
-    Base64,
-}
-
-impl Encoding {
-    /// The scenario name (`base64url`, `base64url_padded`, `base64`).
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Base64Url => "base64url",
-            Self::Base64UrlPadded => "base64url_padded",
-            Self::Base64 => "base64",
-        }
-    }
-
-    fn engine(self) -> &'static GeneralPurpose {
-        match self {
-            Self::Base64Url => &URL_SAFE_NO_PAD,
-            Self::Base64UrlPadded => &URL_SAFE,
-            Self::Base64 => &STANDARD,
-        }
-    }
-}
-
-impl FromStr for Encoding {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [Self::Base64Url, Self::Base64UrlPadded, Self::Base64]
-            .into_iter()
-            .find(|e| e.name() == s)
-            .ok_or_else(|| {
-                format!("unknown encoding `{s}` (expected base64url, base64url_padded or base64)")
-            })
+/// The base64 engine of an encoding.
+fn engine(encoding: Encoding) -> &'static GeneralPurpose {
+    match encoding {
+        Encoding::Base64Url => &URL_SAFE_NO_PAD,
+        Encoding::Base64UrlPadded => &URL_SAFE,
+        Encoding::Base64 => &STANDARD,
     }
 }
 
@@ -441,7 +218,7 @@ pub enum MintError {
 enum Prepared {
     None,
     Hmac(Box<hmac::Key>),
-    Key(PrivateKey, SignatureAlg),
+    Key(PrivateKey),
 }
 
 impl Prepared {
@@ -449,24 +226,24 @@ impl Prepared {
         match (alg, signer) {
             (Alg::None, _) => Ok(Self::None),
             (_, Signer::Unsigned) => Err(MintError::NoKey { alg }),
-            (a, Signer::Hmac(secret)) => match a.hmac() {
+            (a, Signer::Hmac(secret)) => match hmac_of(a) {
                 Some(h) => Ok(Self::Hmac(Box::new(hmac::Key::new(h, secret)))),
                 None => Err(MintError::NeedsKey { alg }),
             },
             (a, Signer::Key(key)) => {
-                let Some(sa) = a.asymmetric() else {
+                if !a.is_asymmetric() {
                     return Err(MintError::NeedsSecret {
                         alg,
                         kind: key.kind(),
                     });
-                };
-                if !key.kind().algorithms().contains(&sa) {
+                }
+                if !key.kind().algorithms().contains(&a) {
                     return Err(MintError::KeyMismatch {
                         alg,
                         kind: key.kind(),
                     });
                 }
-                Ok(Self::Key(key.clone(), sa))
+                Ok(Self::Key(key.clone()))
             }
         }
     }
@@ -475,7 +252,7 @@ impl Prepared {
         match self {
             Self::None => Ok(Vec::new()),
             Self::Hmac(key) => Ok(hmac::sign(key, msg).as_ref().to_vec()),
-            Self::Key(key, sa) => key.sign(*sa, msg).map_err(|_| MintError::Signing { alg }),
+            Self::Key(key) => key.sign(alg, msg).map_err(|_| MintError::Signing { alg }),
         }
     }
 }
@@ -512,7 +289,7 @@ fn apply_mode(mode: SignatureMode, alg: Alg, mut sig: Vec<u8>) -> Option<Vec<u8>
 /// [`MintError`] when `sign_alg` does not fit the signer (naming both), or signing fails.
 pub fn mint(spec: &TokenSpec) -> Result<Token, MintError> {
     let prepared = Prepared::new(spec.sign_alg, &spec.signer)?;
-    let engine = spec.encoding.engine();
+    let engine = engine(spec.encoding);
     let header = spec.header.to_bytes()?;
     let payload = spec.payload.to_bytes()?;
     let mut out = String::with_capacity((header.len() + payload.len()) * 4 / 3 + 700);
@@ -574,7 +351,7 @@ impl Minter {
         let prepared = Prepared::new(sign_alg, signer)?;
         let bytes = header.to_bytes()?;
         let mut prefix = String::with_capacity(bytes.len() * 4 / 3 + 4);
-        encoding.engine().encode_string(&bytes, &mut prefix);
+        engine(encoding).encode_string(&bytes, &mut prefix);
         prefix.push('.');
         Ok(Self {
             alg: sign_alg,
@@ -605,7 +382,7 @@ impl Minter {
     /// # Errors
     /// As [`Minter::mint`].
     pub fn mint_payload(&self, payload: &[u8]) -> Result<Token, MintError> {
-        let engine = self.encoding.engine();
+        let engine = engine(self.encoding);
         let mut out = String::with_capacity(self.prefix.len() + payload.len() * 4 / 3 + 700);
         out.push_str(&self.prefix);
         engine.encode_string(payload, &mut out);

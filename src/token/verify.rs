@@ -8,8 +8,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 
-use super::Alg;
+use super::hmac_of;
 use super::pick::{PickError, pick};
+use crate::jose::Alg;
 use crate::keys::PublicKey;
 
 /// What a token must satisfy; built once (the key is parsed once) and shared.
@@ -585,7 +586,7 @@ fn allowed_alg(alg: &str, policy: &VerifyPolicy) -> Result<Alg, Rejection> {
 fn check_signature(alg: Alg, key: &VerifyKey, input: &[u8], sig: &[u8]) -> Result<bool, String> {
     match (alg, key) {
         (Alg::None, _) => Ok(sig.is_empty()),
-        (a, VerifyKey::Hmac(secret)) => match a.hmac() {
+        (a, VerifyKey::Hmac(secret)) => match hmac_of(a) {
             Some(h) => Ok(secret
                 .key(h)
                 .is_some_and(|key| hmac::verify(key, input, sig).is_ok())),
@@ -593,14 +594,18 @@ fn check_signature(alg: Alg, key: &VerifyKey, input: &[u8], sig: &[u8]) -> Resul
                 "`{a}` needs a public key; the key given is an HMAC secret"
             )),
         },
-        (a, VerifyKey::Public(public)) => match a.asymmetric() {
-            Some(sa) if public.fits(sa) => Ok(public.verify(sa, input, sig)),
-            Some(_) => Err(format!("`{a}` does not fit the {} key", public.kind())),
-            None => Err(format!(
-                "`{a}` is an HMAC algorithm; the key given is a {} public key",
-                public.kind()
-            )),
-        },
+        (a, VerifyKey::Public(public)) => {
+            if !a.is_asymmetric() {
+                Err(format!(
+                    "`{a}` is an HMAC algorithm; the key given is a {} public key",
+                    public.kind()
+                ))
+            } else if public.fits(a) {
+                Ok(public.verify(a, input, sig))
+            } else {
+                Err(format!("`{a}` does not fit the {} key", public.kind()))
+            }
+        }
     }
 }
 
@@ -1157,8 +1162,9 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::jose::SignatureMode;
     use crate::keys::{PrivateKey, read_key_file};
-    use crate::token::{Part, SignatureMode, Signer, TokenSpec, mint, standard_header};
+    use crate::token::{Part, Signer, TokenSpec, mint, standard_header};
 
     const NOW: i64 = 1_800_000_000;
 

@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use assert_cmd::Command;
 use camino::{Utf8Path, Utf8PathBuf};
+use jwtprobe::jose::Alg;
 use jwtprobe::keys;
 use jwtprobe::mock::{self, MockClock, MockServer, TlsMode};
-use jwtprobe::token::{self, Alg, VerifyKey, VerifyPolicy};
+use jwtprobe::token::{self, VerifyKey, VerifyPolicy};
 use test_case::test_case;
 use wiremock::matchers::{any, path};
 use wiremock::{Mock, ResponseTemplate};

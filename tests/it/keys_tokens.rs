@@ -2,11 +2,11 @@
 //! end, and tokens minted from loaded keys verify.
 
 use camino::{Utf8Path, Utf8PathBuf};
+use jwtprobe::jose::Alg;
 use jwtprobe::keys::{
-    KeyBundle, KeyError, KeyFormatError, KeyKind, SignatureAlg, generate, read_key_file, read_pfx,
-    write_bundle,
+    KeyBundle, KeyError, KeyFormatError, KeyKind, generate, read_key_file, read_pfx, write_bundle,
 };
-use jwtprobe::token::{self, Alg, Signer, TokenSpec, VerifyKey, VerifyPolicy};
+use jwtprobe::token::{self, Signer, TokenSpec, VerifyKey, VerifyPolicy};
 use serde_json::{Map, Value, json};
 
 const PASSWORD: &str = "test-password";
@@ -37,8 +37,8 @@ fn claims() -> Map<String, Value> {
 /// Signs with the bundle's private key and checks with the signing certificate.
 fn signs_like_the_signing_key(bundle: &KeyBundle) -> bool {
     let key = bundle.private.clone().expect("private key");
-    let sig = key.sign(SignatureAlg::RS256, b"message").expect("sign");
-    signing_public().verify(SignatureAlg::RS256, b"message", &sig)
+    let sig = key.sign(Alg::RS256, b"message").expect("sign");
+    signing_public().verify(Alg::RS256, b"message", &sig)
 }
 
 #[test]

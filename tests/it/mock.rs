@@ -4,9 +4,10 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use camino::Utf8PathBuf;
+use jwtprobe::jose::Alg;
 use jwtprobe::keys;
 use jwtprobe::mock::{self, MockConfig, RouteClass, TlsMode};
-use jwtprobe::token::{self, Alg, Signer, TokenSpec};
+use jwtprobe::token::{self, Signer, TokenSpec};
 use serde_json::{Map, Value, json};
 
 fn repo() -> Utf8PathBuf {

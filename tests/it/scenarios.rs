@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use assert_cmd::Command;
 use camino::{Utf8Path, Utf8PathBuf};
+use jwtprobe::jose::ProfileName;
 use jwtprobe::scenario::{
-    self, Body, KeySpec, LoadModel, Placement, ProfileName, ScenarioReadError, StatusExpect,
-    XrfMode, XrfSwitch, yaml,
+    self, Body, KeySpec, LoadModel, Placement, ScenarioReadError, StatusExpect, XrfMode, XrfSwitch,
+    yaml,
 };
 
 const INVALID: &str = "fixtures/scenarios/invalid";
