@@ -952,7 +952,7 @@ mod tests {
     /// The file table's size (`FDSize` in `/proc/self/status`).
     #[cfg(target_os = "linux")]
     fn fd_table_size() -> usize {
-        let status = std::fs::read_to_string("/proc/self/status").expect("proc status");
+        let status = fs_err::read_to_string("/proc/self/status").expect("proc status");
         status
             .lines()
             .find_map(|l| l.strip_prefix("FDSize:"))
