@@ -6,6 +6,7 @@ mod cli_help;
 mod conformance;
 mod hostile;
 mod keys_tokens;
+mod layers;
 mod limits;
 mod load;
 mod mock;
