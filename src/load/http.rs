@@ -214,7 +214,7 @@ pub struct HttpTransport {
     scenarios: Vec<Vec<StepPlan>>,
     keys: Arc<[SeriesKey]>,
     shared: Client,
-    /// Some step needs [`Client`] (HTTPS, redirects followed).
+    /// Some step needs [`Client`] (redirects followed).
     needs_client: bool,
     /// Idle lean connections shared by every user ([`Connections::Shared`]).
     pool: lean::Pool,
