@@ -86,7 +86,7 @@ pub enum YamlErrorKind {
 pub const MAX_DEPTH: usize = 64;
 
 /// The most bytes a document may expand to once every alias is replaced by what it names
-/// (16 MiB): scalar text plus [`NODE_OVERHEAD`] bytes per node.
+/// (16 MiB): scalar text plus `NODE_OVERHEAD` bytes per node.
 pub const MAX_EXPANDED_BYTES: u64 = 16 * 1024 * 1024;
 
 /// What each node counts for, besides its text, toward [`MAX_EXPANDED_BYTES`].

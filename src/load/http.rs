@@ -5,7 +5,7 @@
 //! reports. Nothing is rendered or parsed per request.
 //!
 //! `http://` and `https://` steps go through a lean HTTP/1.1 client (httparse, and rustls for
-//! TLS; [`crate::client::lean`], whose docs say why): each user keeps the step's request with its token
+//! TLS; `client::lean`, whose docs say why): each user keeps the step's request with its token
 //! applied and only rebuilds it when the token changes, so a request is one write of prebuilt
 //! bytes. Steps that follow redirects go through [`Client`] (reqwest), one per user when
 //! connections are per user; the per-user clients are only built when such a step exists.

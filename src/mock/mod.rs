@@ -5,7 +5,7 @@
 //! conformance pack's test double), the JWT virtual proxies and the default virtual proxy. [`MockState`] holds
 //! what the request path needs, built once: per virtual proxy the certificate's public key and
 //! verification policy, a session table behind its own lock, and the hit counters. [`app`] turns
-//! the state into an axum [`Router`](axum::Router), testable without a socket; [`start`] serves
+//! the state into an [`axum::Router`], testable without a socket; [`start`] serves
 //! it over HTTP or HTTPS on a loopback port and returns a [`MockServer`].
 //!
 //! The behaviour follows `reference/qlik-proxy.md` §9, rows 1-33 and C1-C7; every status the

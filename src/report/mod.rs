@@ -20,7 +20,7 @@
 //! ([`hlog`]) is written while a load runs: its writer is the engine's
 //! [`crate::load::sink::IntervalSink`], and `jwtprobe merge` and `jwtprobe report` read it back.
 //! Results arrive already redacted (see
-//! [`crate::token::redact`]); reporters never drive a run.
+//! [`crate::token::redact`](mod@crate::token::redact)); reporters never drive a run.
 
 use std::io::Write as _;
 

@@ -248,7 +248,7 @@ pub fn json_bytes(report: &RunReport<'_>) -> Vec<u8> {
     bytes
 }
 
-/// The target and emulator flag of a result, for [`Meta`].
+/// The target and emulator flag of a result, for [`Meta`](super::Meta).
 pub fn describe_target(result: &RunResult) -> String {
     if result.emulator {
         format!("{} (built-in emulator)", result.target)

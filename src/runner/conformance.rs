@@ -3,7 +3,7 @@
 //!
 //! A scenario that names a [`Property`] (`conformance:` in its YAML) is one variant of that
 //! property. The runner decides before sending whether the variant applies to the target
-//! ([`not_applicable`]: an `aud` check the target does not make, an algorithm it allows), and
+//! (`not_applicable`: an `aud` check the target does not make, an algorithm it allows), and
 //! after the steps records a [`ScenarioFinding`]: the raw outcome (held when every check
 //! passed and nothing was fetched from the loopback key server, violated otherwise) with its
 //! evidence (status, `WWW-Authenticate`). [`report`] folds the findings of every variant into

@@ -21,7 +21,7 @@ const TIME_CLAIMS: [&str; 4] = ["exp", "nbf", "iat", "auth_time"];
 /// A token ready to send: its compact form, how it was built and where it goes.
 #[derive(Clone)]
 pub struct PreparedToken {
-    /// The compact token (a secret: never print it, use [`token::redact`]).
+    /// The compact token (a secret: never print it, use [`token::redact()`]).
     pub compact: String,
     /// The spec it was minted from (`None` for a `raw` token); `load` mints others from it.
     pub spec: Option<TokenSpec>,
