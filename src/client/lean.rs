@@ -110,7 +110,7 @@ impl AsyncWrite for Stream {
 
 /// A response: status, headers and the whole body.
 #[derive(Debug)]
-pub(crate) struct Answer {
+pub(crate) struct Reply {
     /// The status code.
     pub(crate) status: u16,
     /// The headers (empty when the request was prepared [`Prepared::without_headers`]).
@@ -141,7 +141,7 @@ pub(crate) struct Prepared {
     idempotent: bool,
     /// False for `HEAD`: the response has no body whatever its headers say.
     response_has_body: bool,
-    /// Whether [`Answer::headers`] is filled (true unless [`Prepared::without_headers`]).
+    /// Whether [`Reply::headers`] is filled (true unless [`Prepared::without_headers`]).
     keep_headers: bool,
 }
 
@@ -394,7 +394,7 @@ impl Conn {
         prepared: &Prepared,
         cookie: Option<&HeaderValue>,
         cap: usize,
-    ) -> Result<(Answer, bool), ExchangeError> {
+    ) -> Result<(Reply, bool), ExchangeError> {
         let reused = self.served > 0;
         let sent = match cookie {
             None => self.stream.write_all(&prepared.wire).await,
@@ -439,7 +439,7 @@ impl Conn {
             && head.status != 101
             && framing != Framing::UntilClose
             && self.read.is_empty();
-        let answer = Answer {
+        let answer = Reply {
             status: head.status,
             headers: head.headers,
             body,
@@ -746,7 +746,7 @@ pub(crate) async fn send_timed(
     settings: &client::ClientSettings,
     tls: Option<&LeanTls>,
     timer: &mut Timer,
-) -> (Result<Answer, ErrorClass>, Option<Conn>) {
+) -> (Result<Reply, ErrorClass>, Option<Conn>) {
     let cap = settings.body_cap;
     let exchange = async move {
         // A kept connection is probed before writing: one the server closed, or one with bytes
@@ -805,7 +805,7 @@ pub(crate) async fn send(
     cookie: Option<&HeaderValue>,
     settings: &client::ClientSettings,
     tls: Option<&LeanTls>,
-) -> (Result<Answer, ErrorClass>, Option<Conn>) {
+) -> (Result<Reply, ErrorClass>, Option<Conn>) {
     send_timed(prepared, conn, cookie, settings, tls, &mut Timer::new()).await
 }
 
