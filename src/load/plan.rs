@@ -6,7 +6,7 @@
 //! of the steps that will run, reports the session warnings (a Qlik profile opening more than
 //! 5 proxy sessions per user), and builds the [`HttpTransport`], in that order, so that nothing
 //! is printed for a plan that is refused and a transport is never built for one.
-//! [`LoadPlan::run`] drives the [`engine`](super::engine) and evaluates the thresholds.
+//! [`LoadPlan::run`] drives the [`engine`] and evaluates the thresholds.
 //!
 //! The command keeps what is its own: starting the emulators, the progress bar and console
 //! lines, the interval log file (`crate::report::hlog`) and every report, and exit codes. An
