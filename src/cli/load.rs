@@ -1,10 +1,12 @@
 //! `jwtprobe load`: run scenarios under fixed-rate or fixed-user load.
 //!
 //! Settings resolve in [`jwtprobe::settings`] (command line, then the scenario's or its suite's
-//! `load:` block, then defaults). The whole plan is prepared once by `runner::prepare`; the
-//! [`jwtprobe::load`] engine drives them; reports are written even when SIGINT (Ctrl-C) or
-//! SIGTERM stops the run (see [`super::cancel`]), marked interrupted, and the exit code is then
-//! 130.
+//! `load:` block, then defaults). The whole plan is prepared once by `runner::prepare` and handed
+//! to [`jwtprobe::load::plan::LoadPlan`], which checks the thresholds' steps, builds the
+//! transport and drives the engine; this file starts the emulators, prints the console lines and
+//! progress, creates the interval log and writes the reports. Reports are written even when
+//! SIGINT (Ctrl-C) or SIGTERM stops the run (see [`super::cancel`]), marked interrupted, and the
+//! exit code is then 130.
 
 use std::io::IsTerminal as _;
 use std::time::Duration;
@@ -14,13 +16,12 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 use super::target::{self, TargetArgs};
 use super::{CliError, CmdResult, Exit};
-use jwtprobe::diag::Located;
-use jwtprobe::load::engine::{self, EngineSettings, LoadResult, Model, Progress};
-use jwtprobe::load::http::{self, HttpSettings, HttpTransport};
+use jwtprobe::load::engine::{self, Progress};
+use jwtprobe::load::http::HttpSettings;
 use jwtprobe::load::pacer::Shard;
+use jwtprobe::load::plan::{LoadPlan, LoadPlanError, LoadPlanSettings, LoadRun};
 use jwtprobe::load::sink::IntervalSink;
 use jwtprobe::load::stats::{ErrorClass, format_us};
-use jwtprobe::load::threshold::Threshold;
 use jwtprobe::report::hlog::{self, HlogWriter};
 use jwtprobe::report::{self, Meta, junit, load::Summary};
 use jwtprobe::runner::{self, Filters};
@@ -203,56 +204,43 @@ async fn run_load(args: Args, settings: LoadSettings) -> CmdResult {
         shard,
         ..
     } = settings;
-    let client = options.client.clone();
-    let now = options.now;
-
-    // Validate threshold steps against the steps that will run.
-    let labels: Vec<String> = http::step_labels(&prepared).into_iter().flatten().collect();
-    let mut rendered = String::new();
-    for (w, at) in &thresholds {
-        if let Err(e) = w.validate(&labels) {
-            rendered.push_str(&settings::render_threshold_error(
-                &e,
-                &Spanned {
-                    value: e.text.clone(),
-                    at: at.clone(),
-                },
-            ));
-        }
-    }
-    if !rendered.is_empty() {
-        targets.shutdown().await;
-        return Err(
-            CliError::invalid(anyhow::anyhow!("a load threshold names an unknown step"))
-                .with_rendered(rendered),
-        );
-    }
-
-    let users = match &model {
-        Model::Rate { users, .. } | Model::Users { users, .. } => *users,
-    };
-    for scenario in &prepared {
-        if let Some(w) = http::session_warning(
-            &scenario.profile,
-            &scenario.identity.user,
-            tokens,
-            session,
-            users,
-        ) {
-            eprintln!("warning: {w}");
-        }
-    }
-    let transport = HttpTransport::new(
-        &prepared,
-        HttpSettings {
-            client,
+    let plan_settings = LoadPlanSettings {
+        model,
+        thresholds,
+        http: HttpSettings {
+            client: options.client.clone(),
             connections,
             tokens,
             session,
-            pinned_now: now,
+            pinned_now: options.now,
         },
-    )
-    .map_err(|e| CliError::runtime(anyhow::Error::new(e)))?;
+        shard,
+    };
+    let load = match LoadPlan::new(prepared, plan_settings, |w| eprintln!("warning: {w}")) {
+        Ok(load) => load,
+        Err(LoadPlanError::UnknownStep { errors }) => {
+            let rendered: String = errors
+                .iter()
+                .map(|(e, at)| {
+                    settings::render_threshold_error(
+                        e,
+                        &Spanned {
+                            value: e.text.clone(),
+                            at: at.clone(),
+                        },
+                    )
+                })
+                .collect();
+            targets.shutdown().await;
+            return Err(CliError::invalid(anyhow::anyhow!(
+                "a load threshold names an unknown step"
+            ))
+            .with_rendered(rendered));
+        }
+        Err(LoadPlanError::Transport(e)) => {
+            return Err(CliError::runtime(anyhow::Error::new(e)));
+        }
+    };
 
     // The HTML report plots the run over time from the interval log, so `--html` alone
     // writes one to a temporary file.
@@ -272,14 +260,9 @@ async fn run_load(args: Args, settings: LoadSettings) -> CmdResult {
         }
         None => None,
     };
-    let settings = EngineSettings {
-        model: model.clone(),
-        interval: Duration::from_secs(1),
-        hlog,
-        shard,
-    };
-    let describe = model.describe();
-    let origin = prepared
+    let describe = load.model().describe();
+    let origin = load
+        .scenarios()
         .first()
         .and_then(|s| s.steps.first())
         .map(|s| s.request.url.origin().ascii_serialization())
@@ -298,8 +281,8 @@ async fn run_load(args: Args, settings: LoadSettings) -> CmdResult {
         eprintln!(
             "load: tokens {tokens:?}, session {}, connections {connections:?}, {} scenario(s), steps {}",
             session.as_str(),
-            prepared.len(),
-            labels.join(", ")
+            load.scenarios().len(),
+            load.labels().join(", ")
         );
     }
     let target_text = if emulator {
@@ -318,24 +301,27 @@ async fn run_load(args: Args, settings: LoadSettings) -> CmdResult {
     let stop = async move {
         stop.await;
     };
-    let result = engine::run(
-        std::sync::Arc::new(transport),
-        settings,
-        stop,
-        |p: &Progress| {
+    // The JUnit report names the run after its scenarios.
+    let name = load
+        .scenarios()
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let run = load
+        .run(hlog, stop, |p: &Progress| {
             if !quiet {
                 show_progress(bar.as_ref(), p);
             }
-        },
-    )
-    .await
-    .context("failed to start the pacer thread")
-    .map_err(CliError::runtime);
+        })
+        .await
+        .context("failed to start the pacer thread")
+        .map_err(CliError::runtime);
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
     targets.shutdown().await;
-    let result = result?;
+    let run = run?;
     // The timeline for the HTML report (plots over time) comes back from the interval log
     // just written; a temporary log is removed once read.
     // The JSON summary carries it too whenever there is a log to read it from.
@@ -350,15 +336,7 @@ async fn run_load(args: Args, settings: LoadSettings) -> CmdResult {
         }
         _ => None,
     };
-    finish(
-        &args,
-        &describe,
-        &prepared,
-        &result,
-        &thresholds,
-        &meta,
-        timeline.as_ref(),
-    )
+    finish(&args, &describe, &name, &run, &meta, timeline.as_ref())
 }
 
 /// A fresh file name for an interval log that only the HTML report reads.
@@ -430,16 +408,12 @@ fn show_progress(bar: Option<&indicatif::ProgressBar>, p: &Progress) {
 fn finish(
     args: &Args,
     model: &str,
-    prepared: &[runner::PreparedScenario],
-    result: &LoadResult,
-    thresholds: &[(Threshold, Option<Located>)],
+    name: &str,
+    run: &LoadRun,
     meta: &Meta,
     timeline: Option<&hlog::Timeline>,
 ) -> CmdResult {
-    let verdicts: Vec<_> = thresholds
-        .iter()
-        .map(|(t, _)| t.evaluate(&result.stats, result.elapsed))
-        .collect();
+    let LoadRun { result, verdicts } = run;
     let summary = Summary {
         stats: &result.stats,
         elapsed: result.elapsed,
@@ -450,7 +424,7 @@ fn finish(
         schedule_notes: result.schedule.clone().err().into_iter().collect(),
         interrupted: result.interrupted,
         cancelled: result.cancelled,
-        verdicts: &verdicts,
+        verdicts,
         timeline,
     };
     print_summary(&summary, args.quiet);
@@ -478,11 +452,6 @@ fn finish(
     if let Some(e) = &result.hlog_error {
         fail(anyhow::anyhow!("{}", runner::error_text(e)));
     }
-    let name = prepared
-        .iter()
-        .map(|s| s.name.as_str())
-        .collect::<Vec<_>>()
-        .join(", ");
     if let Some(path) = &args.json
         && let Err(e) = report::load::write_json(path, &summary, meta)
     {
@@ -490,7 +459,7 @@ fn finish(
     }
     if let Some(path) = &args.junit
         && let Err(e) =
-            report::write_output("JUnit", path, junit::load(&summary, &name, meta).as_bytes())
+            report::write_output("JUnit", path, junit::load(&summary, name, meta).as_bytes())
     {
         fail(anyhow::Error::new(e));
     }
@@ -525,6 +494,7 @@ fn finish(
 mod tests {
     use super::*;
     use clap::Parser as _;
+    use jwtprobe::load::engine::Model;
     use jwtprobe::scenario::LoadBlock;
 
     fn args(extra: &[&str]) -> Args {

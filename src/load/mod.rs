@@ -9,11 +9,13 @@
 //! stays flat. [`threshold`] turns `p99 < 20ms` into a gate. The engine hands each interval to
 //! an [`sink::IntervalSink`]; `load` writes no output format itself: `crate::report::hlog`
 //! writes (and `jwtprobe merge` reads) the HdrHistogram interval log, `crate::report::load` the
-//! summary, JSON, JUnit and HTML.
+//! summary, JSON, JUnit and HTML. [`plan::LoadPlan`] is what a command drives: it checks the
+//! thresholds against the prepared steps, builds the transport and runs the engine.
 
 pub mod engine;
 pub mod http;
 pub mod pacer;
+pub mod plan;
 pub mod sink;
 pub mod stats;
 pub mod threshold;
