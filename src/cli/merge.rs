@@ -10,7 +10,7 @@ use camino::Utf8PathBuf;
 
 use super::{CliError, CmdResult, Exit};
 use jwtprobe::load::sink::RunFacts;
-use jwtprobe::load::threshold::{self, Verdict};
+use jwtprobe::load::threshold::{self, ThresholdVerdict};
 use jwtprobe::report::hlog::{self, HlogWriter, LogContents};
 use jwtprobe::report::{self, Meta, junit, load::Summary};
 
@@ -143,7 +143,10 @@ pub(crate) fn run(args: Args) -> CmdResult {
 }
 
 /// The summary of merged logs, with the given threshold verdicts.
-pub(crate) fn summary_of<'a>(merged: &'a LogContents, verdicts: &'a [Verdict]) -> Summary<'a> {
+pub(crate) fn summary_of<'a>(
+    merged: &'a LogContents,
+    verdicts: &'a [ThresholdVerdict],
+) -> Summary<'a> {
     Summary {
         stats: &merged.stats,
         elapsed: merged.elapsed(),

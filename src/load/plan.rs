@@ -21,7 +21,7 @@ use super::engine::{self, EngineSettings, LoadResult, Model, Progress};
 use super::http::{self, HttpError, HttpSettings, HttpTransport};
 use super::pacer::Shard;
 use super::sink::IntervalSink;
-use super::threshold::{Threshold, ThresholdError, Verdict};
+use super::threshold::{Threshold, ThresholdError, ThresholdVerdict};
 use crate::diag::Located;
 use crate::runner::PreparedScenario;
 
@@ -73,7 +73,7 @@ pub struct LoadRun {
     /// What the engine measured.
     pub result: LoadResult,
     /// One verdict per threshold, in the order of [`LoadPlanSettings::thresholds`].
-    pub verdicts: Vec<Verdict>,
+    pub verdicts: Vec<ThresholdVerdict>,
 }
 
 impl LoadPlan {

@@ -130,7 +130,7 @@ pub struct ThresholdError {
 
 /// The result of checking one threshold against a run.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct Verdict {
+pub struct ThresholdVerdict {
     /// The expression as written.
     pub threshold: String,
     /// Whether the comparison held.
@@ -373,7 +373,7 @@ impl Threshold {
     }
 
     /// Compares the threshold with a run's statistics; `elapsed` is the measured window.
-    pub fn evaluate(&self, stats: &Stats, elapsed: Duration) -> Verdict {
+    pub fn evaluate(&self, stats: &Stats, elapsed: Duration) -> ThresholdVerdict {
         let series = match &self.step {
             Some(step) => stats.step(step).unwrap_or_default(),
             None => stats.overall(),
@@ -383,7 +383,7 @@ impl Threshold {
             Ok((value, text)) => (self.op.holds(value, self.limit), Some(value), text),
             Err(why) => (false, None, why),
         };
-        Verdict {
+        ThresholdVerdict {
             threshold: self.source.clone(),
             passed,
             actual,

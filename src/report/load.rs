@@ -19,7 +19,7 @@ use super::color::Palette;
 use super::hlog::Timeline;
 use super::{Meta, ReportError};
 use crate::load::stats::{Percentiles, Series, SeriesKey, Stats, format_us};
-use crate::load::threshold::Verdict;
+use crate::load::threshold::ThresholdVerdict;
 
 /// The schema name and version of the JSON summary.
 pub const JSON_SCHEMA: &str = "jwtprobe.load/1";
@@ -47,7 +47,7 @@ pub struct Summary<'a> {
     /// stop signal); they are in no other count.
     pub cancelled: u64,
     /// Thresholds and their results.
-    pub verdicts: &'a [Verdict],
+    pub verdicts: &'a [ThresholdVerdict],
     /// The run's intervals, when an interval log was written or read (for plots over time).
     pub timeline: Option<&'a Timeline>,
 }
@@ -401,7 +401,7 @@ mod tests {
         stats
     }
 
-    fn summary<'a>(stats: &'a Stats, verdicts: &'a [Verdict]) -> Summary<'a> {
+    fn summary<'a>(stats: &'a Stats, verdicts: &'a [ThresholdVerdict]) -> Summary<'a> {
         Summary {
             stats,
             elapsed: Duration::from_secs(2),
@@ -459,7 +459,7 @@ mod tests {
     #[test]
     fn summary_table_html_and_markdown_of_a_fixed_run_look_like_this() {
         let stats = stats();
-        let verdicts: Vec<Verdict> = ["p99 < 5ms", "error_rate < 5%"]
+        let verdicts: Vec<ThresholdVerdict> = ["p99 < 5ms", "error_rate < 5%"]
             .iter()
             .map(|t| {
                 threshold::parse(t)
@@ -477,7 +477,7 @@ mod tests {
     #[test]
     fn json_summary_of_a_fixed_run_looks_like_this() {
         let stats = stats();
-        let verdicts: Vec<Verdict> = ["p99 < 5ms", "error_rate < 5%"]
+        let verdicts: Vec<ThresholdVerdict> = ["p99 < 5ms", "error_rate < 5%"]
             .iter()
             .map(|t| {
                 threshold::parse(t)
@@ -493,7 +493,7 @@ mod tests {
     #[test]
     fn breached_threshold_is_a_failed_junit_testcase() {
         let stats = stats();
-        let verdicts: Vec<Verdict> = ["p99 < 1ms", "error_rate < 5%"]
+        let verdicts: Vec<ThresholdVerdict> = ["p99 < 1ms", "error_rate < 5%"]
             .iter()
             .map(|t| {
                 threshold::parse(t)
