@@ -275,6 +275,10 @@ pub struct StepDefaults {
     /// The token block every scenario starts from.
     #[serde(default)]
     pub token: Option<TokenBlock>,
+    /// Where the suite's token block names its key (`key:`), else where the block is written;
+    /// a token built from this block alone that cannot be built points here.
+    #[serde(skip)]
+    pub token_at: Option<Located>,
 }
 
 /// A scenario file: named steps sent in order, sharing one cookie jar.

@@ -69,6 +69,15 @@ fn mean(word: &str, candidates: &[&str]) -> Option<String> {
 pub(crate) fn check_suite(suite: &mut Suite, spans: &SpanMap, headline: &str) -> Vec<Diagnostic> {
     let path = suite.path.clone();
     fill_keys(&mut suite.keys, spans, &path);
+    // As a scenario's `token_at`: the block's `key:` value when it names one, else its key.
+    suite.defaults.token_at = spans
+        .value("/defaults/token/key")
+        .or_else(|| {
+            spans
+                .value("/defaults/token")
+                .and_then(|_| spans.key("/defaults/token"))
+        })
+        .map(|s| Located::new(&path, s));
     let mut sink = Sink {
         file: &path,
         headline,
