@@ -12,7 +12,6 @@ use std::sync::OnceLock;
 use clap::{Parser, Subcommand};
 
 use jwtprobe::report::color::{ColorChoice, Palette};
-use jwtprobe::runner::KeyRingError;
 use jwtprobe::settings::SettingsError;
 
 pub(crate) mod bench;
@@ -89,6 +88,9 @@ pub(crate) struct CliError {
     pub(crate) error: anyhow::Error,
     /// Text already rendered (for example span diagnostics), printed as is before the error.
     pub(crate) rendered: Option<String>,
+    /// Where the error is, rendered (`--> file:line:col`, the line and a caret), printed under
+    /// the `error:` line and above its causes.
+    pub(crate) location: Option<String>,
     /// A hint printed after the error when we know the fix.
     pub(crate) hint: Option<String>,
 }
@@ -112,12 +114,18 @@ impl CliError {
             exit,
             error: error.into(),
             rendered: None,
+            location: None,
             hint: None,
         }
     }
     /// Adds pre-rendered text (diagnostics with carets) printed before the error line.
     pub(crate) fn with_rendered(mut self, rendered: String) -> Self {
         self.rendered = Some(rendered);
+        self
+    }
+    /// Adds the place of the error, rendered, printed under the `error:` line.
+    pub(crate) fn with_location(mut self, location: String) -> Self {
+        self.location = Some(location);
         self
     }
     /// Adds a `hint:` line.
@@ -143,14 +151,9 @@ impl From<SettingsError> for CliError {
                     .with_hint("`jwtprobe validate PATH` checks files without sending anything; `docs/scenarios.md` describes the format")
             }
             SettingsError::Keys(e) => {
-                let hint = match &e {
-                    KeyRingError::Load { source, .. } => source.hint().map(str::to_owned),
-                    KeyRingError::MissingPassword { var, .. } => {
-                        Some(format!("set `{var}` to the PFX password"))
-                    }
-                    KeyRingError::Secret { .. } => None,
-                };
-                let err = Self::runtime(e);
+                let hint = e.hint();
+                let location = e.render_location();
+                let err = Self::runtime(e).with_location(location);
                 match hint {
                     Some(h) => err.with_hint(h),
                     None => err,
@@ -294,6 +297,9 @@ pub(crate) fn render_error(err: &CliError) -> String {
         }
     }
     out.push_str(&format!("error: {}\n", err.error));
+    if let Some(location) = &err.location {
+        out.push_str(location);
+    }
     for cause in err.error.chain().skip(1) {
         out.push_str(&format!("  caused by: {cause}\n"));
     }

@@ -177,6 +177,32 @@ impl Diagnostic {
     pub fn render(&self, source: Option<&str>) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "error: {}", self.message);
+        self.write_location(&mut out, source);
+        if let Some(expected) = &self.expected {
+            let _ = writeln!(out, "  expected: {expected}");
+        }
+        if let Some(actual) = &self.actual {
+            let _ = writeln!(out, "  actual: {actual}");
+        }
+        if let Some(hint) = &self.hint {
+            let _ = writeln!(out, "hint: {hint}");
+        }
+        // The source line and the values come from files and targets.
+        printable(&out).into_owned()
+    }
+
+    /// Renders only the place of the diagnostic, the part [`render`](Self::render) prints
+    /// under the `error:` line: `--> file:line:col`, the source line, the caret and the label
+    /// (or the label alone when there is no location). For an error whose headline and causes
+    /// are printed by the caller, as `cli` prints a key that cannot be loaded.
+    pub fn render_location(&self, source: Option<&str>) -> String {
+        let mut out = String::new();
+        self.write_location(&mut out, source);
+        // The source line comes from a file.
+        printable(&out).into_owned()
+    }
+
+    fn write_location(&self, out: &mut String, source: Option<&str>) {
         let snippet = self.location.as_ref().and_then(|loc| {
             source
                 .and_then(|src| source_line(src, loc.span.line))
@@ -211,17 +237,6 @@ impl Diagnostic {
                 }
             }
         }
-        if let Some(expected) = &self.expected {
-            let _ = writeln!(out, "  expected: {expected}");
-        }
-        if let Some(actual) = &self.actual {
-            let _ = writeln!(out, "  actual: {actual}");
-        }
-        if let Some(hint) = &self.hint {
-            let _ = writeln!(out, "hint: {hint}");
-        }
-        // The source line and the values come from files and targets.
-        printable(&out).into_owned()
     }
 
     /// The file this diagnostic points into, if any.

@@ -580,12 +580,13 @@ async fn run_step(
     let token = match build_token(ctx, scenario, step, scope, settings.now) {
         Ok(t) => t,
         Err(e) => {
-            // The innermost token block written in the file (the suite's defaults have no
-            // place in it; the step stands for them).
+            // The innermost token block written: the step's, the scenario's, else the suite's
+            // defaults (in `suite.yaml`).
             let at = step
                 .token_at
                 .clone()
                 .or_else(|| scenario.token_at.clone())
+                .or_else(|| ctx.suite.defaults.token_at.clone())
                 .or_else(|| step.at.clone());
             let error = StepError::new(StepErrorKind::Token, error_text(&e), at);
             return error_step(step, error, None, started);

@@ -227,22 +227,22 @@ impl Default for Identity {
 pub enum KeySpec {
     /// A key file: PEM, DER, PFX/P12 or JWK; relative paths are relative to the suite file.
     File {
-        /// The path of the file.
+        /// The path of the file; its place is where a key file that cannot be loaded points.
         #[schemars(with = "String")]
-        file: Utf8PathBuf,
+        file: Spanned<Utf8PathBuf>,
         /// The environment variable that holds the PFX password, if any.
         #[serde(default)]
-        password_env: Option<String>,
+        password_env: Option<Spanned<String>>,
     },
     /// An HMAC secret (templates such as `${JWT_SECRET}` are allowed).
     Secret {
         /// The secret text.
-        secret: String,
+        secret: Spanned<String>,
     },
     /// A key generated for the run: `rsa2048`, `ec256`, `ec384` or `ed25519`.
     Generate {
         /// The kind of key to generate.
-        generate: GeneratedKey,
+        generate: Spanned<GeneratedKey>,
     },
 }
 
@@ -275,6 +275,10 @@ pub struct StepDefaults {
     /// The token block every scenario starts from.
     #[serde(default)]
     pub token: Option<TokenBlock>,
+    /// Where the suite's token block names its key (`key:`), else where the block is written;
+    /// a token built from this block alone that cannot be built points here.
+    #[serde(skip)]
+    pub token_at: Option<Located>,
 }
 
 /// A scenario file: named steps sent in order, sharing one cookie jar.

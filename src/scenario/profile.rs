@@ -15,28 +15,29 @@ use crate::jose::ProfileName;
 
 impl Suite {
     /// Every file the suite names (key files, the key server's files), resolved against the
-    /// suite's folder as the runner resolves them, with the text written in the suite.
-    pub fn named_files(&self) -> Vec<(String, Utf8PathBuf)> {
+    /// suite's folder as the runner resolves them, with the text written in the suite and,
+    /// for a key file, where it is written.
+    pub fn named_files(&self) -> Vec<(String, Utf8PathBuf, Option<Located>)> {
         let base = self
             .path
             .parent()
             .map_or_else(|| Utf8PathBuf::from("."), Utf8Path::to_owned);
-        let mut files: Vec<(String, Utf8PathBuf)> = self
+        let mut files: Vec<(String, Utf8PathBuf, Option<Located>)> = self
             .keys
             .values()
             .filter_map(|k| match k {
-                KeySpec::File { file, .. } => Some(file.clone()),
+                KeySpec::File { file, .. } => Some((file.value.clone(), file.at.clone())),
                 _ => None,
             })
             .chain(
                 self.conformance
                     .iter()
                     .flat_map(|c| c.key_server.iter())
-                    .flat_map(|k| [k.jwks.clone(), k.certificate.clone()]),
+                    .flat_map(|k| [(k.jwks.clone(), None), (k.certificate.clone(), None)]),
             )
-            .map(|f| (f.to_string(), base.join(f)))
+            .map(|(f, at)| (f.to_string(), base.join(&f), at))
             .collect();
-        files.dedup();
+        files.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
         files
     }
 
@@ -46,14 +47,19 @@ impl Suite {
         let mut found: Vec<Diagnostic> = self
             .named_files()
             .into_iter()
-            .filter(|(_, path)| !path.is_file())
-            .map(|(written, path)| {
-                let span = source.and_then(|text| span_of(text, &written));
+            .filter(|(_, path, _)| !path.is_file())
+            .map(|(written, path, at)| {
+                // A key file's place was kept when the suite was read; the key server's
+                // files are found by their text.
+                let at = at.unwrap_or_else(|| {
+                    let span = source.and_then(|text| span_of(text, &written));
+                    Located::new(&self.path, span.unwrap_or(Span::START))
+                });
                 Diagnostic::new(
                     format!("invalid suite `{}`", self.path),
                     format!("file `{written}` not found (resolved to `{path}`)"),
                 )
-                .at(Some(Located::new(&self.path, span.unwrap_or(Span::START))))
+                .at(Some(at))
                 .with_hint("paths in a suite are relative to the suite file; keep key files inside the suite's folder so that a copy keeps working")
             })
             .collect();

@@ -8,7 +8,7 @@ use camino::Utf8Path;
 use serde_json::Value;
 
 use super::model::{
-    Capture, CaptureKind, Expect, Scenario, Spanned, StatusExpect, Suite, TokenBlock,
+    Capture, CaptureKind, Expect, KeySpec, Scenario, Spanned, StatusExpect, Suite, TokenBlock,
 };
 use super::read::ReadOptions;
 use super::template;
@@ -65,9 +65,19 @@ fn mean(word: &str, candidates: &[&str]) -> Option<String> {
     did_you_mean(word, candidates.iter()).map(|s| format!("did you mean `{s}`?"))
 }
 
-/// Checks a suite; fills the spans of its load thresholds.
+/// Checks a suite; fills the spans of its keys and load thresholds.
 pub(crate) fn check_suite(suite: &mut Suite, spans: &SpanMap, headline: &str) -> Vec<Diagnostic> {
     let path = suite.path.clone();
+    fill_keys(&mut suite.keys, spans, &path);
+    // As a scenario's `token_at`: the block's `key:` value when it names one, else its key.
+    suite.defaults.token_at = spans
+        .value("/defaults/token/key")
+        .or_else(|| {
+            spans
+                .value("/defaults/token")
+                .and_then(|_| spans.key("/defaults/token"))
+        })
+        .map(|s| Located::new(&path, s));
     let mut sink = Sink {
         file: &path,
         headline,
@@ -219,6 +229,32 @@ fn fill_expect(expect: &mut Expect, spans: &SpanMap, file: &Utf8Path, e: &str) {
     }
     if let Some(d) = &mut expect.duration_below {
         d.at = at(&format!("{e}/duration_below"));
+    }
+}
+
+/// Fills where each key's values are written, so that a key that cannot be loaded (a file
+/// that is a folder, not a key, a PFX with the wrong password) points at its value.
+fn fill_keys(keys: &mut BTreeMap<String, KeySpec>, spans: &SpanMap, file: &Utf8Path) {
+    for (name, spec) in keys.iter_mut() {
+        let base = push_pointer("/keys", name);
+        let at = |field: &str| {
+            spans
+                .value(&format!("{base}/{field}"))
+                .map(|s| Located::new(file, s))
+        };
+        match spec {
+            KeySpec::File {
+                file: path,
+                password_env,
+            } => {
+                path.at = at("file");
+                if let Some(var) = password_env {
+                    var.at = at("password_env");
+                }
+            }
+            KeySpec::Secret { secret } => secret.at = at("secret"),
+            KeySpec::Generate { generate } => generate.at = at("generate"),
+        }
     }
 }
 

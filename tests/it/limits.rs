@@ -176,6 +176,74 @@ fn device_as_a_key_file_is_refused_without_reading_it() {
     assert!(stderr.contains("character device"), "{stderr}");
 }
 
+// Each case: a key file the suite names that cannot be loaded. The key ring is built before
+// any step runs; the error keeps its message and causes (exit 3, as before) and points at the
+// suite's `file:` value with a caret, like every other bad input.
+#[test_case("folder", "", "this is a folder, not a regular file"; "a folder")]
+#[test_case("notes.txt", "", "expected a PEM, DER, PFX or JWK key"; "a text file")]
+#[test_case(
+    concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/keys/qlik-client.pfx"),
+    ", password_env: JWTPROBE_TEST_PFX_PASSWORD",
+    "PKCS#12 MAC verification failed";
+    "a pfx with the wrong password"
+)]
+fn key_file_that_cannot_be_loaded_points_at_its_file_value(file: &str, extra: &str, cause: &str) {
+    let (_dir, root) = dir_with(format!("name: ok\n{STEP}").as_bytes());
+    fs_err::create_dir(root.join("folder")).unwrap();
+    fs_err::write(root.join("notes.txt"), "not a key\n").unwrap();
+    let suite_file = root.join("suite.yaml");
+    let suite = fs_err::read_to_string(&suite_file).unwrap();
+    let key = repo().join("fixtures/keys/qlik-signing.key.pem");
+    let written = format!("{file}{extra}");
+    fs_err::write(&suite_file, suite.replace(key.as_str(), &written)).unwrap();
+    let (code, stderr) = outcome(
+        jwtprobe()
+            .args(["run", root.as_str(), "--target", "http://127.0.0.1:9"])
+            .env("JWTPROBE_TEST_PFX_PASSWORD", "wrong"),
+    );
+    assert_eq!(code, 3, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "error: failed to load key `signing` of suite `{suite_file}`\n --> {suite_file}:6:20\n"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("6 |   signing: {{ file: {written} }}\n")),
+        "{stderr}"
+    );
+    let caret = format!("  | {}{} ", " ".repeat(19), "^".repeat(file.len()));
+    assert!(stderr.contains(&caret), "{stderr}");
+    assert!(
+        stderr.contains(&format!("  caused by: {cause}\n")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn validate_points_at_a_missing_key_file_where_run_does() {
+    let (_dir, root) = dir_with(format!("name: ok\n{STEP}").as_bytes());
+    let suite_file = root.join("suite.yaml");
+    let suite = fs_err::read_to_string(&suite_file).unwrap();
+    let key = repo().join("fixtures/keys/qlik-signing.key.pem");
+    // The same text earlier in the file must not draw the caret there.
+    let suite = suite.replace("name: t", "name: gone.pem");
+    fs_err::write(&suite_file, suite.replace(key.as_str(), "gone.pem")).unwrap();
+    let (code, stderr) = outcome(jwtprobe().args(["validate", root.as_str()]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains(&format!("--> {suite_file}:6:20\n")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("file `gone.pem` not found"), "{stderr}");
+    let (code, stderr) = outcome(jwtprobe().args(["run", root.as_str()]));
+    assert_eq!(code, 3, "{stderr}");
+    assert!(
+        stderr.contains(&format!("--> {suite_file}:6:20\n")),
+        "{stderr}"
+    );
+}
+
 // Each case: a threshold that `load` refuses; `validate` must refuse it too, at its place.
 #[test_case("p1000 < 1ms"; "unknown percentile")]
 #[test_case("p99 <"; "no value")]

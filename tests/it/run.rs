@@ -581,6 +581,28 @@ fn certificate_named_as_signing_key_is_a_step_error_saying_a_private_key_is_need
 }
 
 #[test]
+fn certificate_as_the_suite_s_default_key_points_at_the_key_reference_in_the_suite() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(stub(canned()));
+    let dir = tempfile::tempdir().unwrap();
+    let d = Utf8Path::from_path(dir.path()).unwrap();
+    write_simple(d, &repo().join("fixtures/keys/qlik-signing.cert.pem"));
+    let (code, err, report) = run_against(d, &server.uri(), &[]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("needs a private key"), "{err}");
+    let suite = d.join("suite.yaml");
+    assert!(err.contains(&format!("--> {suite}:7:17")), "{err}");
+    assert!(
+        err.contains("7 |   token: { key: signing, alg: RS256 }\n"),
+        "{err}"
+    );
+    assert!(err.contains("  |                 ^^^^^^^ "), "{err}");
+    let step = &report["scenarios"][0]["steps"][0];
+    assert_eq!(step["at"]["file"], suite.as_str());
+    assert_eq!(step["at"]["span"]["line"], 7);
+}
+
+#[test]
 fn refused_target_error_points_at_its_step_with_file_line_col_and_a_caret() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();

@@ -179,7 +179,7 @@ fn valid_fixtures_parse_into_the_expected_model() {
         Some(KeySpec::Generate { .. })
     ));
     assert!(
-        matches!(full.suite.keys.get("pfx"), Some(KeySpec::File { password_env: Some(e), .. }) if e == "JWTPROBE_PFX_PASSWORD")
+        matches!(full.suite.keys.get("pfx"), Some(KeySpec::File { password_env: Some(e), .. }) if e.value == "JWTPROBE_PFX_PASSWORD")
     );
     assert_eq!(full.suite.defaults.timeout, Some(Duration::from_secs(5)));
     assert_eq!(full.profile.name, ProfileName::Qseow);
