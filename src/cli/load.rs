@@ -166,7 +166,16 @@ impl Args {
 pub(crate) fn run(args: Args) -> CmdResult {
     let settings = settings::resolve_load(&args.input()).map_err(|e| match e {
         SettingsError::Keys(e) => {
-            CliError::runtime(anyhow::Error::new(e).context("failed to load the suite's keys"))
+            // The place and hint as `run` gives them, under load's own headline.
+            let hint = e.hint();
+            let location = e.render_location();
+            let err =
+                CliError::runtime(anyhow::Error::new(e).context("failed to load the suite's keys"))
+                    .with_location(location);
+            match hint {
+                Some(h) => err.with_hint(h),
+                None => err,
+            }
         }
         SettingsError::NoScenario { .. } => {
             CliError::usage(anyhow::anyhow!("no scenario found in the given paths"))

@@ -221,6 +221,41 @@ fn key_file_that_cannot_be_loaded_points_at_its_file_value(file: &str, extra: &s
 }
 
 #[test]
+fn load_points_at_a_key_file_that_cannot_be_loaded_as_run_does() {
+    let (_dir, root) = dir_with(format!("name: ok\n{STEP}").as_bytes());
+    fs_err::create_dir(root.join("folder")).unwrap();
+    let suite_file = root.join("suite.yaml");
+    let suite = fs_err::read_to_string(&suite_file).unwrap();
+    let key = repo().join("fixtures/keys/qlik-signing.key.pem");
+    fs_err::write(&suite_file, suite.replace(key.as_str(), "folder")).unwrap();
+    let (code, stderr) = outcome(jwtprobe().args([
+        "load",
+        root.as_str(),
+        "--target",
+        "http://127.0.0.1:9",
+        "--rate",
+        "1",
+        "--duration",
+        "1s",
+    ]));
+    assert_eq!(code, 3, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "error: failed to load the suite's keys\n --> {suite_file}:6:20\n"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("6 |   signing: { file: folder }\n"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("  caused by: this is a folder, not a regular file\n"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn validate_points_at_a_missing_key_file_where_run_does() {
     let (_dir, root) = dir_with(format!("name: ok\n{STEP}").as_bytes());
     let suite_file = root.join("suite.yaml");
