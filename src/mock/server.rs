@@ -456,19 +456,25 @@ impl<T: AsyncRead + AsyncWrite + Unpin> HeadGuard<T> {
                 Phase::Head(head) => {
                     let mut used = 0;
                     let mut next = None;
-                    // A header line's bytes before its `\n` only count and fill the bounded
-                    // line buffer: take them at once (a bearer token's line is most of a head;
-                    // byte by byte, the guard cost 8 % of the emulator's user time per request).
-                    if head.in_header_line() {
-                        let room = (self.limit + 1).saturating_sub(head.bytes);
-                        let run = memchr::memchr(b'\n', bytes)
-                            .unwrap_or(bytes.len())
-                            .min(room);
-                        head.take_run(&bytes[..run]);
-                        used = run;
-                    }
-                    let mut over = head.bytes > self.limit;
-                    while !over && used < bytes.len() {
+                    let mut over = false;
+                    while used < bytes.len() {
+                        // A header line's bytes before its `\n` only count and fill the
+                        // bounded line buffer: take them at once (a bearer token's line is
+                        // most of a head; byte by byte, the guard cost 8 % of the emulator's
+                        // user instructions per request).
+                        if head.in_header_line() {
+                            let rest = &bytes[used..];
+                            let room = (self.limit + 1).saturating_sub(head.bytes);
+                            let run = memchr::memchr(b'\n', rest)
+                                .unwrap_or(rest.len())
+                                .min(room);
+                            head.take_run(&rest[..run]);
+                            used += run;
+                            over = head.bytes > self.limit;
+                            if over || used == bytes.len() {
+                                break;
+                            }
+                        }
                         let b = bytes[used];
                         used += 1;
                         if let Step::End(phase) = head.feed(b) {
@@ -476,6 +482,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> HeadGuard<T> {
                             break;
                         }
                         over = head.bytes > self.limit;
+                        if over {
+                            break;
+                        }
                     }
                     if over {
                         let answer = self
