@@ -44,9 +44,9 @@ pub struct TargetInput {
     pub ca: Option<Utf8PathBuf>,
 }
 
-/// What `run` was asked, as parsed from the command line.
+/// What `run` and `load` were both asked: the scenarios, where they go, and the request limits.
 #[derive(Debug, Clone)]
-pub struct RunInput {
+pub struct ScenariosInput {
     /// Scenario files or folders.
     pub paths: Vec<Utf8PathBuf>,
     /// Where requests go.
@@ -61,6 +61,13 @@ pub struct RunInput {
     pub timeout: Duration,
     /// Time limit to connect.
     pub connect_timeout: Duration,
+}
+
+/// What `run` was asked, as parsed from the command line.
+#[derive(Debug, Clone)]
+pub struct RunInput {
+    /// The scenarios and their requests.
+    pub scenarios: ScenariosInput,
     /// The largest response body read, in bytes.
     pub body_cap: usize,
 }
@@ -69,20 +76,8 @@ pub struct RunInput {
 /// scenario's (or its suite's) `load:` block, then to the default.
 #[derive(Debug, Clone)]
 pub struct LoadInput {
-    /// Scenario files or folders.
-    pub paths: Vec<Utf8PathBuf>,
-    /// Where requests go.
-    pub target: TargetInput,
-    /// `--var NAME=VALUE`, in order (a later one wins).
-    pub vars: Vec<(String, String)>,
-    /// Which scenarios to take.
-    pub filters: Filters,
-    /// `--prefix`: overrides every suite's prefix.
-    pub prefix: Option<String>,
-    /// Total time limit of one request.
-    pub timeout: Duration,
-    /// Time limit to connect.
-    pub connect_timeout: Duration,
+    /// The scenarios and their requests.
+    pub scenarios: ScenariosInput,
     /// `--rate`: requests per second across all shards.
     pub rate: Option<f64>,
     /// `--users`: virtual users.
@@ -239,9 +234,10 @@ pub fn read_scenarios(
     scenario::read_with(paths, &options).map_err(SettingsError::Scenarios)
 }
 
-/// Resolves `run`'s settings: reads the scenarios, builds the plan and decides where each
-/// scenario goes.
-pub fn resolve_run(input: &RunInput) -> Result<RunSettings, SettingsError> {
+/// Reads the scenarios with the `--var` values and builds the plan; finding none is an error.
+fn read_plan(
+    input: &ScenariosInput,
+) -> Result<(BTreeMap<String, String>, scenario::Catalog, Plan), SettingsError> {
     let vars: BTreeMap<String, String> = input.vars.iter().cloned().collect();
     let catalog = read_scenarios(&input.paths, &vars)?;
     let plan = Plan::build(&catalog, &input.filters, &vars).map_err(SettingsError::Keys)?;
@@ -250,12 +246,19 @@ pub fn resolve_run(input: &RunInput) -> Result<RunSettings, SettingsError> {
             paths: input.paths.clone(),
         });
     }
-    let destinations = destinations(&plan, &input.target)?;
+    Ok((vars, catalog, plan))
+}
+
+/// Resolves `run`'s settings: reads the scenarios, builds the plan and decides where each
+/// scenario goes.
+pub fn resolve_run(input: &RunInput) -> Result<RunSettings, SettingsError> {
+    let (vars, catalog, plan) = read_plan(&input.scenarios)?;
+    let destinations = destinations(&plan, &input.scenarios.target)?;
     let client = ClientSettings {
-        insecure: input.target.insecure,
-        ca_file: input.target.ca.clone(),
-        connect_timeout: input.connect_timeout,
-        timeout: input.timeout,
+        insecure: input.scenarios.target.insecure,
+        ca_file: input.scenarios.target.ca.clone(),
+        connect_timeout: input.scenarios.connect_timeout,
+        timeout: input.scenarios.timeout,
         body_cap: input.body_cap,
         cookies: true,
         pool_max_idle: None,
@@ -267,7 +270,7 @@ pub fn resolve_run(input: &RunInput) -> Result<RunSettings, SettingsError> {
         client,
         vars,
         now: chrono::Utc::now().timestamp(),
-        prefix: input.prefix.clone(),
+        prefix: input.scenarios.prefix.clone(),
         shared_client: false,
     })
 }
@@ -276,14 +279,7 @@ pub fn resolve_run(input: &RunInput) -> Result<RunSettings, SettingsError> {
 /// flags and the first `load:` block, and every threshold parsed (a bad one is an error
 /// before anything is sent).
 pub fn resolve_load(input: &LoadInput) -> Result<LoadSettings, SettingsError> {
-    let vars: BTreeMap<String, String> = input.vars.iter().cloned().collect();
-    let catalog = read_scenarios(&input.paths, &vars)?;
-    let plan = Plan::build(&catalog, &input.filters, &vars).map_err(SettingsError::Keys)?;
-    if plan.scenarios.is_empty() {
-        return Err(SettingsError::NoScenario {
-            paths: input.paths.clone(),
-        });
-    }
+    let (vars, catalog, plan) = read_plan(&input.scenarios)?;
     let block = plan
         .scenarios
         .iter()
@@ -315,7 +311,7 @@ pub fn resolve_load(input: &LoadInput) -> Result<LoadSettings, SettingsError> {
             })?;
         thresholds.push((budget, None));
     }
-    let destinations = destinations(&plan, &input.target)?;
+    let destinations = destinations(&plan, &input.scenarios.target)?;
     // The load transport has one client for every scenario: it trusts the emulator's generated
     // certificate (ours, on loopback) when every scenario goes to an emulator, as `run` does
     // per scenario; a real target keeps `--insecure`/`--ca` as given.
@@ -323,10 +319,10 @@ pub fn resolve_load(input: &LoadInput) -> Result<LoadSettings, SettingsError> {
         .iter()
         .all(|d| matches!(d, Destination::Emulator(_)));
     let client = ClientSettings {
-        insecure: input.target.insecure || all_on_emulators,
-        ca_file: input.target.ca.clone(),
-        connect_timeout: input.connect_timeout,
-        timeout: input.timeout,
+        insecure: input.scenarios.target.insecure || all_on_emulators,
+        ca_file: input.scenarios.target.ca.clone(),
+        connect_timeout: input.scenarios.connect_timeout,
+        timeout: input.scenarios.timeout,
         body_cap: 1024 * 1024,
         cookies: false,
         pool_max_idle: block.pool,
@@ -345,7 +341,7 @@ pub fn resolve_load(input: &LoadInput) -> Result<LoadSettings, SettingsError> {
             client,
             vars,
             now: chrono::Utc::now().timestamp(),
-            prefix: input.prefix.clone(),
+            prefix: input.scenarios.prefix.clone(),
             shared_client: true,
         },
         model,

@@ -26,7 +26,7 @@ use jwtprobe::report::hlog::{self, HlogWriter};
 use jwtprobe::report::{self, Meta, junit, load::Summary};
 use jwtprobe::runner::{self, Filters};
 use jwtprobe::scenario::{self, Spanned};
-use jwtprobe::settings::{self, LoadInput, LoadSettings, SettingsError};
+use jwtprobe::settings::{self, LoadInput, LoadSettings, ScenariosInput, SettingsError};
 
 /// Run scenarios under fixed-rate (open) or fixed-user (closed) load.
 ///
@@ -138,13 +138,15 @@ impl Args {
     /// What `settings` resolves the load run from.
     fn input(&self) -> LoadInput {
         LoadInput {
-            paths: self.paths.clone(),
-            target: self.target.input(),
-            vars: self.vars.clone(),
-            filters: self.filters.clone(),
-            prefix: self.prefix.clone(),
-            timeout: self.timeout,
-            connect_timeout: self.connect_timeout,
+            scenarios: ScenariosInput {
+                paths: self.paths.clone(),
+                target: self.target.input(),
+                vars: self.vars.clone(),
+                filters: self.filters.clone(),
+                prefix: self.prefix.clone(),
+                timeout: self.timeout,
+                connect_timeout: self.connect_timeout,
+            },
             rate: self.rate,
             users: self.users,
             think: self.think,

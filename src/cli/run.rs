@@ -9,7 +9,7 @@ use super::{CliError, CmdResult, Exit};
 use jwtprobe::report::run::Verbosity;
 use jwtprobe::report::{self, ConsoleReporter, Meta, RunReport};
 use jwtprobe::runner::{self, EventSink, Filters, RunResult, StepStatus};
-use jwtprobe::settings::{self, RunInput, RunSettings};
+use jwtprobe::settings::{self, RunInput, RunSettings, ScenariosInput};
 
 /// Run scenarios and check every step.
 ///
@@ -98,13 +98,15 @@ impl Args {
     /// What `settings` resolves the run from.
     fn input(&self) -> RunInput {
         RunInput {
-            paths: self.paths.clone(),
-            target: self.target.input(),
-            vars: self.vars.clone(),
-            filters: self.filters.clone(),
-            prefix: self.prefix.clone(),
-            timeout: self.timeout,
-            connect_timeout: self.connect_timeout,
+            scenarios: ScenariosInput {
+                paths: self.paths.clone(),
+                target: self.target.input(),
+                vars: self.vars.clone(),
+                filters: self.filters.clone(),
+                prefix: self.prefix.clone(),
+                timeout: self.timeout,
+                connect_timeout: self.connect_timeout,
+            },
             body_cap: self.body_cap,
         }
     }

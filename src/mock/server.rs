@@ -465,9 +465,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> HeadGuard<T> {
                         if head.in_header_line() {
                             let rest = &bytes[used..];
                             let room = (self.limit + 1).saturating_sub(head.bytes);
-                            let run = memchr::memchr(b'\n', rest)
-                                .unwrap_or(rest.len())
-                                .min(room);
+                            let run = memchr::memchr(b'\n', rest).unwrap_or(rest.len()).min(room);
                             head.take_run(&rest[..run]);
                             used += run;
                             over = head.bytes > self.limit;
