@@ -271,7 +271,7 @@ pub struct HttpUser {
 /// The step labels of prepared scenarios, as series and thresholds name them: the step name
 /// when it is unique across the scenarios, else `scenario/step`; control characters from the
 /// scenario file are escaped, since every report prints the labels.
-pub fn step_labels(scenarios: &[PreparedScenario]) -> Vec<Vec<String>> {
+pub(crate) fn step_labels(scenarios: &[PreparedScenario]) -> Vec<Vec<String>> {
     let mut count: BTreeMap<&str, usize> = BTreeMap::new();
     for s in scenarios {
         for step in &s.steps {
@@ -813,7 +813,7 @@ impl Transport for HttpTransport {
 ///
 /// In bearer mode every request without a session cookie opens a session, so any run of
 /// more than 5 requests per identity does; in cookie mode each virtual user opens one.
-pub fn session_warning(
+pub(crate) fn session_warning(
     profile: &Profile,
     identity_user: &str,
     tokens: TokenStrategy,

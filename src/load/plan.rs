@@ -131,7 +131,7 @@ impl LoadPlan {
         &self.scenarios
     }
 
-    /// Every step's label, as series and thresholds name them (see [`http::step_labels`]).
+    /// Every step's label, as series and thresholds name them (see `http::step_labels`).
     pub fn labels(&self) -> &[String] {
         &self.labels
     }
