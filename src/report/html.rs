@@ -20,6 +20,8 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
+use crate::load::stats::format_us;
+
 /// Escapes text for HTML.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -78,17 +80,6 @@ fn u64_of(v: &Value, key: &str) -> u64 {
 
 fn f64_of(v: &Value, key: &str) -> f64 {
     v.get(key).and_then(Value::as_f64).unwrap_or_default()
-}
-
-/// Microseconds for people: `850µs`, `12.3ms`, `1.24s`.
-fn us(v: u64) -> String {
-    if v < 1_000 {
-        format!("{v}µs")
-    } else if v < 1_000_000 {
-        format!("{:.2}ms", v as f64 / 1_000.0)
-    } else {
-        format!("{:.2}s", v as f64 / 1_000_000.0)
-    }
 }
 
 fn meta_line(json: &Value) -> String {
@@ -230,7 +221,7 @@ pub fn run(json: &Value) -> String {
         u64_of(&totals, "failed"),
         u64_of(&totals, "errors"),
         u64_of(&totals, "skipped"),
-        us(u64_of(json, "duration")),
+        format_us(u64_of(json, "duration")),
     );
     if let Some(rows) = json.get("conformance").and_then(Value::as_array)
         && !rows.is_empty()
@@ -260,7 +251,7 @@ pub fn run(json: &Value) -> String {
             escape(str_of(scenario, "name")),
             escape(str_of(scenario, "path")),
             steps.len(),
-            us(u64_of(scenario, "duration")),
+            format_us(u64_of(scenario, "duration")),
         );
         body.push_str("<table><tr><th>step</th><th>status</th><th>HTTP</th><th>time</th></tr>\n");
         for step in &steps {
@@ -281,7 +272,7 @@ pub fn run(json: &Value) -> String {
                 "<tr><td>{}</td><td class=\"{class}\">{}</td><td class=\"num\">{http}</td><td class=\"num\">{}</td></tr>",
                 escape(str_of(step, "name")),
                 escape(status),
-                us(u64_of(step, "duration")),
+                format_us(u64_of(step, "duration")),
             );
             if status != "passed" || step.get("request").is_some_and(|r| !r.is_null()) {
                 let _ = writeln!(
@@ -531,7 +522,7 @@ fn percentile_row(label: &str, p: &Value, series: &str) -> String {
             out,
             "<td class=\"num\" data-series=\"{}\" data-metric=\"{key}\" data-us=\"{v}\">{}</td>",
             escape(series),
-            us(v)
+            format_us(v)
         );
     }
     let _ = write!(out, "<td class=\"num\">{}</td></tr>", u64_of(p, "count"));
@@ -655,9 +646,9 @@ pub fn load(json: &Value) -> String {
         let _ = writeln!(
             body,
             "<p id=\"pacer\">pacer lateness (the generator's noise floor): p50 {} · p99 {} · max {}{}</p>",
-            us(u64_of(&late, "p50")),
-            us(u64_of(&late, "p99")),
-            us(u64_of(&late, "max")),
+            format_us(u64_of(&late, "p50")),
+            format_us(u64_of(&late, "p99")),
+            format_us(u64_of(&late, "max")),
             pacer
                 .get("max_backlog")
                 .and_then(Value::as_u64)
@@ -826,8 +817,8 @@ pub fn load(json: &Value) -> String {
             body,
             "<p>token minting (not in latency): {} tokens, p50 {}, p99 {}</p>",
             u64_of(mint, "count"),
-            us(u64_of(mint, "p50")),
-            us(u64_of(mint, "p99"))
+            format_us(u64_of(mint, "p50")),
+            format_us(u64_of(mint, "p99"))
         );
     }
     page("jwtprobe load report", &body)
