@@ -413,13 +413,23 @@ fn interrupted_scenario(
             duration: Duration::ZERO,
         });
     }
+    // An interrupted scenario decides nothing about its property.
+    scenario_result(scenario, steps, started)
+}
+
+/// The result of `scenario` with these steps, timed from `started`, before any conformance
+/// verdict.
+fn scenario_result(
+    scenario: &Scenario,
+    steps: Vec<StepResult>,
+    started: Instant,
+) -> ScenarioResult {
     ScenarioResult {
         name: scenario.name.clone(),
         path: scenario.path.clone(),
         tags: scenario.tags.clone(),
         steps,
         duration: started.elapsed(),
-        // An interrupted scenario decides nothing about its property.
         conformance: None,
     }
 }
@@ -530,14 +540,7 @@ async fn run_scenario(
         events.step_finished(planned, &result);
         steps.push(result);
     }
-    let mut result = ScenarioResult {
-        name: scenario.name.clone(),
-        path: scenario.path.clone(),
-        tags: scenario.tags.clone(),
-        steps,
-        duration: started.elapsed(),
-        conformance: None,
-    };
+    let mut result = scenario_result(scenario, steps, started);
     if let Some(property) = &scenario.conformance {
         let policy = conformance::policy_reason(property, &ctx.suite, &ctx.profile);
         let fetches = key_server.map_or(0, KeyServer::fetches) - fetches_before;
