@@ -234,10 +234,38 @@ pub fn read_scenarios(
     scenario::read_with(paths, &options).map_err(SettingsError::Scenarios)
 }
 
+/// The scenarios read with the `--var` values, and the plan built from them.
+struct ReadPlan {
+    vars: BTreeMap<String, String>,
+    catalog: scenario::Catalog,
+    plan: Plan,
+}
+
+impl ReadPlan {
+    /// What `run` and `load` both resolve into, with each scenario's destination and the
+    /// client; "now" is pinned here.
+    fn into_settings(
+        self,
+        destinations: Vec<Destination>,
+        client: ClientSettings,
+        prefix: Option<String>,
+        shared_client: bool,
+    ) -> RunSettings {
+        RunSettings {
+            sources: self.catalog.sources,
+            plan: self.plan,
+            destinations,
+            client,
+            vars: self.vars,
+            now: chrono::Utc::now().timestamp(),
+            prefix,
+            shared_client,
+        }
+    }
+}
+
 /// Reads the scenarios with the `--var` values and builds the plan; finding none is an error.
-fn read_plan(
-    input: &ScenariosInput,
-) -> Result<(BTreeMap<String, String>, scenario::Catalog, Plan), SettingsError> {
+fn read_plan(input: &ScenariosInput) -> Result<ReadPlan, SettingsError> {
     let vars: BTreeMap<String, String> = input.vars.iter().cloned().collect();
     let catalog = read_scenarios(&input.paths, &vars)?;
     let plan = Plan::build(&catalog, &input.filters, &vars).map_err(SettingsError::Keys)?;
@@ -246,14 +274,18 @@ fn read_plan(
             paths: input.paths.clone(),
         });
     }
-    Ok((vars, catalog, plan))
+    Ok(ReadPlan {
+        vars,
+        catalog,
+        plan,
+    })
 }
 
 /// Resolves `run`'s settings: reads the scenarios, builds the plan and decides where each
 /// scenario goes.
 pub fn resolve_run(input: &RunInput) -> Result<RunSettings, SettingsError> {
-    let (vars, catalog, plan) = read_plan(&input.scenarios)?;
-    let destinations = destinations(&plan, &input.scenarios.target)?;
+    let read = read_plan(&input.scenarios)?;
+    let destinations = destinations(&read.plan, &input.scenarios.target)?;
     let client = ClientSettings {
         insecure: input.scenarios.target.insecure,
         ca_file: input.scenarios.target.ca.clone(),
@@ -263,24 +295,16 @@ pub fn resolve_run(input: &RunInput) -> Result<RunSettings, SettingsError> {
         cookies: true,
         pool_max_idle: None,
     };
-    Ok(RunSettings {
-        sources: catalog.sources,
-        plan,
-        destinations,
-        client,
-        vars,
-        now: chrono::Utc::now().timestamp(),
-        prefix: input.scenarios.prefix.clone(),
-        shared_client: false,
-    })
+    Ok(read.into_settings(destinations, client, input.scenarios.prefix.clone(), false))
 }
 
 /// Resolves `load`'s settings: the plan and destinations as for `run`, the model from the
 /// flags and the first `load:` block, and every threshold parsed (a bad one is an error
 /// before anything is sent).
 pub fn resolve_load(input: &LoadInput) -> Result<LoadSettings, SettingsError> {
-    let (vars, catalog, plan) = read_plan(&input.scenarios)?;
-    let block = plan
+    let read = read_plan(&input.scenarios)?;
+    let block = read
+        .plan
         .scenarios
         .iter()
         .find_map(|s| {
@@ -311,7 +335,7 @@ pub fn resolve_load(input: &LoadInput) -> Result<LoadSettings, SettingsError> {
             })?;
         thresholds.push((budget, None));
     }
-    let destinations = destinations(&plan, &input.scenarios.target)?;
+    let destinations = destinations(&read.plan, &input.scenarios.target)?;
     // The load transport has one client for every scenario: it trusts the emulator's generated
     // certificate (ours, on loopback) when every scenario goes to an emulator, as `run` does
     // per scenario; a real target keeps `--insecure`/`--ca` as given.
@@ -334,16 +358,7 @@ pub fn resolve_load(input: &LoadInput) -> Result<LoadSettings, SettingsError> {
         None => TokenStrategy::Shared,
     };
     Ok(LoadSettings {
-        run: RunSettings {
-            sources: catalog.sources,
-            plan,
-            destinations,
-            client,
-            vars,
-            now: chrono::Utc::now().timestamp(),
-            prefix: input.scenarios.prefix.clone(),
-            shared_client: true,
-        },
+        run: read.into_settings(destinations, client, input.scenarios.prefix.clone(), true),
         model,
         thresholds,
         tokens,
