@@ -15,6 +15,7 @@
 //!
 //! The mock imports only `token`, `keys` and `diag`; the runner never imports it.
 
+mod acceptor;
 mod cloud;
 mod config;
 mod qseow;
@@ -235,11 +236,18 @@ impl MockState {
 }
 
 impl MockState {
+    /// Counts a `GET /health` answered (by the handler, or by the accept thread).
+    pub(crate) fn count_health_check(&self) {
+        self.inner.hits.total.fetch_add(1, Ordering::Relaxed);
+        self.inner.hits.route(RouteClass::Health);
+    }
+
     /// The whole HTTP/1.1 response to a request head too large to read at all (past
-    /// [`ServerLimits::max_head_bytes`]): the status the handler gives an oversized
-    /// header on `path` (the request line's path, when it was read), a short body and
-    /// `Connection: close`. Counted as a request refused before routing.
-    pub(crate) fn oversize_head_response(&self, path: Option<&str>, head_bytes: usize) -> Vec<u8> {
+    /// [`ServerLimits::max_head_bytes`] or 100 header fields, `why` says which): the status
+    /// the handler gives an oversized header on `path` (the request line's path, when it was
+    /// read), a short body and `Connection: close`. Counted as a request refused before
+    /// routing.
+    pub(crate) fn oversize_head_response(&self, path: Option<&str>, why: &str) -> Vec<u8> {
         let inner = &self.inner;
         inner.hits.total.fetch_add(1, Ordering::Relaxed);
         inner.hits.route(RouteClass::Refused);
@@ -267,9 +275,7 @@ impl MockState {
             body.len()
         );
         if inner.config.debug_reasons {
-            head.push_str(&format!(
-                "{REASON_HEADER}: request head of more than {head_bytes} bytes\r\n"
-            ));
+            head.push_str(&format!("{REASON_HEADER}: {why}\r\n"));
         }
         head.push_str("\r\n");
         head.push_str(body);
@@ -285,12 +291,12 @@ pub fn app(state: MockState) -> Router {
 
 async fn handle(State(state): State<MockState>, request: Request) -> Response {
     let inner = &state.inner;
-    inner.hits.total.fetch_add(1, Ordering::Relaxed);
     let (parts, _body) = request.into_parts();
     if parts.uri.path() == "/health" {
-        inner.hits.route(RouteClass::Health);
+        state.count_health_check();
         return text(StatusCode::OK, "text/plain; charset=utf-8", "ok");
     }
+    inner.hits.total.fetch_add(1, Ordering::Relaxed);
     let ctx = Ctx {
         state: &state,
         parts: &parts,

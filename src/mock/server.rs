@@ -10,7 +10,8 @@
 //! `200 ok`); request heads up to `max_head_bytes` reach the emulator, and a longer HTTP/1
 //! head is cut off there and answered by the server itself, so an oversized header of any
 //! size gets the configured `max_header_bytes` status (with `Connection: close`), never
-//! hyper's 431, and memory stays bounded.
+//! hyper's 431, and memory stays bounded. Connections are accepted by a thread of their own,
+//! which answers a closing health check itself ([`super::acceptor`]).
 
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -20,13 +21,14 @@ use std::time::Duration;
 
 use axum_server::Handle;
 use axum_server::accept::Accept;
-use axum_server::tls_rustls::RustlsConfig;
+use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use camino::Utf8PathBuf;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 
+use super::acceptor::{self, Accepted};
 use super::{HitCounters, MockClock, MockConfig, MockState, app};
 
 /// How the emulator speaks to clients.
@@ -281,6 +283,11 @@ where
 const FIRST_LINE_KEPT: usize = 2048;
 /// The first bytes of a header line kept to read `Content-Length` and `Transfer-Encoding`.
 const HEADER_LINE_KEPT: usize = 64;
+/// The most header fields in a request head handed to hyper: its default (past it, hyper
+/// answers 431). Raising hyper's limit instead (`max_headers`) moves its header table to the
+/// heap: 32 KB allocated and cleared for every parse of every head, a third of the emulator's
+/// page faults under a connection flood.
+const MAX_HEADER_FIELDS: usize = 100;
 
 /// Where a [`HeadGuard`] is in the HTTP/1 byte stream it passes on.
 enum Phase {
@@ -318,6 +325,8 @@ struct Head {
     line: Vec<u8>,
     /// The length of the current line.
     line_len: usize,
+    /// Lines of the head ended so far, the request line included.
+    lines: usize,
     /// The `Content-Length` read.
     content_length: Option<u64>,
     /// A body whose length this guard does not follow (chunked, or a length it cannot read).
@@ -386,6 +395,7 @@ impl Head {
             return Step::End(next);
         }
         if self.started && self.first_line_done {
+            self.lines += 1;
             let lower = line.to_ascii_lowercase();
             let truncated = self.line_len > HEADER_LINE_KEPT;
             if let Some(value) = lower.strip_prefix(b"content-length:") {
@@ -407,6 +417,11 @@ impl Head {
         self.line.clear();
         self.line_len = 0;
         Step::More
+    }
+
+    /// Whether the head is past `limit` bytes or [`MAX_HEADER_FIELDS`] header fields.
+    fn over(&self, limit: usize) -> bool {
+        self.bytes > limit || self.lines > MAX_HEADER_FIELDS + 1
     }
 
     /// The path of the request line, when it was read whole enough to have one.
@@ -468,7 +483,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> HeadGuard<T> {
                             let run = memchr::memchr(b'\n', rest).unwrap_or(rest.len()).min(room);
                             head.take_run(&rest[..run]);
                             used += run;
-                            over = head.bytes > self.limit;
+                            over = head.over(self.limit);
                             if over || used == bytes.len() {
                                 break;
                             }
@@ -479,15 +494,20 @@ impl<T: AsyncRead + AsyncWrite + Unpin> HeadGuard<T> {
                             next = Some(phase);
                             break;
                         }
-                        over = head.bytes > self.limit;
+                        over = head.over(self.limit);
                         if over {
                             break;
                         }
                     }
                     if over {
+                        let why = if head.bytes > self.limit {
+                            format!("request head of more than {} bytes", self.limit)
+                        } else {
+                            format!("request head of more than {MAX_HEADER_FIELDS} header fields")
+                        };
                         let answer = self
                             .state
-                            .oversize_head_response(head.path().as_deref(), self.limit);
+                            .oversize_head_response(head.path().as_deref(), &why);
                         self.phase = Phase::Refusing {
                             answer,
                             written: 0,
@@ -642,8 +662,7 @@ fn configure<A: axum_server::Address, Acc>(
         .http1()
         .header_read_timeout(Some(limits.header_read_timeout))
         // Past the guard's limit, so a head too long reaches the guard before hyper's 431.
-        .max_buf_size(limits.max_head_bytes.saturating_add(64 * 1024))
-        .max_headers(1000);
+        .max_buf_size(limits.max_head_bytes.saturating_add(64 * 1024));
     server
         .http_builder()
         .http2()
@@ -688,8 +707,9 @@ pub struct MockServer {
     /// `http://127.0.0.1:PORT` or `https://127.0.0.1:PORT`.
     pub base_url: url::Url,
     state: MockState,
-    handle: Handle<SocketAddr>,
+    handle: Handle<Accepted>,
     task: JoinHandle<std::io::Result<()>>,
+    accept_thread: std::thread::JoinHandle<()>,
 }
 
 impl MockServer {
@@ -711,6 +731,10 @@ impl MockServer {
         self.handle.graceful_shutdown(Some(Duration::from_secs(5)));
         // The server's own I/O error, if any, no longer matters once we are stopping.
         let _ = self.task.await;
+        // The server has dropped its end of the accept thread, which sees it within 25 ms and
+        // closes the listener.
+        let thread = self.accept_thread;
+        let _ = tokio::task::spawn_blocking(move || thread.join()).await;
     }
 }
 
@@ -783,6 +807,19 @@ pub async fn start_with_limits(
         source,
     })?;
     let state = MockState::new(config, clock, rustls.is_some());
+    // A health check on plain HTTP is answered by the accept thread; over TLS it needs the
+    // handshake, which the runtime does.
+    let health = rustls.is_none().then(|| state.clone());
+    let (incoming, accept_thread) = acceptor::spawn(
+        listener,
+        health,
+        accept_waiting(limits.max_connections),
+        acceptor::FIRST_BYTES_HOLD,
+    )
+    .map_err(|source| MockError::Bind {
+        addr: listen,
+        source,
+    })?;
     let handle = Handle::new();
     let service = app(state.clone()).into_make_service();
     let scheme = if rustls.is_some() { "https" } else { "http" };
@@ -792,13 +829,9 @@ pub async fn start_with_limits(
     };
     let task = match rustls {
         Some(rustls) => {
-            let mut server = axum_server::from_tcp_rustls(listener, rustls)
-                .map_err(|source| MockError::Bind {
-                    addr: listen,
-                    source,
-                })?
-                .map(|tls| HeadGuardAcceptor {
-                    inner: tls
+            let mut server = axum_server::Server::<Accepted>::from_listener(incoming)
+                .acceptor(HeadGuardAcceptor {
+                    inner: RustlsAcceptor::new(rustls)
                         .handshake_timeout(limits.header_read_timeout)
                         .acceptor(limit),
                     state: state.clone(),
@@ -810,11 +843,7 @@ pub async fn start_with_limits(
             tokio::spawn(server.serve(service))
         }
         None => {
-            let mut server = axum_server::from_tcp(listener)
-                .map_err(|source| MockError::Bind {
-                    addr: listen,
-                    source,
-                })?
+            let mut server = axum_server::Server::<Accepted>::from_listener(incoming)
                 .acceptor(HeadGuardAcceptor {
                     inner: limit,
                     state: state.clone(),
@@ -838,7 +867,16 @@ pub async fn start_with_limits(
         state,
         handle,
         task,
+        accept_thread,
     })
+}
+
+/// How many accepted connections may wait for the runtime: enough to take a burst of new
+/// connections off the kernel's queue (so that a health check behind them is answered), few
+/// enough that waiting and served connections together stay within the open-file limit that
+/// [`ServerLimits::max_connections`] is half of.
+fn accept_waiting(max_connections: usize) -> usize {
+    (max_connections / 2).clamp(64, 8192)
 }
 
 #[cfg(test)]

@@ -656,6 +656,25 @@ mod emulator {
         server.shutdown().await;
     }
 
+    // Each case: how many header fields besides `Host`, and the status line's start. Up to
+    // hyper's 100 fields the head reaches the handler (401 without a token); past them the
+    // guard answers the configured oversize status, never hyper's 431.
+    #[test_case(99, "HTTP/1.1 401"; "100 fields reach the handler")]
+    #[test_case(100, "HTTP/1.1 400"; "101 fields get the configured status")]
+    #[test_case(5000, "HTTP/1.1 400"; "5001 fields get the configured status")]
+    #[tokio::test(flavor = "multi_thread")]
+    async fn many_header_fields_get_the_configured_status_not_431(extra: usize, expect: &str) {
+        let server = start(ServerLimits::default()).await;
+        let mut request = String::from("GET /jwt/hub/ HTTP/1.1\r\nHost: x\r\n");
+        for i in 0..extra {
+            request.push_str(&format!("X-F{i}: v\r\n"));
+        }
+        request.push_str("\r\n");
+        let line = status_line(server.addr, request.as_bytes()).await;
+        assert!(line.starts_with(expect), "{line}");
+        server.shutdown().await;
+    }
+
     /// Sends `request` while reading what the server answers until it closes; returns the
     /// answer.
     async fn answer_to_large(addr: SocketAddr, request: Vec<u8>) -> String {
