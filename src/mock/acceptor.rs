@@ -409,16 +409,34 @@ mod tests {
         out
     }
 
-    #[tokio::test]
-    async fn health_check_is_answered_while_the_runtime_takes_no_connection() {
+    /// Starts the thread on `127.0.0.1:0`.
+    fn started(
+        health: Option<MockState>,
+        waiting: usize,
+        hold: Duration,
+    ) -> (SocketAddr, Incoming, JoinHandle<()>) {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = listener.local_addr().expect("addr");
+        let (incoming, thread) = spawn(listener, health, waiting, hold).expect("spawn");
+        (addr, incoming, thread)
+    }
+
+    /// Drops the receiving end, which stops the thread, and waits for it.
+    async fn stopped(incoming: Incoming, thread: JoinHandle<()>) {
+        drop(incoming);
+        tokio::task::spawn_blocking(move || thread.join())
+            .await
+            .expect("joined")
+            .expect("the thread ended without a panic");
+    }
+
+    #[tokio::test]
+    async fn health_check_is_answered_while_the_runtime_takes_no_connection() {
         let state = state();
         // One connection may wait for the runtime, and nothing takes it: `first` fills the
         // channel, the thread then holds `second` and waits, so `third`'s request has arrived
         // before the thread accepts it.
-        let (incoming, thread) =
-            spawn(listener, Some(state.clone()), 1, Duration::ZERO).expect("spawn");
+        let (addr, incoming, thread) = started(Some(state.clone()), 1, Duration::ZERO);
         let first = StdStream::connect(addr).expect("connect");
         let second = StdStream::connect(addr).expect("connect");
         let mut third = StdStream::connect(addr).expect("connect");
@@ -445,23 +463,15 @@ mod tests {
         let (_, peer) = incoming.accept_stream().await.expect("keep-alive");
         assert_eq!(peer.0, keep_alive.local_addr().expect("addr"));
         assert_eq!(state.hits().total, 1);
-        // Dropping the receiving end stops the thread.
-        drop(incoming);
-        tokio::task::spawn_blocking(move || thread.join())
-            .await
-            .expect("joined")
-            .expect("the thread ended without a panic");
+        stopped(incoming, thread).await;
     }
 
     #[cfg(target_os = "linux")]
     #[tokio::test]
     async fn health_check_sent_after_the_accept_is_answered_within_the_hold() {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let addr = listener.local_addr().expect("addr");
         let state = state();
         // Nothing ever takes a connection from `incoming`: only the thread can answer.
-        let (incoming, thread) =
-            spawn(listener, Some(state.clone()), 4, Duration::from_secs(10)).expect("spawn");
+        let (addr, incoming, thread) = started(Some(state.clone()), 4, Duration::from_secs(10));
         let answer = tokio::task::spawn_blocking(move || {
             let mut check = StdStream::connect(addr).expect("connect");
             // Long enough for the thread to have accepted the connection with nothing on it.
@@ -475,37 +485,24 @@ mod tests {
         .expect("joined");
         assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
         assert_eq!(state.hits().total, 1);
-        drop(incoming);
-        tokio::task::spawn_blocking(move || thread.join())
-            .await
-            .expect("joined")
-            .expect("the thread ended without a panic");
+        stopped(incoming, thread).await;
     }
 
     #[tokio::test]
     async fn connection_that_sends_nothing_goes_to_the_server_after_the_hold() {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let (incoming, thread) =
-            spawn(listener, Some(state()), 4, Duration::from_millis(20)).expect("spawn");
+        let (addr, incoming, thread) = started(Some(state()), 4, Duration::from_millis(20));
         let quiet = StdStream::connect(addr).expect("connect");
         let (_, peer) = tokio::time::timeout(Duration::from_secs(10), incoming.accept_stream())
             .await
             .expect("handed on in time")
             .expect("handed on");
         assert_eq!(peer.0, quiet.local_addr().expect("addr"));
-        drop(incoming);
-        tokio::task::spawn_blocking(move || thread.join())
-            .await
-            .expect("joined")
-            .expect("the thread ended without a panic");
+        stopped(incoming, thread).await;
     }
 
     #[test]
     fn without_health_answers_every_connection_goes_to_the_server() {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let (incoming, thread) = spawn(listener, None, 4, FIRST_BYTES_HOLD).expect("spawn");
+        let (addr, incoming, thread) = started(None, 4, FIRST_BYTES_HOLD);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
