@@ -65,8 +65,12 @@ const STOP_CHECK: Duration = Duration::from_millis(25);
 /// so that a health check accepted a moment before its request arrived is still answered here.
 pub(crate) const FIRST_BYTES_HOLD: Duration = Duration::from_millis(5);
 
-/// The most connections held for their first bytes at once; past them the oldest is handed on.
+/// The most connections held for their first bytes at once; past them a new one is handed on
+/// at once.
 const HELD_AT_MOST: usize = 1024;
+
+/// The most connections accepted before the held ones are looked at again.
+const ACCEPT_BATCH: usize = 64;
 
 /// Starts the accept thread on `listener`; `health` (the emulator's state, on plain HTTP only)
 /// turns on the health-check answer, for which a new connection that has sent nothing is held
@@ -116,8 +120,10 @@ fn run(
         if tx.is_closed() {
             return;
         }
-        // Every connection the kernel has, each one looked at before the next is accepted.
-        loop {
+        // The connections the kernel has, each one looked at before the next is accepted; at
+        // most a batch, so that held connections are looked at during an endless flood too
+        // (the listener then wakes the wait at once).
+        for _ in 0..ACCEPT_BATCH {
             match listener.accept() {
                 Ok((stream, peer)) => {
                     // A connection that cannot be made non-blocking is dropped (closed).
