@@ -5,11 +5,12 @@
 //! accepting inside the tokio runtime meant taking 128 connections, then waiting behind the
 //! tasks just spawned for them: the kernel's accept queue grew to thousands, and a health check
 //! waited behind all of them (up to 100 ms). This thread only accepts: it keeps the kernel's
-//! queue short, hands each connection to the runtime through a bounded channel (the listener
-//! of [`axum_server`] is the channel's receiving end, [`Incoming`]), and answers a health check
-//! whose whole request has already arrived and asks for the connection to be closed (as
-//! Kubernetes' and most load balancers' probes do) itself, before any connection waiting for
-//! the runtime.
+//! queue short and hands each connection to the runtime through a bounded channel (the
+//! listener of [`axum_server`] is the channel's receiving end, [`Incoming`]). While connections
+//! wait in that channel (the runtime is behind), it first looks at what each new connection
+//! has sent, holding one that has sent nothing up to [`FIRST_BYTES_HOLD`], and answers a health
+//! check that asks for the connection to be closed (as Kubernetes' and most load balancers'
+//! probes do) itself, ahead of every connection waiting for the runtime.
 
 use std::io::{self, Read as _, Write as _};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream as StdStream};
@@ -73,8 +74,8 @@ const HELD_AT_MOST: usize = 1024;
 const ACCEPT_BATCH: usize = 64;
 
 /// Starts the accept thread on `listener`; `health` (the emulator's state, on plain HTTP only)
-/// turns on the health-check answer, for which a new connection that has sent nothing is held
-/// up to `hold`. At most `waiting` accepted connections wait for the runtime; past them the
+/// turns on the health-check answer while connections wait for the runtime, for which a new
+/// connection that has sent nothing is held up to `hold`. At most `waiting` accepted connections wait for the runtime; past them the
 /// thread waits too, and new connections wait in the kernel's queue. The thread ends once the
 /// [`Incoming`] is dropped.
 pub(crate) fn spawn(
@@ -130,7 +131,14 @@ fn run(
                     if stream.set_nonblocking(true).is_err() {
                         continue;
                     }
-                    let look = health.map_or(Look::Request, |state| look(&stream, state));
+                    // While the runtime keeps up it answers a health check as fast; looking
+                    // first would cost every new connection a `peek` (and epoll calls for one
+                    // that has sent nothing yet).
+                    let backlogged = tx.capacity() < tx.max_capacity();
+                    let look = match health {
+                        Some(state) if backlogged => look(&stream, state),
+                        _ => Look::Request,
+                    };
                     let next = match look {
                         Look::Done => None,
                         Look::Request => Some((stream, peer)),
@@ -440,8 +448,8 @@ mod tests {
     async fn health_check_is_answered_while_the_runtime_takes_no_connection() {
         let state = state();
         // One connection may wait for the runtime, and nothing takes it: `first` fills the
-        // channel, the thread then holds `second` and waits, so `third`'s request has arrived
-        // before the thread accepts it.
+        // channel (from then on the thread looks at new connections), the thread then holds
+        // `second` and waits, so `third`'s request has arrived before the thread accepts it.
         let (addr, incoming, thread) = started(Some(state.clone()), 1, Duration::ZERO);
         let first = StdStream::connect(addr).expect("connect");
         let second = StdStream::connect(addr).expect("connect");
@@ -476,8 +484,11 @@ mod tests {
     #[tokio::test]
     async fn health_check_sent_after_the_accept_is_answered_within_the_hold() {
         let state = state();
-        // Nothing ever takes a connection from `incoming`: only the thread can answer.
+        // Nothing ever takes a connection from `incoming`: only the thread can answer, once
+        // `waiting` waits there.
         let (addr, incoming, thread) = started(Some(state.clone()), 4, Duration::from_secs(10));
+        let mut waiting = StdStream::connect(addr).expect("connect");
+        waiting.write_all(b"GET /").expect("send");
         let answer = tokio::task::spawn_blocking(move || {
             let mut check = StdStream::connect(addr).expect("connect");
             // Long enough for the thread to have accepted the connection with nothing on it.
@@ -491,18 +502,41 @@ mod tests {
         .expect("joined");
         assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
         assert_eq!(state.hits().total, 1);
+        let (_, peer) = incoming.accept_stream().await.expect("waiting");
+        assert_eq!(peer.0, waiting.local_addr().expect("addr"));
+        stopped(incoming, thread).await;
+    }
+
+    #[tokio::test]
+    async fn health_check_is_left_to_the_server_while_it_keeps_up() {
+        let state = state();
+        let (addr, incoming, thread) = started(Some(state.clone()), 4, Duration::from_secs(10));
+        let mut check = StdStream::connect(addr).expect("connect");
+        check
+            .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .expect("send");
+        let (_, peer) = tokio::time::timeout(Duration::from_secs(10), incoming.accept_stream())
+            .await
+            .expect("handed on in time")
+            .expect("handed on");
+        assert_eq!(peer.0, check.local_addr().expect("addr"));
+        assert_eq!(state.hits().total, 0);
         stopped(incoming, thread).await;
     }
 
     #[tokio::test]
     async fn connection_that_sends_nothing_goes_to_the_server_after_the_hold() {
         let (addr, incoming, thread) = started(Some(state()), 4, Duration::from_millis(20));
+        // Handed on at once (nothing waits yet); from then on new connections are looked at.
+        let first = StdStream::connect(addr).expect("connect");
         let quiet = StdStream::connect(addr).expect("connect");
-        let (_, peer) = tokio::time::timeout(Duration::from_secs(10), incoming.accept_stream())
-            .await
-            .expect("handed on in time")
-            .expect("handed on");
-        assert_eq!(peer.0, quiet.local_addr().expect("addr"));
+        for expected in [&first, &quiet] {
+            let (_, peer) = tokio::time::timeout(Duration::from_secs(10), incoming.accept_stream())
+                .await
+                .expect("handed on in time")
+                .expect("handed on");
+            assert_eq!(peer.0, expected.local_addr().expect("addr"));
+        }
         stopped(incoming, thread).await;
     }
 
