@@ -30,10 +30,13 @@ impl axum_server::Address for Accepted {
     type Listener = Incoming;
 }
 
+/// An accepted connection and its peer.
+type Connection = (StdStream, SocketAddr);
+
 /// The runtime's end of the accept thread: connections accepted and not yet served.
 #[derive(Debug)]
 pub(crate) struct Incoming {
-    waiting: Mutex<mpsc::Receiver<(StdStream, SocketAddr)>>,
+    waiting: Mutex<mpsc::Receiver<Connection>>,
     local: SocketAddr,
 }
 
@@ -75,9 +78,9 @@ const ACCEPT_BATCH: usize = 64;
 
 /// Starts the accept thread on `listener`; `health` (the emulator's state, on plain HTTP only)
 /// turns on the health-check answer while connections wait for the runtime, for which a new
-/// connection that has sent nothing is held up to `hold`. At most `waiting` accepted connections wait for the runtime; past them the
-/// thread waits too, and new connections wait in the kernel's queue. The thread ends once the
-/// [`Incoming`] is dropped.
+/// connection that has sent nothing is held up to `hold`. At most `waiting` accepted
+/// connections wait for the runtime; past them the thread waits too, and new connections wait
+/// in the kernel's queue. The thread ends once the [`Incoming`] is dropped.
 pub(crate) fn spawn(
     listener: TcpListener,
     health: Option<MockState>,
@@ -106,8 +109,6 @@ pub(crate) fn spawn(
         thread,
     ))
 }
-
-type Connection = (StdStream, SocketAddr);
 
 fn run(
     listener: &TcpListener,
