@@ -130,11 +130,19 @@ def start_perf(cpu):
     """Starts sampling `cpu`'s clock; returns (process, data file)."""
     fd, path = tempfile.mkstemp(suffix=".perf.data")
     os.close(fd)
-    proc = subprocess.Popen(
-        ["perf", "record", "-q", "-e", "cpu-clock", "-F", "5000", "-C", str(cpu),
-         "-k", "CLOCK_MONOTONIC", "-o", path],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        proc = subprocess.Popen(
+            ["perf", "record", "-q", "-e", "cpu-clock", "-F", "5000", "-C", str(cpu),
+             "-k", "CLOCK_MONOTONIC", "-o", path],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    except FileNotFoundError:
+        os.unlink(path)
+        raise SystemExit("--perf-cpu needs `perf` on the PATH")
     time.sleep(0.3)  # perf is sampling before the baseline starts
+    if proc.poll() is not None:
+        os.unlink(path)
+        why = proc.stderr.read().strip() or "is it a CPU of this machine, and may perf run here?"
+        raise SystemExit(f"perf record could not sample CPU {cpu}: {why}")
     return proc, path
 
 
