@@ -168,7 +168,7 @@ pub enum SettingsError {
     #[error(transparent)]
     Keys(KeyRingError),
     /// No scenario is left after the filters (exit 1).
-    #[error("no scenario matches the filters in {}", quoted(.paths))]
+    #[error("no scenario matches the filters in {}", crate::diag::backticked(.paths))]
     NoScenario {
         /// The paths given.
         paths: Vec<Utf8PathBuf>,
@@ -204,14 +204,6 @@ pub enum SettingsError {
     /// A scenario goes to an emulator that was not started (exit 1).
     #[error("no built-in emulator for profile `{}`", .0.name())]
     NoEmulator(ProfileName),
-}
-
-fn quoted(paths: &[Utf8PathBuf]) -> String {
-    paths
-        .iter()
-        .map(|p| format!("`{p}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Parses `NAME=VALUE` (the `--var` flag of `run`, `load` and `validate`).

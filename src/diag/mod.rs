@@ -341,6 +341,15 @@ fn span_char_len(line: &str, start_char: usize, span: &Span) -> usize {
     chars
 }
 
+/// Each item in backticks, joined by `, ` (the lists of names in messages).
+pub fn backticked<T: std::fmt::Display>(items: impl IntoIterator<Item = T>) -> String {
+    items
+        .into_iter()
+        .map(|item| format!("`{item}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Returns the candidate closest to `word`, if one is close enough to be a likely typo.
 ///
 /// Uses Jaro-Winkler similarity (at least 0.8) and, for short words, a Levenshtein distance of

@@ -20,7 +20,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::yaml::{self, SpanMap, YamlErrorKind, push_pointer};
-use super::{Diagnostic, Located, Span, did_you_mean};
+use super::{Diagnostic, Located, Span, backticked, did_you_mean};
 
 /// The messages of a file format that the schema alone cannot word well. Each hook gets the
 /// JSON pointer (or key name) at hand and returns `None` to keep the generic message.
@@ -504,14 +504,6 @@ fn allowed_properties(schema: &Value, schema_path: &str) -> Vec<String> {
         .and_then(Value::as_object)
         .map(|props| props.keys().cloned().collect())
         .unwrap_or_default()
-}
-
-fn backticked(names: &[String]) -> String {
-    names
-        .iter()
-        .map(|n| format!("`{n}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 fn value_text(v: &Value) -> String {

@@ -151,20 +151,12 @@ fn rsa_digest(alg: Alg) -> Option<&'static digest::Algorithm> {
 /// A signature algorithm that the key cannot compute or check (RS256 with an EC key, HS256 or
 /// `none` with any key pair, …).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("algorithm `{alg}` does not fit a {kind} key (it fits {})", fits(*.kind))]
+#[error("algorithm `{alg}` does not fit a {kind} key (it fits {})", crate::diag::backticked(.kind.algorithms()))]
 pub struct KeyMismatch {
     /// The algorithm asked for.
     pub alg: Alg,
     /// The kind of the key at hand.
     pub kind: KeyKind,
-}
-
-fn fits(kind: KeyKind) -> String {
-    kind.algorithms()
-        .iter()
-        .map(|a| format!("`{a}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// A private key, parsed once; cheap to clone.

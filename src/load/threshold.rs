@@ -359,10 +359,8 @@ impl Threshold {
         let hint = crate::diag::did_you_mean(step, &names)
             .map(|s| format!("did you mean `{s}`?"))
             .or_else(|| {
-                (!names.is_empty()).then(|| {
-                    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
-                    format!("steps are {}", quoted.join(", "))
-                })
+                (!names.is_empty())
+                    .then(|| format!("steps are {}", crate::diag::backticked(&names)))
             });
         Err(ThresholdError {
             text: self.source.clone(),

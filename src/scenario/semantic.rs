@@ -15,7 +15,7 @@ use super::template;
 use super::time;
 use super::{BodyCheckKind, Profile};
 use crate::diag::yaml::{SpanMap, push_pointer};
-use crate::diag::{Diagnostic, Located, Span, did_you_mean};
+use crate::diag::{Diagnostic, Located, Span, backticked, did_you_mean};
 use crate::jose::Alg;
 
 /// What a scenario's checks need to know.
@@ -471,14 +471,6 @@ fn check_token(
             );
         }
     }
-}
-
-fn backticked(names: &[&str]) -> String {
-    names
-        .iter()
-        .map(|n| format!("`{n}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Maps characters people type for digits (`O`, `l`) to digits, if the result is a code.
